@@ -1,0 +1,92 @@
+# millrace -- build, run and test.
+#   make            build ingest-api, uploader and the dev broker into build/
+#   make run        the whole pipeline on one machine (dev broker, local store)
+#   make test       install what the tests need, build, run every test
+#   make san        the same binaries with ASan+UBSan into build-san/
+#   make unit       C unit tests only;  make e2e  end-to-end tests only
+#   make format     clang-format every C file
+
+CC      ?= cc
+PKGS    := rdkafka jansson libconfig libcurl libcrypto zlib libzstd
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wno-missing-field-initializers -pthread -Icommon \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
+
+ifeq ($(SAN),1)
+B       := build-san
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+B       := build
+endif
+
+COMMON_SRC   := $(wildcard common/*.c)
+INGEST_SRC   := $(filter-out ingest-api/main.c,$(wildcard ingest-api/*.c))
+UPLOADER_SRC := $(filter-out uploader/main.c,$(wildcard uploader/*.c))
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
+UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all san deps run test unit e2e servers-start servers-stop \
+        format format-check clean bench
+all: $(BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libcommon.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+$(B)/libingest.a: $(call obj,$(INGEST_SRC)) $(B)/libcommon.a
+	$(AR) rcs $@ $(call obj,$(INGEST_SRC))
+$(B)/libuploader.a: $(call obj,$(UPLOADER_SRC)) $(B)/libcommon.a
+	$(AR) rcs $@ $(call obj,$(UPLOADER_SRC))
+
+$(B)/ingest-api: $(call obj,ingest-api/main.c) $(B)/libingest.a $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/uploader: $(call obj,uploader/main.c) $(B)/libuploader.a $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/millrace-devbroker: $(call obj,devbroker/devbroker.c) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(call obj,tests/unit/%.c) $(B)/libingest.a $(B)/libuploader.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+san:
+	$(MAKE) SAN=1 all $(patsubst build/%,build-san/%,$(UNITS))
+
+# Debian packages the build and the tests need; a no-op when all are present.
+deps:
+	@bash deploy/local/install-deps.sh
+
+unit: $(UNITS)
+	@bash tests/unit/run.sh $(UNITS)
+
+run: deps all
+	@bash deploy/local/run-dev.sh
+
+e2e: all
+	@bash tests/e2e/run.sh
+
+test: deps
+	@bash tests/run-all.sh
+
+bench: deps all
+	@bash tests/bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,22 @@
+/* log.h -- one-line structured logging shared by both daemons.
+ * Lines go to stderr as "ts level module: message"; thread-safe. */
+#ifndef MILLRACE_LOG_H
+#define MILLRACE_LOG_H
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Set the lowest level printed; names are "debug", "info", "warn", "error".
+ * Returns 0, or -1 for an unknown name. */
+int log_set_level_name(const char *name);
+void log_set_level(enum log_level lvl);
+int log_enabled(enum log_level lvl);
+
+void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_debug(mod, ...) log_msg(LOG_DEBUG, mod, __VA_ARGS__)
+#define log_info(mod, ...) log_msg(LOG_INFO, mod, __VA_ARGS__)
+#define log_warn(mod, ...) log_msg(LOG_WARN, mod, __VA_ARGS__)
+#define log_error(mod, ...) log_msg(LOG_ERROR, mod, __VA_ARGS__)
+
+#endif
