@@ -1,0 +1,509 @@
+/* cfg.c -- declarative configuration: defaults, libconfig file, environment,
+ * validation of every row with all errors collected, masked printing. */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cfg_error_add(cfg_errors *e, const char *fmt, ...)
+{
+    char buf[512];
+    char **msgs;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    msgs = realloc(e->msgs, (e->n + 1) * sizeof(*msgs));
+    if (msgs == NULL)
+        return;
+    e->msgs = msgs;
+    e->msgs[e->n] = strdup(buf);
+    if (e->msgs[e->n])
+        e->n++;
+}
+
+void cfg_errors_print(const cfg_errors *e, FILE *out)
+{
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(out, "config error: %s\n", e->msgs[i]);
+}
+
+void cfg_errors_free(cfg_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->msgs[i]);
+    free(e->msgs);
+    e->msgs = NULL;
+    e->n = 0;
+}
+
+void cfg_env_name(const char *row_name, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "MILLRACE_");
+
+    for (const char *p = row_name; *p && n + 1 < outlen; p++)
+        out[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+int cfg_parse_size(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+    long long mult = 1;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    while (*end == ' ')
+        end++;
+    switch (tolower((unsigned char)*end)) {
+    case '\0':
+        break;
+    case 'k':
+        mult = 1LL << 10;
+        end++;
+        break;
+    case 'm':
+        mult = 1LL << 20;
+        end++;
+        break;
+    case 'g':
+        mult = 1LL << 30;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    /* Accept "k", "kb", "kib" (all binary: sizes here are buffer sizes). */
+    if (mult > 1 && (strcasecmp(end, "ib") == 0 || strcasecmp(end, "b") == 0))
+        end += strlen(end);
+    if (*end != '\0' || v < 0 || v > (1LL << 50) / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+int cfg_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int enum_has(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    const char *p = choices;
+
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && strncmp(p, v, l) == 0)
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+const char *cfg_list_next(const char **cursor, char *buf, size_t buflen)
+{
+    const char *p = *cursor;
+    const char *nl;
+    size_t l;
+
+    if (p == NULL || *p == '\0')
+        return NULL;
+    nl = strchr(p, '\n');
+    l = nl ? (size_t)(nl - p) : strlen(p);
+    if (l >= buflen)
+        l = buflen - 1;
+    memcpy(buf, p, l);
+    buf[l] = '\0';
+    *cursor = nl ? nl + 1 : p + strlen(p);
+    return buf;
+}
+
+/* Set one row from text; the single place where text becomes a typed value,
+ * shared by defaults, file strings and the environment. */
+static int set_from_text(cfg_table *t, const cfg_row *r, const char *text,
+                         const char *where, cfg_errors *errs)
+{
+    void *f = (char *)t->base + r->offset;
+    long long v;
+    int b;
+
+    switch (r->type) {
+    case CFG_STR:
+    case CFG_LIST:
+    case CFG_ENUM:
+        if (r->type == CFG_ENUM && text && !enum_has(r->choices, text)) {
+            cfg_error_add(errs, "%s (%s): \"%s\" is not one of %s", r->name,
+                          where, text, r->choices);
+            return -1;
+        }
+        free(*(char **)f);
+        *(char **)f = strdup(text ? text : "");
+        return 0;
+    case CFG_INT:
+    case CFG_SIZE:
+        if (text == NULL || text[0] == '\0') {
+            cfg_error_add(errs, "%s (%s): empty value", r->name, where);
+            return -1;
+        }
+        if (r->type == CFG_SIZE) {
+            if (cfg_parse_size(text, &v) < 0) {
+                cfg_error_add(errs,
+                              "%s (%s): \"%s\" is not a size (bytes, or "
+                              "with k/M/G)",
+                              r->name, where, text);
+                return -1;
+            }
+        } else {
+            char *end;
+            errno = 0;
+            v = strtoll(text, &end, 10);
+            if (errno || end == text || *end != '\0') {
+                cfg_error_add(errs, "%s (%s): \"%s\" is not an integer",
+                              r->name, where, text);
+                return -1;
+            }
+        }
+        *(long long *)f = v;
+        return 0;
+    case CFG_BOOL:
+        if (text == NULL || cfg_parse_bool(text, &b) < 0) {
+            cfg_error_add(errs, "%s (%s): \"%s\" is not a boolean", r->name,
+                          where, text ? text : "");
+            return -1;
+        }
+        *(int *)f = b;
+        return 0;
+    }
+    return -1;
+}
+
+static int set_from_setting(cfg_table *t, const cfg_row *r,
+                            const config_setting_t *s, const char *where,
+                            cfg_errors *errs)
+{
+    char num[32];
+    int type = config_setting_type(s);
+
+    if (r->type == CFG_LIST) {
+        size_t cap = 1;
+        char *joined;
+        int n;
+
+        if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) {
+            cfg_error_add(errs, "%s (%s): expected a list of strings",
+                          r->name, where);
+            return -1;
+        }
+        n = config_setting_length(s);
+        for (int i = 0; i < n; i++) {
+            const char *item =
+                config_setting_get_string(config_setting_get_elem(s, i));
+            if (item == NULL) {
+                cfg_error_add(errs, "%s (%s): item %d is not a string",
+                              r->name, where, i);
+                return -1;
+            }
+            cap += strlen(item) + 1;
+        }
+        joined = calloc(1, cap);
+        if (joined == NULL)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            if (i)
+                strcat(joined, "\n");
+            strcat(joined,
+                   config_setting_get_string(config_setting_get_elem(s, i)));
+        }
+        free(*(char **)((char *)t->base + r->offset));
+        *(char **)((char *)t->base + r->offset) = joined;
+        return 0;
+    }
+    switch (type) {
+    case CONFIG_TYPE_STRING:
+        return set_from_text(t, r, config_setting_get_string(s), where, errs);
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        snprintf(num, sizeof(num), "%lld", config_setting_get_int64(s));
+        break;
+    case CONFIG_TYPE_BOOL:
+        snprintf(num, sizeof(num), "%s",
+                 config_setting_get_bool(s) ? "true" : "false");
+        break;
+    default:
+        cfg_error_add(errs, "%s (%s): unsupported value type", r->name, where);
+        return -1;
+    }
+    if ((r->type == CFG_STR || r->type == CFG_ENUM) &&
+        type != CONFIG_TYPE_STRING) {
+        cfg_error_add(errs, "%s (%s): expected a string", r->name, where);
+        return -1;
+    }
+    if (type == CONFIG_TYPE_BOOL && r->type != CFG_BOOL) {
+        cfg_error_add(errs, "%s (%s): expected a number", r->name, where);
+        return -1;
+    }
+    return set_from_text(t, r, num, where, errs);
+}
+
+static const cfg_row *find_row(const cfg_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->rows[i].name, name) == 0)
+            return &t->rows[i];
+    return NULL;
+}
+
+/* Every leaf in the file must be a known row: a typo is an error. */
+static void check_unknown(const cfg_table *t, config_setting_t *g,
+                          const char *prefix, const char *path,
+                          cfg_errors *errs)
+{
+    int n = config_setting_length(g);
+
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(g, i);
+        const char *name = config_setting_name(s);
+        char full[256];
+
+        if (name == NULL)
+            continue;
+        snprintf(full, sizeof(full), "%s%s%s", prefix, prefix[0] ? "." : "",
+                 name);
+        if (config_setting_is_group(s)) {
+            check_unknown(t, s, full, path, errs);
+            continue;
+        }
+        if (find_row(t, full) == NULL)
+            cfg_error_add(errs, "%s:%d: unknown setting \"%s\"", path,
+                          config_setting_source_line(s), full);
+    }
+}
+
+static void load_file(cfg_table *t, const char *path, cfg_errors *errs)
+{
+    config_t cf;
+
+    config_init(&cf);
+    if (config_read_file(&cf, path) != CONFIG_TRUE) {
+        if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+            cfg_error_add(errs, "%s: cannot read file", path);
+        else
+            cfg_error_add(errs, "%s:%d: %s", path, config_error_line(&cf),
+                          config_error_text(&cf));
+        goto done;
+    }
+    check_unknown(t, config_root_setting(&cf), "", path, errs);
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        config_setting_t *s = config_lookup(&cf, r->name);
+        char where[300];
+
+        if (s == NULL)
+            continue;
+        snprintf(where, sizeof(where), "%s:%d", path,
+                 config_setting_source_line(s));
+        if (set_from_setting(t, r, s, where, errs) == 0)
+            t->src[i] = CFG_SRC_FILE;
+    }
+done:
+    config_destroy(&cf);
+}
+
+static const char *plain_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+/* The extra variable (MAX_WORKERS) is read first so that the namespaced
+ * MILLRACE_ variable, the more specific one, wins when both are set. */
+static void load_env(cfg_table *t, const char *(*get)(const char *),
+                     cfg_errors *errs)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        char derived[64];
+        const char *names[2];
+
+        cfg_env_name(r->name, derived, sizeof(derived));
+        names[0] = r->env;
+        names[1] = derived;
+        for (int k = 0; k < 2; k++) {
+            const char *v;
+            char where[80];
+            char *list = NULL;
+
+            if (names[k] == NULL)
+                continue;
+            v = get(names[k]);
+            if (v == NULL)
+                continue;
+            snprintf(where, sizeof(where), "env %s", names[k]);
+            if (r->type == CFG_LIST) {
+                list = strdup(v);
+                if (list == NULL)
+                    continue;
+                for (char *c = list; *c; c++)
+                    if (*c == ',')
+                        *c = '\n';
+                v = list;
+            }
+            if (set_from_text(t, r, v, where, errs) == 0) {
+                t->src[i] = CFG_SRC_ENV;
+                snprintf(t->src_env[i], sizeof(t->src_env[i]), "%s",
+                         names[k]);
+            }
+            free(list);
+        }
+    }
+}
+
+static void check_bounds(cfg_table *t, cfg_errors *errs)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        long long v;
+
+        if (r->type != CFG_INT && r->type != CFG_SIZE)
+            continue;
+        if (r->min == 0 && r->max == 0)
+            continue;
+        v = *(long long *)((char *)t->base + r->offset);
+        if (v < r->min || v > r->max)
+            cfg_error_add(errs, "%s = %lld is out of range [%lld, %lld]",
+                          r->name, v, r->min, r->max);
+    }
+}
+
+int cfg_load(cfg_table *t, const char *path,
+             const char *(*getenv_fn)(const char *), cfg_errors *errs)
+{
+    size_t before = errs->n;
+
+    if (t->n > CFG_MAX_ROWS) {
+        cfg_error_add(errs, "internal: table has %zu rows, max %d", t->n,
+                      CFG_MAX_ROWS);
+        return 1;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        t->src[i] = CFG_SRC_DEFAULT;
+        t->src_env[i][0] = '\0';
+        if (r->def || r->type == CFG_STR || r->type == CFG_LIST)
+            set_from_text(t, r, r->def, "default", errs);
+    }
+    if (path && path[0])
+        load_file(t, path, errs);
+    load_env(t, getenv_fn ? getenv_fn : plain_getenv, errs);
+    check_bounds(t, errs);
+    return (int)(errs->n - before);
+}
+
+static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
+{
+    const void *f = (const char *)t->base + r->offset;
+
+    switch (r->type) {
+    case CFG_STR:
+    case CFG_ENUM:
+    case CFG_LIST: {
+        const char *s = *(char *const *)f;
+        if (r->secret)
+            fputs(s && s[0] ? "\"********\"" : "\"\"", out);
+        else if (r->type == CFG_LIST) {
+            const char *cur = s;
+            char item[512];
+            int first = 1;
+            fputc('[', out);
+            while (cfg_list_next(&cur, item, sizeof(item))) {
+                fprintf(out, "%s\"%s\"", first ? "" : ", ", item);
+                first = 0;
+            }
+            fputc(']', out);
+        } else
+            fprintf(out, "\"%s\"", s ? s : "");
+        break;
+    }
+    case CFG_INT:
+    case CFG_SIZE:
+        fprintf(out, "%lld", *(const long long *)f);
+        break;
+    case CFG_BOOL:
+        fputs(*(const int *)f ? "true" : "false", out);
+        break;
+    }
+}
+
+void cfg_print(const cfg_table *t, FILE *out)
+{
+    static const char *const srcs[] = {"default", "file", "env"};
+
+    for (size_t i = 0; i < t->n; i++) {
+        fprintf(out, "%s = ", t->rows[i].name);
+        print_value(t, &t->rows[i], out);
+        if (t->src[i] == CFG_SRC_ENV)
+            fprintf(out, "  # env %s\n", t->src_env[i]);
+        else
+            fprintf(out, "  # %s\n", srcs[t->src[i]]);
+    }
+}
+
+void cfg_print_doc(const cfg_table *t, FILE *out)
+{
+    static const char *const types[] = {"string", "integer", "size",
+                                        "boolean", "enum", "list"};
+
+    fputs("| setting | type | default | environment | description |\n"
+          "|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        char env[64];
+
+        cfg_env_name(r->name, env, sizeof(env));
+        fprintf(out, "| `%s` | %s | %s%s%s | `%s`%s%s%s | %s%s%s%s |\n",
+                r->name, types[r->type], r->def && r->def[0] ? "`" : "",
+                r->def && r->def[0] ? r->def : "(empty)",
+                r->def && r->def[0] ? "`" : "", env, r->env ? ", `" : "",
+                r->env ? r->env : "", r->env ? "`" : "", r->desc,
+                r->type == CFG_ENUM ? " One of `" : "",
+                r->type == CFG_ENUM ? r->choices : "",
+                r->type == CFG_ENUM ? "`." : "");
+    }
+}
+
+void cfg_free(cfg_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_row *r = &t->rows[i];
+        if (r->type == CFG_STR || r->type == CFG_ENUM || r->type == CFG_LIST) {
+            char **f = (char **)((char *)t->base + r->offset);
+            free(*f);
+            *f = NULL;
+        }
+    }
+}

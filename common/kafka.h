@@ -1,0 +1,25 @@
+/* kafka.h -- librdkafka configuration shared by both daemons: bootstrap,
+ * pass-through properties, logging into our log format. */
+#ifndef MILLRACE_KAFKA_H
+#define MILLRACE_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "settings.h"
+
+/* Set one property; on failure writes "name=value: reason" to errbuf. */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                   char *errbuf, size_t errlen);
+
+/* A new conf with bootstrap.servers and our log callback. Returns NULL and
+ * fills errbuf on failure. The caller owns the conf until it hands it to
+ * rd_kafka_new(). */
+rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
+                                size_t errlen);
+
+/* Apply the pass-through properties; daemons call this after setting their
+ * own defaults, so operators can override any of them. */
+int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
+                                char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,38 @@
+/* config.h -- ingest-api's settings and their declarative table. */
+#ifndef MILLRACE_INGEST_CONFIG_H
+#define MILLRACE_INGEST_CONFIG_H
+
+#include "cfg.h"
+#include "settings.h"
+
+typedef struct ingest_config {
+    kafka_settings kafka;
+    log_settings log;
+    struct {
+        char *listen;
+        long long threads;
+        long long max_body_bytes;
+        long long max_event_bytes;
+        long long max_events;
+        long long max_depth;
+        char *required_fields;
+        char *key_field;
+        char *ack;
+        long long delivery_timeout_ms;
+        long long request_timeout_ms;
+        long long keepalive_timeout_ms;
+        long long queue_max_messages;
+        long long queue_max_kbytes;
+        long long linger_ms;
+        long long retry_after_s;
+        long long shutdown_timeout_ms;
+    } ingest;
+} ingest_config;
+
+/* Bind the table to c. */
+void ingest_config_table(cfg_table *t, ingest_config *c);
+
+/* Checks that span several rows; adds to errs. */
+void ingest_config_validate(const ingest_config *c, cfg_errors *errs);
+
+#endif
