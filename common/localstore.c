@@ -1,0 +1,283 @@
+/* localstore.c -- the local-directory object store: objects as files under
+ * a root directory, same keys as S3, for `make run` and tests. */
+#include "localstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_NAME ".millrace-tmp-XXXXXX"
+
+typedef struct localstore {
+    store base; /* first, so a store * is a localstore * */
+    char *root; /* no trailing '/' */
+} localstore;
+
+__attribute__((format(printf, 3, 4))) static void
+set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errbuf || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Every segment must be a plain name: "a//b" or "a/./b" would land on the
+ * file of another key, and ".." could leave the root. */
+static int valid_key(const char *key)
+{
+    const char *seg = key;
+
+    if (!key || !*key)
+        return 0;
+    for (;;) {
+        size_t n = strcspn(seg, "/");
+
+        if (n == 0 || (n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (seg[n] == '\0')
+            return 1;
+        seg += n + 1;
+    }
+}
+
+/* Running out of space, descriptors or memory can pass; a missing
+ * permission or a file where a directory belongs will not. */
+static store_result errno_result(int err)
+{
+    switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case EINTR:
+    case EAGAIN:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EBUSY:
+        return STORE_RETRY;
+    default:
+        return STORE_PERMANENT;
+    }
+}
+
+static store_result io_error(const char *step, const char *path, char *errbuf,
+                             size_t errlen)
+{
+    int err = errno;
+
+    set_err(errbuf, errlen, "local: %s %s: %s", step, path, strerror(err));
+    return errno_result(err);
+}
+
+/* mkdir -p of every directory in path before its last '/', from offset
+ * start on. EEXIST is fine: another worker may have just made it. */
+static int make_parents(char *path, size_t start)
+{
+    for (char *p = path + (start ? start : 1); *p; p++) {
+        int rc;
+        int err;
+
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        rc = mkdir(path, 0755);
+        err = errno;
+        *p = '/';
+        if (rc != 0 && err != EEXIST) {
+            errno = err;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The rename is only durable once the directory holding it is synced. */
+static int sync_parent(char *path)
+{
+    char *slash = strrchr(path, '/');
+    int fd;
+    int rc;
+
+    *slash = '\0';
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *slash = '/';
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* A temporary name in the object's own directory, so rename stays within
+ * one file system and is atomic. */
+static char *temp_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = (size_t)(slash - path);
+    size_t n = dirlen + sizeof(TMP_NAME) + 1;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%.*s/%s", (int)dirlen, path, TMP_NAME);
+    return p;
+}
+
+/* Writes the body to fd (a fresh temporary file) and makes it durable. */
+static store_result fill_temp(int fd, const store_object *obj, const char *tmp,
+                              char *errbuf, size_t errlen)
+{
+    if (obj->len > 0 && write_all(fd, obj->data, obj->len) != 0)
+        return io_error("write", tmp, errbuf, errlen);
+    /* mkstemp makes 0600; objects are meant to be read by other tools. */
+    if (fchmod(fd, 0644) != 0)
+        return io_error("chmod", tmp, errbuf, errlen);
+    if (fsync(fd) != 0)
+        return io_error("fsync", tmp, errbuf, errlen);
+    return STORE_OK;
+}
+
+static store_result local_put(store *st, const store_object *obj, char *errbuf,
+                              size_t errlen)
+{
+    localstore *ls = (localstore *)st;
+    store_result res = STORE_PERMANENT;
+    char *path = NULL;
+    char *tmp = NULL;
+    int fd = -1;
+    int created = 0;
+
+    if (!obj || !valid_key(obj->key)) {
+        set_err(errbuf, errlen, "local: invalid key \"%s\"",
+                obj && obj->key ? obj->key : "(null)");
+        return STORE_PERMANENT;
+    }
+    if (!obj->data && obj->len > 0) {
+        set_err(errbuf, errlen, "local: object has a length but no data");
+        return STORE_PERMANENT;
+    }
+    path = join(ls->root, obj->key);
+    tmp = path ? temp_path(path) : NULL;
+    if (!tmp) {
+        set_err(errbuf, errlen, "local: out of memory");
+        res = STORE_RETRY;
+        goto fail;
+    }
+    if (make_parents(path, strlen(ls->root) + 1) != 0) {
+        res = io_error("mkdir", path, errbuf, errlen);
+        goto fail;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        res = io_error("create", tmp, errbuf, errlen);
+        goto fail;
+    }
+    created = 1;
+    res = fill_temp(fd, obj, tmp, errbuf, errlen);
+    if (res != STORE_OK)
+        goto fail;
+    res = close(fd) == 0 ? STORE_OK : io_error("close", tmp, errbuf, errlen);
+    fd = -1;
+    if (res != STORE_OK)
+        goto fail;
+    if (rename(tmp, path) != 0) {
+        res = io_error("rename", path, errbuf, errlen);
+        goto fail;
+    }
+    /* Renamed: nothing left to remove, but a put is OK only once durable. */
+    created = 0;
+    if (sync_parent(path) != 0)
+        res = io_error("fsync directory of", path, errbuf, errlen);
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (created)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+    return res;
+}
+
+static void local_destroy(store *st)
+{
+    localstore *ls = (localstore *)st;
+
+    if (!ls)
+        return;
+    free(ls->root);
+    free(ls);
+}
+
+store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
+{
+    localstore *ls = NULL;
+    char *dir = NULL;
+    size_t n;
+    struct stat st;
+
+    if (!root_dir || !*root_dir) {
+        set_err(errbuf, errlen, "local: no root directory");
+        return NULL;
+    }
+    /* With a '/' appended, make_parents creates the root itself too. */
+    dir = join(root_dir, "");
+    ls = calloc(1, sizeof(*ls));
+    if (!dir || !ls) {
+        set_err(errbuf, errlen, "local: out of memory");
+        goto fail;
+    }
+    if (make_parents(dir, 0) != 0 || stat(root_dir, &st) != 0) {
+        io_error("create", root_dir, errbuf, errlen);
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        set_err(errbuf, errlen, "local: %s is not a directory", root_dir);
+        goto fail;
+    }
+    n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        dir[--n] = '\0';
+    ls->root = dir;
+    ls->base.put = local_put;
+    ls->base.destroy = local_destroy;
+    ls->base.name = "local";
+    return &ls->base;
+fail:
+    free(dir);
+    free(ls);
+    return NULL;
+}

@@ -1,0 +1,327 @@
+/* test_localstore.c -- the local-directory store: whole objects under the
+ * root, atomic overwrites, nested directories, rejected keys. Each test
+ * works in its own mkdtemp directory. */
+#include "localstore.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const hive_key = "prefix/events/dt=2026-11-27/hour=18/"
+                                    "events+3+00000000000000000042.ndjson.gz";
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void make_root(char *dir, size_t len)
+{
+    snprintf(dir, len, "%s/millrace-localstore-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir))
+        dir[0] = '\0';
+}
+
+/* Reads root/key whole; NULL if missing. */
+static char *read_object(const char *root, const char *key, size_t *len)
+{
+    char path[4096];
+    FILE *f;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/%s", root, key);
+    f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    *len = (size_t)n;
+    fclose(f);
+    return buf;
+}
+
+static store_result put(store *st, const char *key, const char *body, char *err,
+                        size_t errlen)
+{
+    store_object obj = {key, body, body ? strlen(body) : 0, "text/plain", NULL};
+
+    return store_put(st, &obj, err, errlen);
+}
+
+/* Temporary files left in dir (none may survive a put). */
+static int count_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, ".millrace-tmp-", 14) == 0;
+    closedir(d);
+    return n;
+}
+
+static void put_writes_object_under_root(void)
+{
+    char root[512];
+    char err[256] = "";
+    store *st;
+    size_t len = 0;
+    char *got;
+
+    make_root(root, sizeof(root));
+    ASSERT(root[0] != '\0');
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_STR_EQ(st->name, "local");
+    ASSERT_EQ(put(st, "a.json", "{\"x\":1}\n", err, sizeof(err)), STORE_OK);
+    got = read_object(root, "a.json", &len);
+    ASSERT_STR_EQ(got, "{\"x\":1}\n");
+    ASSERT_EQ(len, 8);
+    ASSERT_EQ(count_temp_files(root), 0);
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void put_creates_nested_directories(void)
+{
+    char root[512];
+    char dir[1024];
+    char err[256] = "";
+    store *st;
+    size_t len = 0;
+    char *got;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, hive_key, "line\n", err, sizeof(err)), STORE_OK);
+    got = read_object(root, hive_key, &len);
+    ASSERT_STR_EQ(got, "line\n");
+    snprintf(dir, sizeof(dir), "%s/prefix/events/dt=2026-11-27/hour=18", root);
+    ASSERT_EQ(count_temp_files(dir), 0);
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void put_overwrites_existing_object(void)
+{
+    char root[512];
+    char err[256] = "";
+    store *st;
+    size_t len = 0;
+    char *got;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, "d/k", "first, longer body\n", err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(put(st, "d/k", "second\n", err, sizeof(err)), STORE_OK);
+    got = read_object(root, "d/k", &len);
+    ASSERT_STR_EQ(got, "second\n");
+    ASSERT_EQ(len, 7);
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void put_empty_object(void)
+{
+    char root[512];
+    char err[256] = "";
+    store *st;
+    store_object obj = {"empty", NULL, 0, NULL, NULL};
+    size_t len = 99;
+    char *got;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(store_put(st, &obj, err, sizeof(err)), STORE_OK);
+    got = read_object(root, "empty", &len);
+    ASSERT(got != NULL);
+    ASSERT_EQ(len, 0);
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void put_rejects_bad_keys(void)
+{
+    static const char *const bad[] = {
+        "",     "/abs", "../x",  "a/../b", "a/..", "..",
+        "a//b", "./a",  "a/./b", "a/",     ".",
+    };
+    char root[512];
+    char err[256];
+    store *st;
+    store_object nokey = {NULL, "x", 1, NULL, NULL};
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (put(st, bad[i], "x", err, sizeof(err)) != STORE_PERMANENT)
+            TEST_FAIL_("key \"%s\" accepted", bad[i]);
+        ASSERT(strstr(err, "invalid key") != NULL);
+    }
+    ASSERT_EQ(store_put(st, &nokey, err, sizeof(err)), STORE_PERMANENT);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+/* A file where a directory of the key belongs can never be written past. */
+static void put_file_in_the_way_is_permanent(void)
+{
+    char root[512];
+    char err[256] = "";
+    store *st;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, "a", "file", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(put(st, "a/b", "x", err, sizeof(err)), STORE_PERMANENT);
+    ASSERT(strstr(err, "local: ") == err);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void new_creates_missing_root(void)
+{
+    char root[512];
+    char sub[1024];
+    char err[256] = "";
+    store *st;
+    size_t len = 0;
+    char *got;
+
+    make_root(root, sizeof(root));
+    snprintf(sub, sizeof(sub), "%s/x/y/", root);
+    st = localstore_new(sub, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, "k", "v", err, sizeof(err)), STORE_OK);
+    got = read_object(root, "x/y/k", &len);
+    ASSERT_STR_EQ(got, "v");
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void new_rejects_file_as_root(void)
+{
+    char root[512];
+    char file[1024];
+    char err[256] = "";
+    FILE *f;
+
+    make_root(root, sizeof(root));
+    snprintf(file, sizeof(file), "%s/f", root);
+    f = fopen(file, "w");
+    ASSERT(f != NULL);
+    fclose(f);
+    ASSERT(localstore_new(file, err, sizeof(err)) == NULL);
+    ASSERT(strstr(err, "not a directory") != NULL);
+    ASSERT(localstore_new("", err, sizeof(err)) == NULL);
+    ASSERT(localstore_new(NULL, err, sizeof(err)) == NULL);
+    rm_tree(root);
+}
+
+static void destroy_accepts_null(void)
+{
+    store_destroy(NULL);
+}
+
+typedef struct worker_arg {
+    store *st;
+    int id;
+    int failures;
+} worker_arg;
+
+/* Each worker writes its own keys and, with everyone, one shared key. */
+static void *worker(void *p)
+{
+    worker_arg *a = p;
+    char key[64];
+    char body[64];
+    char err[256];
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "w%d/dt=1/obj+%d", a->id, i);
+        snprintf(body, sizeof(body), "worker %d object %d\n", a->id, i);
+        a->failures += put(a->st, key, body, err, sizeof(err)) != STORE_OK;
+        snprintf(body, sizeof(body), "shared by worker %02d\n", a->id);
+        a->failures +=
+            put(a->st, "shared/obj", body, err, sizeof(err)) != STORE_OK;
+    }
+    return NULL;
+}
+
+static void put_concurrent_writers(void)
+{
+    char root[512];
+    char err[256] = "";
+    pthread_t th[8];
+    worker_arg args[8];
+    store *st;
+    size_t len = 0;
+    char *got;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    for (int i = 0; i < 8; i++) {
+        args[i] = (worker_arg){st, i, 0};
+        pthread_create(&th[i], NULL, worker, &args[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ(args[i].failures, 0);
+    }
+    got = read_object(root, "w7/dt=1/obj+19", &len);
+    ASSERT_STR_EQ(got, "worker 7 object 19\n");
+    free(got);
+    /* Whole objects only: the shared key holds one writer's body. */
+    got = read_object(root, "shared/obj", &len);
+    ASSERT(got != NULL);
+    ASSERT_EQ(len, strlen("shared by worker 00\n"));
+    ASSERT(strncmp(got, "shared by worker ", 17) == 0);
+    free(got);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+TEST_MAIN(T(put_writes_object_under_root), T(put_creates_nested_directories),
+          T(put_overwrites_existing_object), T(put_empty_object),
+          T(put_rejects_bad_keys), T(put_file_in_the_way_is_permanent),
+          T(new_creates_missing_root), T(new_rejects_file_as_root),
+          T(destroy_accepts_null), T(put_concurrent_writers))
