@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Local Apache Kafka for tests and development: one KRaft node that is both broker
+# and controller, on loopback only.
+#
+#   deploy/local/kafka.sh install   fetch the broker's jars from Maven Central (cached)
+#   deploy/local/kafka.sh start     install if needed, format storage once, start,
+#                                   wait until a metadata request succeeds
+#   deploy/local/kafka.sh stop      SIGTERM, wait for exit (SIGKILL after a deadline)
+#   deploy/local/kafka.sh status    exit 0 if running and answering metadata requests
+#   deploy/local/kafka.sh reset     stop and wipe the data (topics, offsets, cluster id)
+#   deploy/local/kafka.sh check     produce + consume in a consumer group with commit
+#                                   using kcat (Debian's librdkafka), to prove the
+#                                   broker and the client library get along
+#
+# Environment: KAFKA_PORT (broker, default 19092), KAFKA_CONTROLLER_PORT (default
+# KAFKA_PORT+1), KAFKA_RESET=1 (start wipes the data first), KAFKA_START_TIMEOUT
+# (seconds, default 90), KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m), KAFKA_WARMUP=0
+# (skip the warm-up of the producer-id and group coordinators, see warm_up).
+# MILLRACE_CACHE_DIR: where downloads are cached (default .cache/ in the repo; point
+# it at a folder kept across clones to skip the downloads in a fresh clone).
+#
+# Version pinned: Apache Kafka 3.9.2 (Scala 2.13), the newest release of the 3.9 line
+# (the same line as 3.9.1, with later fixes and dependency updates).
+# Why not 4.x: Kafka 4.0 removed the protocol API versions older than its 2.1 baseline
+# (KIP-896) and ZooKeeper mode; millrace's C code links Debian 12's librdkafka 2.0.2
+# (January 2023, two years before Kafka 4.0). 3.9 is the last line that still serves
+# every old request version while running in KRaft mode (no ZooKeeper), so whatever
+# versions librdkafka 2.0.2 negotiates are served.
+# Verified here with kcat 1.7.1, which links Debian's librdkafka 2.0.2 (the Python
+# test harness's confluent-kafka wheel bundles its own, newer librdkafka): metadata,
+# idempotent produce with acks=all, consume in a consumer group with offset commit,
+# and a second member of the group resuming after the committed offset;
+# `deploy/local/kafka.sh check` does exactly that.
+set -euo pipefail
+
+KAFKA_VERSION=3.9.2
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/deploy/local"
+CACHE="${MILLRACE_CACHE_DIR:-$ROOT/.cache}"
+LIBS="$CACHE/kafka/$KAFKA_VERSION/libs"
+M2="$CACHE/m2"
+RUN="$ROOT/.run/kafka"
+DATA="$RUN/data"
+LOGS="$RUN/logs"
+PIDFILE="$RUN/kafka.pid"
+OUT="$RUN/kafka.out"
+PROPS="$RUN/server.properties"
+CLUSTER_ID_FILE="$RUN/cluster-id"
+
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-60}
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}
+BROKER="127.0.0.1:$KAFKA_PORT"
+
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+T0=$(date +%s.%N)
+say() { echo "kafka: $*"; }
+die() {
+    echo "kafka: ERROR: $*" >&2
+    exit 1
+}
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+need_tools() {
+    if ! command -v "$JAVA" >/dev/null || ! command -v mvn >/dev/null || ! command -v kcat >/dev/null; then
+        say "java, mvn or kcat missing: running install-deps.sh"
+        bash "$HERE/install-deps.sh"
+    fi
+}
+
+do_install() {
+    if [ -f "$LIBS/.complete" ]; then
+        say "jars of Kafka $KAFKA_VERSION cached in ${LIBS#"$ROOT"/}"
+        return 0
+    fi
+    need_tools
+    say "fetching jars of Kafka $KAFKA_VERSION with Maven into ${LIBS#"$ROOT"/}"
+    rm -rf "$LIBS"
+    mkdir -p "$LIBS" "$M2"
+    local mvnlog="$CACHE/kafka/mvn.log"
+    if ! mvn -q -B -Dstyle.color=never -f "$HERE/kafka/pom.xml" -Dmaven.repo.local="$M2" \
+        -Dkafka.version="$KAFKA_VERSION" \
+        dependency:copy-dependencies -DoutputDirectory="$LIBS" >"$mvnlog" 2>&1; then
+        tail -n 30 "$mvnlog" >&2
+        die "mvn could not fetch the jars of Kafka $KAFKA_VERSION (log: ${mvnlog#"$ROOT"/})"
+    fi
+    [ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
+    touch "$LIBS/.complete"
+    say "installed Kafka $KAFKA_VERSION ($(ls "$LIBS" | wc -l) jars) in $(elapsed) s"
+}
+
+# pid of our broker if it is running, else nothing (and a stale pid file is removed)
+running_pid() {
+    [ -f "$PIDFILE" ] || return 1
+    local pid
+    pid=$(cat "$PIDFILE" 2>/dev/null || true)
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka'; then
+        echo "$pid"
+        return 0
+    fi
+    rm -f "$PIDFILE"
+    return 1
+}
+
+# one metadata request; succeeds when the broker answers and lists itself
+probe() {
+    kcat -b "$BROKER" -L -m 3 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$KAFKA_PORT"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+write_config() {
+    mkdir -p "$DATA" "$LOGS"
+    cat >"$PROPS" <<EOF
+# generated by deploy/local/kafka.sh; edits are overwritten at each start
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA
+num.partitions=4
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=168
+log.segment.bytes=268435456
+# After a kill -9 the restarted node must wait for its old broker session to expire
+# (DUPLICATE_BROKER_REGISTRATION until then): 5 s instead of 9 s keeps restarts in the
+# fault tests short while staying far above any pause seen on a loaded 2-core machine.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=5000
+EOF
+}
+
+java_opts() {
+    # shellcheck disable=SC2206
+    local heap=($KAFKA_HEAP_OPTS)
+    JOPTS=("${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+        -Djava.awt.headless=true
+        "-Dlog4j.configuration=file:$HERE/kafka/log4j.properties"
+        "-Dkafka.logs.dir=$LOGS")
+}
+
+new_cluster_id() {
+    # Kafka's Uuid: 16 random bytes, URL-safe base64 without padding, never starting
+    # with '-' (the same thing `kafka-storage.sh random-uuid` prints).
+    python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s); break'
+}
+
+format_storage() {
+    if [ -f "$DATA/meta.properties" ]; then
+        return 0
+    fi
+    [ -s "$CLUSTER_ID_FILE" ] || new_cluster_id >"$CLUSTER_ID_FILE"
+    local cid
+    cid=$(cat "$CLUSTER_ID_FILE")
+    say "formatting storage in ${DATA#"$ROOT"/} (cluster id $cid)"
+    java_opts
+    "$JAVA" "${JOPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
+        -t "$cid" -c "$PROPS" --ignore-formatted >>"$OUT" 2>&1 ||
+        {
+            tail -n 20 "$OUT" >&2
+            die "formatting storage failed"
+        }
+}
+
+wait_ready() {
+    local pid=$1 deadline=$(($(date +%s) + KAFKA_START_TIMEOUT))
+    while :; do
+        if probe; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            say "broker process $pid exited during startup; last lines of its logs:" >&2
+            tail -n 30 "$OUT" >&2 || true
+            tail -n 30 "$LOGS/server.log" >&2 2>/dev/null || true
+            rm -f "$PIDFILE"
+            return 1
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            say "not ready after ${KAFKA_START_TIMEOUT} s; last lines of its log:" >&2
+            tail -n 40 "$LOGS/server.log" >&2 2>/dev/null || tail -n 40 "$OUT" >&2 || true
+            return 1
+        fi
+        sleep 0.3
+    done
+}
+
+do_start() {
+    local pid
+    if [ "${KAFKA_RESET:-0}" = 1 ]; then
+        do_reset
+    fi
+    if pid=$(running_pid); then
+        say "already running (pid $pid), checking readiness on $BROKER"
+        wait_ready "$pid" || die "running but not ready"
+        say "ready on $BROKER ($(elapsed) s)"
+        return 0
+    fi
+    do_install
+    need_tools
+    if port_busy "$KAFKA_PORT" || port_busy "$KAFKA_CONTROLLER_PORT"; then
+        die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on 127.0.0.1 is used by another process"
+    fi
+    write_config
+    format_storage
+    java_opts
+    say "starting broker+controller on $BROKER (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
+    echo "---- start $(date -Is)" >>"$OUT"
+    # setsid + redirections: the broker outlives this script and never holds the
+    # caller's terminal or pipes open.
+    setsid nohup "$JAVA" "${JOPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+        </dev/null >>"$OUT" 2>&1 &
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+    say "waiting for a metadata request to succeed (pid $pid, deadline ${KAFKA_START_TIMEOUT} s)"
+    if ! wait_ready "$pid"; then
+        do_stop >&2 || true
+        die "broker did not become ready"
+    fi
+    if [ "${KAFKA_WARMUP:-1}" != 0 ]; then
+        warm_up
+    fi
+    say "ready on $BROKER, started in $(elapsed) s"
+}
+
+# Warm-up, so that "ready" also means "idempotent producers and consumer groups work
+# now": after every start one idempotent produce (the first InitProducerId after a
+# start answers "coordinator load in progress" while the broker fetches a block of
+# producer ids from the controller), and on fresh storage one group consume with a
+# commit, which creates __consumer_offsets (otherwise created, slowly, by the first
+# group of a test).
+warm_up() {
+    local topic=_millrace_probe deadline=$(($(date +%s) + KAFKA_START_TIMEOUT))
+    say "warming up: idempotent producer$([ -f "$RUN/warmed" ] || echo ', consumer group coordinator')"
+    until echo warm | kcat -b "$BROKER" -P -t "$topic" -p 0 -X acks=all \
+        -X enable.idempotence=true -X log_level=0 2>/dev/null; do
+        [ "$(date +%s)" -lt "$deadline" ] || die "warm-up produce failed until the deadline"
+        sleep 0.3
+    done
+    [ -f "$RUN/warmed" ] && return 0
+    until timeout 30 kcat -b "$BROKER" -G _millrace_probe -X auto.offset.reset=earliest \
+        -X log_level=0 -c 1 -e -q "$topic" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || die "warm-up group consume failed until the deadline"
+        sleep 0.3
+    done
+    touch "$RUN/warmed"
+}
+
+do_stop() {
+    local pid
+    if ! pid=$(running_pid); then
+        say "not running"
+        return 0
+    fi
+    say "stopping pid $pid (SIGTERM, deadline ${KAFKA_STOP_TIMEOUT} s)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$(($(date +%s) + KAFKA_STOP_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            say "still running after ${KAFKA_STOP_TIMEOUT} s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.2
+        else
+            sleep 0.2
+        fi
+    done
+    rm -f "$PIDFILE"
+    say "stopped in $(elapsed) s"
+}
+
+do_status() {
+    local pid
+    if ! pid=$(running_pid); then
+        say "not running"
+        return 3
+    fi
+    if probe; then
+        say "running (pid $pid), ready on $BROKER"
+        return 0
+    fi
+    say "running (pid $pid) but not answering metadata requests on $BROKER"
+    return 1
+}
+
+do_reset() {
+    do_stop
+    say "wiping ${DATA#"$ROOT"/} and the cluster id"
+    rm -rf "$DATA" "$CLUSTER_ID_FILE" "$RUN/warmed"
+}
+
+# Proves that Debian's librdkafka (through kcat) works against this broker:
+# produce with acks=all + idempotence, consume in a consumer group with a commit,
+# then a second consumer of the same group starts after the committed offset.
+do_check() {
+    do_status >/dev/null || die "not running/ready; start it first"
+    local topic="millrace-check-$$-$RANDOM" group="millrace-check-$$" n=5 got
+    say "librdkafka: $(kcat -V 2>/dev/null | grep -o 'librdkafka [0-9.]*' | head -n1)"
+    seq 1 $n | sed 's/^/check-/' |
+        kcat -b "$BROKER" -P -t "$topic" -p 0 -X acks=all -X enable.idempotence=true ||
+        die "produce failed"
+    got=$(timeout 60 kcat -b "$BROKER" -G "$group" -X auto.offset.reset=earliest \
+        -X enable.auto.commit=true -X auto.commit.interval.ms=100 \
+        -c $n -e -q -f '%s\n' "$topic" 2>/dev/null | wc -l) || true
+    [ "$got" = "$n" ] || die "group consume got $got of $n records"
+    say "produced $n, consumed $n in group $group"
+    echo "check-6" | kcat -b "$BROKER" -P -t "$topic" -p 0 || die "produce failed"
+    got=$(timeout 60 kcat -b "$BROKER" -G "$group" -X auto.offset.reset=earliest \
+        -c 1 -e -q -f '%s\n' "$topic" 2>/dev/null) || true
+    [ "$got" = "check-6" ] || die "after commit, the group resumed at '$got', not at check-6"
+    say "committed offset honoured: the group resumed at the next record"
+    say "check passed ($(elapsed) s)"
+}
+
+case "${1:-}" in
+install) do_install ;;
+start) do_start ;;
+stop) do_stop ;;
+status) do_status ;;
+reset) do_reset ;;
+check) do_check ;;
+*)
+    echo "usage: $0 {install|start|stop|status|reset|check}" >&2
+    exit 2
+    ;;
+esac
