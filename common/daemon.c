@@ -90,7 +90,8 @@ int daemon_load_config(cfg_table *t, const daemon_opts *o,
         return 0;
     }
     cfg_load(t, o->config_path, NULL, &errs);
-    if (errs.n == 0 && validate)
+    /* Cross-field checks run even after row errors: list every problem. */
+    if (validate)
         validate(t->base, &errs);
     if (errs.n) {
         cfg_errors_print(&errs, stderr);

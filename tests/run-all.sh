@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `make test`: installs what the tests need, builds, runs the C unit tests
+# (plain and under ASan+UBSan), starts the real Kafka and S3 servers, runs
+# the end-to-end tests against them, stops the servers, and ends with one
+# summary line: "millrace: N passed, N failed".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p .run
+passed=0
+failed=0
+
+add_counts() { # "<n> passed, <m> failed" somewhere in $1
+    local p f
+    p=$(printf '%s\n' "$1" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) passed.*/\1/p' | tail -n 1)
+    f=$(printf '%s\n' "$1" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) failed.*/\1/p' | tail -n 1)
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+}
+step_failed() {
+    echo "FAILED: $1"
+    failed=$((failed + 1))
+}
+
+bash deploy/local/install-deps.sh --test || { echo "millrace: 0 passed, 1 failed"; exit 1; }
+make -j2 all || { echo "millrace: 0 passed, 1 failed"; exit 1; }
+
+echo "== README configuration reference matches the code"
+if bash deploy/local/config-doc.sh --check; then
+    passed=$((passed + 1))
+else
+    step_failed "README configuration tables"
+fi
+
+echo "== unit tests"
+out=$(make -s unit 2>&1) || step_failed "unit tests"
+printf '%s\n' "$out"
+add_counts "$(printf '%s\n' "$out" | grep '^unit:' | tail -n 1)"
+
+echo "== unit tests under ASan+UBSan"
+out=$(make -s SAN=1 unit 2>&1) || step_failed "unit tests under sanitizers"
+printf '%s\n' "$out" | grep -vE '^ok ' | tail -n 40
+add_counts "$(printf '%s\n' "$out" | grep '^unit:' | tail -n 1)"
+
+echo "== starting the test servers"
+if bash deploy/local/servers.sh start; then
+    trap 'bash deploy/local/servers.sh stop' EXIT
+    # shellcheck source=../deploy/local/env.sh
+    . deploy/local/env.sh
+    echo "== end-to-end tests"
+    python3 -m pytest -p no:cacheprovider -v -rfE tests/e2e \
+        --junitxml=.run/e2e-junit.xml 2>&1 | tee .run/e2e.out
+    rc=${PIPESTATUS[0]}
+    summary=$(python3 - <<'PY'
+import xml.etree.ElementTree as ET
+try:
+    r = ET.parse(".run/e2e-junit.xml").getroot()
+    s = r if r.tag == "testsuite" else r.find("testsuite")
+    t, f, e, k = (int(s.get(x, 0)) for x in ("tests", "failures", "errors", "skipped"))
+    print(f"{t - f - e - k} passed, {f + e} failed")
+except Exception:
+    print("0 passed, 1 failed")
+PY
+)
+    add_counts "$summary"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+        step_failed "pytest exited $rc"
+    fi
+else
+    step_failed "the test servers did not start"
+fi
+
+echo "millrace: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,61 @@
+/* batch.h -- the records of one partition collected for one upload, and the
+ * rules that close a batch. Pure: no Kafka, no clock of its own. */
+#ifndef MILLRACE_BATCH_H
+#define MILLRACE_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct batch_record {
+    int64_t offset;
+    int64_t ts_ms;  /* the time that places the record in an hour */
+    size_t pos;     /* of its value in the arena */
+    size_t len;
+} batch_record;
+
+typedef struct batch {
+    int32_t partition;
+    batch_record *recs;
+    size_t n, cap;
+    char *arena; /* values back to back */
+    size_t bytes, arena_cap;
+    int64_t opened_ms; /* wall clock when the first record arrived */
+} batch;
+
+typedef struct batch_limits {
+    size_t max_records;
+    size_t max_bytes;
+    int64_t max_age_ms;
+} batch_limits;
+
+typedef enum batch_state {
+    BATCH_OPEN = 0,
+    BATCH_CLOSE_RECORDS,
+    BATCH_CLOSE_BYTES,
+    BATCH_CLOSE_AGE,
+} batch_state;
+
+batch *batch_new(int32_t partition);
+
+/* Copies the value. Returns 0, or -1 when out of memory. */
+int batch_add(batch *b, int64_t offset, int64_t ts_ms, const void *value,
+              size_t len, int64_t now_ms);
+
+/* Whether b must close now, and why. An empty batch never closes. */
+batch_state batch_check(const batch *b, const batch_limits *l, int64_t now_ms);
+
+static inline int64_t batch_first_offset(const batch *b)
+{
+    return b->recs[0].offset;
+}
+static inline int64_t batch_last_offset(const batch *b)
+{
+    return b->recs[b->n - 1].offset;
+}
+
+const char *batch_state_name(batch_state s);
+
+/* Accepts NULL. */
+void batch_free(batch *b);
+
+#endif

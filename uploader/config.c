@@ -1,0 +1,109 @@
+/* config.c -- the uploader's settings and their declarative table. */
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define ROW(name, type, field, def, min, max, choices, env, desc)              \
+    {name, type, offsetof(uploader_config, field), def, min, max, choices,    \
+     env, 0, desc}
+#define SECRET(name, field, env, desc)                                         \
+    {name, CFG_STR, offsetof(uploader_config, field), NULL, 0, 0, NULL, env,  \
+     1, desc}
+
+static const cfg_row rows[] = {
+    SETTINGS_KAFKA_ROWS(uploader_config, kafka),
+    SETTINGS_LOG_ROWS(uploader_config, log),
+    ROW("uploader.group", CFG_STR, uploader.group, "uploader", 0, 0, NULL,
+        "CONSUMER_GROUP", "Kafka consumer group the replicas share."),
+    ROW("uploader.workers", CFG_INT, uploader.workers, "4", 1, 1024, NULL,
+        "MAX_WORKERS", "Upload threads (the article's MAX_WORKERS)."),
+    ROW("uploader.queue", CFG_INT, uploader.queue, "8", 1, 65536, NULL,
+        "MAX_QUEUE",
+        "Closed batches waiting for a worker (the article's MAX_QUEUE); when "
+        "full, partitions pause."),
+    ROW("uploader.max_records", CFG_INT, uploader.max_records, "100000", 1,
+        100000000, NULL, NULL, "A batch closes at this many records."),
+    ROW("uploader.max_bytes", CFG_SIZE, uploader.max_bytes, "64M", 1024,
+        4LL << 30, NULL, NULL,
+        "A batch closes at this many bytes of events (uncompressed)."),
+    ROW("uploader.max_age_ms", CFG_INT, uploader.max_age_ms, "60000", 10,
+        86400000, NULL, "MAX_AGE_MS",
+        "A batch closes this long after its first record, even if idle."),
+    ROW("uploader.format", CFG_ENUM, uploader.format, "gzip", 0, 0,
+        "gzip|zstd|none", NULL, "Object compression."),
+    ROW("uploader.level", CFG_INT, uploader.level, "6", 1, 19, NULL, NULL,
+        "Compression level (gzip 1-9, zstd 1-19)."),
+    ROW("uploader.store", CFG_ENUM, uploader.store, "s3", 0, 0, "s3|local",
+        "STORE", "Where objects go: S3, or a local directory (for trials)."),
+    ROW("uploader.local_dir", CFG_STR, uploader.local_dir, "./data", 0, 0,
+        NULL, NULL, "Root directory of the local store."),
+    ROW("uploader.listen", CFG_STR, uploader.listen, "8081", 0, 0, NULL,
+        "HEALTH_PORT", "Address of /healthz, /readyz and /metrics."),
+    ROW("uploader.retry_base_ms", CFG_INT, uploader.retry_base_ms, "200", 1,
+        60000, NULL, NULL, "First retry delay of a failed upload."),
+    ROW("uploader.retry_max_ms", CFG_INT, uploader.retry_max_ms, "30000", 1,
+        3600000, NULL, NULL, "Longest retry delay (backoff doubles to it)."),
+    ROW("uploader.shutdown_timeout_ms", CFG_INT, uploader.shutdown_timeout_ms,
+        "20000", 0, 600000, NULL, NULL,
+        "On SIGTERM, how long in-flight uploads may finish before they are "
+        "abandoned (their records are re-read by the next owner)."),
+    ROW("uploader.revoke_timeout_ms", CFG_INT, uploader.revoke_timeout_ms,
+        "30000", 0, 600000, NULL, NULL,
+        "On a rebalance, how long a revoked partition's upload may finish."),
+    ROW("s3.endpoint", CFG_STR, s3.endpoint, "", 0, 0, NULL, "S3_ENDPOINT",
+        "S3 endpoint URL, e.g. http://127.0.0.1:7070 (empty: AWS, "
+        "https://s3.REGION.amazonaws.com)."),
+    ROW("s3.bucket", CFG_STR, s3.bucket, "", 0, 0, NULL, "S3_BUCKET",
+        "Bucket objects are written to."),
+    ROW("s3.region", CFG_STR, s3.region, "us-east-1", 0, 0, NULL,
+        "AWS_REGION", "Region used in signatures."),
+    ROW("s3.prefix", CFG_STR, s3.prefix, "", 0, 0, NULL, "S3_PREFIX",
+        "Key prefix before {topic}/dt=.../."),
+    ROW("s3.access_key", CFG_STR, s3.access_key, "", 0, 0, NULL,
+        "AWS_ACCESS_KEY_ID", "Access key id."),
+    SECRET("s3.secret_key", s3.secret_key, "AWS_SECRET_ACCESS_KEY",
+           "Secret access key."),
+    SECRET("s3.session_token", s3.session_token, "AWS_SESSION_TOKEN",
+           "Session token of temporary credentials."),
+    ROW("s3.path_style", CFG_BOOL, s3.path_style, "true", 0, 0, NULL,
+        "S3_PATH_STYLE",
+        "true: http://host/bucket/key; false: virtual-hosted "
+        "http://bucket.host/key."),
+    ROW("s3.connect_timeout_ms", CFG_INT, s3.connect_timeout_ms, "5000", 100,
+        600000, NULL, NULL, "TCP/TLS connect timeout."),
+    ROW("s3.request_timeout_ms", CFG_INT, s3.request_timeout_ms, "120000",
+        1000, 3600000, NULL, NULL, "Longest time for one PUT."),
+};
+
+void uploader_config_table(cfg_table *t, uploader_config *c)
+{
+    memset(t, 0, sizeof(*t));
+    t->rows = rows;
+    t->n = sizeof(rows) / sizeof(rows[0]);
+    t->base = c;
+}
+
+void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
+{
+    if (c->kafka.brokers[0] == '\0')
+        cfg_error_add(errs, "kafka.brokers is empty");
+    if (c->kafka.topic[0] == '\0')
+        cfg_error_add(errs, "kafka.topic is empty");
+    if (c->uploader.group[0] == '\0')
+        cfg_error_add(errs, "uploader.group is empty");
+    if (strcmp(c->uploader.format, "gzip") == 0 && c->uploader.level > 9)
+        cfg_error_add(errs, "uploader.level %lld: gzip levels are 1-9",
+                      c->uploader.level);
+    if (strcmp(c->uploader.store, "s3") == 0) {
+        if (c->s3.bucket[0] == '\0')
+            cfg_error_add(errs, "s3.bucket is required when uploader.store "
+                                "is s3");
+        if (c->s3.access_key[0] == '\0' || c->s3.secret_key[0] == '\0')
+            cfg_error_add(errs, "s3.access_key and s3.secret_key are "
+                                "required when uploader.store is s3 (env "
+                                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)");
+    } else if (c->uploader.local_dir[0] == '\0') {
+        cfg_error_add(errs, "uploader.local_dir is empty");
+    }
+}

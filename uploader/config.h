@@ -1,0 +1,45 @@
+/* config.h -- the uploader's settings and their declarative table. */
+#ifndef MILLRACE_UPLOADER_CONFIG_H
+#define MILLRACE_UPLOADER_CONFIG_H
+
+#include "cfg.h"
+#include "settings.h"
+
+typedef struct uploader_config {
+    kafka_settings kafka;
+    log_settings log;
+    struct {
+        char *group;
+        long long workers;
+        long long queue;
+        long long max_records;
+        long long max_bytes;
+        long long max_age_ms;
+        char *format;
+        long long level;
+        char *store;
+        char *local_dir;
+        char *listen;
+        long long retry_base_ms;
+        long long retry_max_ms;
+        long long shutdown_timeout_ms;
+        long long revoke_timeout_ms;
+    } uploader;
+    struct {
+        char *endpoint;
+        char *bucket;
+        char *region;
+        char *prefix;
+        char *access_key;
+        char *secret_key;
+        char *session_token;
+        int path_style;
+        long long connect_timeout_ms;
+        long long request_timeout_ms;
+    } s3;
+} uploader_config;
+
+void uploader_config_table(cfg_table *t, uploader_config *c);
+void uploader_config_validate(const uploader_config *c, cfg_errors *errs);
+
+#endif

@@ -1,0 +1,38 @@
+/* consumer.h -- the uploader's Kafka side: consumes its partitions, closes
+ * batches, feeds the worker pool, commits what is stored, and gives up
+ * partitions cleanly on a rebalance. */
+#ifndef MILLRACE_CONSUMER_H
+#define MILLRACE_CONSUMER_H
+
+#include "config.h"
+#include "store.h"
+#include "upload.h"
+
+typedef struct consumer consumer;
+
+/* st is borrowed. Returns NULL with errbuf set on failure. */
+consumer *consumer_new(const uploader_config *cfg, store *st,
+                       upload_stats *stats, char *errbuf, size_t errlen);
+
+/* Runs until daemon_stop is set, then finishes or abandons in-flight
+ * uploads within the shutdown bound, commits what is stored, and leaves
+ * the group. Returns 0, or -1 after a fatal consumer error. */
+int consumer_run(consumer *c);
+
+/* For /metrics and /readyz. */
+typedef struct consumer_status {
+    unsigned long long records_consumed;
+    unsigned long long batches_closed;
+    unsigned long long commits;
+    int assigned;
+    int paused;
+    int queued;
+    int busy;
+} consumer_status;
+
+void consumer_get_status(consumer *c, consumer_status *out);
+
+/* Accepts NULL. */
+void consumer_free(consumer *c);
+
+#endif

@@ -1,0 +1,45 @@
+/* encode.h -- turns a closed batch into objects: one per hour of its
+ * records, NDJSON, compressed with gzip or zstd (or not). Pure. */
+#ifndef MILLRACE_ENCODE_H
+#define MILLRACE_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+
+typedef enum encode_format {
+    ENCODE_GZIP = 0,
+    ENCODE_ZSTD,
+    ENCODE_NONE,
+} encode_format;
+
+typedef struct encoded_object {
+    int64_t hour_ms;      /* start of the hour its records belong to */
+    int64_t first_offset; /* of its first record: names the object */
+    int64_t last_offset;
+    size_t records;
+    char *data;
+    size_t len;
+} encoded_object;
+
+/* Parses "gzip", "zstd", "none". Returns 0 or -1. */
+int encode_format_parse(const char *name, encode_format *out);
+
+/* ".ndjson.gz", ".ndjson.zst", ".ndjson". */
+const char *encode_ext(encode_format f);
+
+/* The Content-Encoding of an object, or NULL. */
+const char *encode_content_encoding(encode_format f);
+
+/* One object per hour present in b, in order of first appearance, each
+ * holding that hour's records in offset order, one per line. Returns 0,
+ * or -1 with errbuf set. */
+int encode_batch(const batch *b, encode_format f, int level,
+                 encoded_object **out, size_t *n, char *errbuf,
+                 size_t errlen);
+
+/* Accepts NULL. */
+void encoded_objects_free(encoded_object *objs, size_t n);
+
+#endif

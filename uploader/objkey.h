@@ -1,0 +1,21 @@
+/* objkey.h -- object keys: deterministic, ordered, Hive-style, so the same
+ * records always land under the same key and query engines can prune. */
+#ifndef MILLRACE_OBJKEY_H
+#define MILLRACE_OBJKEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* {prefix/}{topic}/dt=YYYY-MM-DD/hour=HH/{topic}+{partition}+{offset:020}{ext}
+ * with the date and hour of ts_ms in UTC. An empty prefix adds nothing;
+ * slashes around the prefix are not doubled. Returns the length, or -1 if
+ * out is too small. */
+int objkey_format(char *out, size_t outlen, const char *prefix,
+                  const char *topic, int32_t partition, int64_t first_offset,
+                  int64_t ts_ms, const char *ext);
+
+/* The hour a timestamp belongs to, as ms since the epoch at the hour's
+ * start (negative timestamps round down). */
+int64_t objkey_hour_start(int64_t ts_ms);
+
+#endif
