@@ -220,6 +220,14 @@ class Stack:
         finally:
             c.close()
 
+    def fully_committed(self):
+        """True when the group's offsets reach the end of every partition
+        that holds records (an empty partition has nothing to commit)."""
+        hw = self.high_watermarks()
+        committed = self.committed()
+        return all(committed[p] == h if h > 0 else committed[p] < 0
+                   for p, h in hw.items())
+
     def high_watermarks(self):
         c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-wm"})
         try:

@@ -98,8 +98,7 @@ def test_10k_events_mixed_shapes_land_exactly_once(stack):
     assert len(objects) >= 10_000 // 700
     assert len(found) == 10_000
     # Everything stored is committed: the group's offsets reach the end.
-    hw = stack.high_watermarks()
-    wait_until(lambda: stack.committed() == hw, 30, "offsets committed to the end")
+    wait_until(stack.fully_committed, 30, "offsets committed to the end")
     assert uploader.stop() == 0
     assert ingest.stop() == 0
 
@@ -172,7 +171,6 @@ def test_wrong_secret_is_rejected_commits_nothing_then_recovers(stack):
 
     good = stack.uploader().start()
     assert_exactly_once(stack, ids)
-    hw = stack.high_watermarks()
-    wait_until(lambda: stack.committed() == hw, 30, "offsets committed to the end")
+    wait_until(stack.fully_committed, 30, "offsets committed to the end")
     assert good.stop() == 0
     assert ingest.stop() == 0
