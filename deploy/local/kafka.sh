@@ -16,6 +16,8 @@
 # KAFKA_PORT+1), KAFKA_RESET=1 (start wipes the data first), KAFKA_START_TIMEOUT
 # (seconds, default 90), KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m), KAFKA_WARMUP=0
 # (skip the warm-up of the producer-id and group coordinators, see warm_up).
+# KAFKA_RUN_DIR: state directory (pid, logs, data; default .run/kafka): with another port,
+# a second, private instance, e.g. for tests that stop and restart the server.
 # MILLRACE_CACHE_DIR: where downloads are cached (default .cache/ in the repo; point
 # it at a folder kept across clones to skip the downloads in a fresh clone).
 #
@@ -40,7 +42,7 @@ HERE="$ROOT/deploy/local"
 CACHE="${MILLRACE_CACHE_DIR:-$ROOT/.cache}"
 LIBS="$CACHE/kafka/$KAFKA_VERSION/libs"
 M2="$CACHE/m2"
-RUN="$ROOT/.run/kafka"
+RUN="${KAFKA_RUN_DIR:-$ROOT/.run/kafka}"
 DATA="$RUN/data"
 LOGS="$RUN/logs"
 PIDFILE="$RUN/kafka.pid"

@@ -15,6 +15,8 @@
 # Environment: S3_PORT (default 17070), S3_BUCKET (default millrace), S3_RESET=1
 # (start wipes the data first), S3_START_TIMEOUT (seconds, default 30),
 # S3_ACCESS_LOG=1 (log every request to .run/s3/access.log).
+# S3_RUN_DIR: state directory (pid, logs, data; default .run/s3): with another port,
+# a second, private instance, e.g. for tests that stop and restart the server.
 # MILLRACE_CACHE_DIR: where downloads are cached (default .cache/ in the repo; point
 # it at a folder kept across clones to skip the downloads in a fresh clone).
 #
@@ -41,7 +43,7 @@ HERE="$ROOT/deploy/local"
 CACHE="${MILLRACE_CACHE_DIR:-$ROOT/.cache}"
 BIN="$CACHE/bin/versitygw"
 STAMP="$CACHE/bin/versitygw.version"
-RUN="$ROOT/.run/s3"
+RUN="${S3_RUN_DIR:-$ROOT/.run/s3}"
 DATA="$RUN/data"
 PIDFILE="$RUN/versitygw.pid"
 OUT="$RUN/versitygw.out"
