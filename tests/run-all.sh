@@ -43,8 +43,11 @@ printf '%s\n' "$out" | grep -vE '^ok ' | tail -n 40
 add_counts "$(printf '%s\n' "$out" | grep '^unit:' | tail -n 1)"
 
 echo "== starting the test servers"
+# Servers that were already running (a developer's) are left running.
+already=0
+bash deploy/local/servers.sh status >/dev/null 2>&1 && already=1
 if bash deploy/local/servers.sh start; then
-    trap 'bash deploy/local/servers.sh stop' EXIT
+    [ "$already" = 1 ] || trap 'bash deploy/local/servers.sh stop' EXIT
     # shellcheck source=../deploy/local/env.sh
     . deploy/local/env.sh
     echo "== end-to-end tests"
