@@ -7,9 +7,11 @@
 
 typedef enum store_result {
     STORE_OK = 0,
-    STORE_RETRY,     /* transient: network error, 5xx, SlowDown; try again */
+    STORE_RETRY,     /* transient: network error, 500, timeout; try again */
     STORE_PERMANENT, /* cannot succeed as configured: 4xx such as
                         AccessDenied, NoSuchBucket, SignatureDoesNotMatch */
+    STORE_THROTTLED, /* the server asks every client to slow down: 503,
+                        SlowDown, 429; retry after a shared backoff */
 } store_result;
 
 typedef struct store store;
@@ -30,6 +32,37 @@ struct store {
                         size_t errlen);
     void (*destroy)(store *st);
     const char *name; /* "s3" or "local", for logs */
+
+    /* Multipart upload, for objects above the uploader's threshold. All
+     * five are NULL when the store has none (the local store): the
+     * uploader then uses put. Thread-safe like put.
+     *
+     * mpu_begin starts an upload for obj->key (obj->data is ignored;
+     * content type and encoding apply to the finished object) and writes
+     * its id into upload_id. mpu_part uploads part part_no (1-based) and
+     * writes the part's ETag (as the server returned it, quotes included)
+     * into etag. mpu_complete assembles parts 1..n_parts in order from
+     * their ETags; mpu_abort discards the upload and its parts. mpu_list
+     * calls fn for every upload in progress whose key starts with prefix,
+     * so uploads left by a crashed process can be found and aborted. */
+    store_result (*mpu_begin)(store *st, const store_object *obj,
+                              char *upload_id, size_t idlen, char *errbuf,
+                              size_t errlen);
+    store_result (*mpu_part)(store *st, const char *key,
+                             const char *upload_id, int part_no,
+                             const void *data, size_t len, char *etag,
+                             size_t etaglen, char *errbuf, size_t errlen);
+    store_result (*mpu_complete)(store *st, const char *key,
+                                 const char *upload_id,
+                                 const char *const *etags, int n_parts,
+                                 char *errbuf, size_t errlen);
+    store_result (*mpu_abort)(store *st, const char *key,
+                              const char *upload_id, char *errbuf,
+                              size_t errlen);
+    store_result (*mpu_list)(store *st, const char *prefix,
+                             void (*fn)(const char *key,
+                                        const char *upload_id, void *arg),
+                             void *arg, char *errbuf, size_t errlen);
 };
 
 static inline store_result store_put(store *st, const store_object *obj,
