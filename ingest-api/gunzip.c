@@ -11,6 +11,7 @@ int gunzip_capped(const void *in, size_t inlen, size_t cap, char **out,
 {
     z_stream zs;
     size_t size = inlen * 4 < cap ? inlen * 4 + 64 : cap + 1;
+    size_t have = 0; /* output so far; zs.total_out restarts per member */
     char *buf = malloc(size + 1);
     int rc = GUNZIP_CORRUPT;
     int zrc;
@@ -25,7 +26,7 @@ int gunzip_capped(const void *in, size_t inlen, size_t cap, char **out,
     zs.next_in = (Bytef *)in;
     zs.avail_in = (uInt)inlen;
     for (;;) {
-        if (zs.total_out == size) {
+        if (have == size) {
             char *grown;
             if (size > cap) {
                 rc = GUNZIP_TOO_LARGE;
@@ -37,9 +38,10 @@ int gunzip_capped(const void *in, size_t inlen, size_t cap, char **out,
                 goto done;
             buf = grown;
         }
-        zs.next_out = (Bytef *)buf + zs.total_out;
-        zs.avail_out = (uInt)(size - zs.total_out);
+        zs.next_out = (Bytef *)buf + have;
+        zs.avail_out = (uInt)(size - have);
         zrc = inflate(&zs, Z_NO_FLUSH);
+        have = size - zs.avail_out;
         if (zrc == Z_STREAM_END) {
             if (zs.avail_in == 0)
                 break;
@@ -53,13 +55,13 @@ int gunzip_capped(const void *in, size_t inlen, size_t cap, char **out,
         if (zrc == Z_BUF_ERROR && zs.avail_in == 0)
             goto done; /* truncated input */
     }
-    if (zs.total_out > cap) {
+    if (have > cap) {
         rc = GUNZIP_TOO_LARGE;
         goto done;
     }
-    buf[zs.total_out] = '\0';
+    buf[have] = '\0';
     *out = buf;
-    *outlen = zs.total_out;
+    *outlen = have;
     buf = NULL;
     rc = GUNZIP_OK;
 done:
