@@ -91,6 +91,8 @@ static int enc_init(encoder *e, encode_format f, int level)
 static int enc_feed(encoder *e, const char *p, size_t len, int fin)
 {
     if (e->f == ENCODE_NONE) {
+        if (len == 0)
+            return 0; /* the finishing call passes NULL: no memcpy(NULL) */
         if (out_reserve(&e->out, len) < 0)
             return -1;
         memcpy(e->out.p + e->out.len, p, len);
