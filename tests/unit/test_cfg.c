@@ -1,0 +1,1007 @@
+/* test_cfg.c -- the generic configuration loader (defaults, libconfig file,
+ * environment, bounds, all errors at once, masked printing) through the two
+ * daemons' real tables, and their cross-field validators. */
+#include "cfg.h"
+#include "test.h"
+
+#include "../../ingest-api/config.h"
+#include "../../uploader/config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* A fake environment: name/value pairs, ended by {NULL, NULL}. */
+typedef struct env_var {
+    const char *name;
+    const char *value;
+} env_var;
+
+static const env_var no_env[] = {{NULL, NULL}};
+static const env_var *fake_env = no_env;
+
+static const char *fake_getenv(const char *name)
+{
+    for (const env_var *v = fake_env; v->name; v++)
+        if (strcmp(v->name, name) == 0)
+            return v->value;
+    return NULL;
+}
+
+/* Writes text to a new file under /tmp; path receives its name. */
+static int write_temp(const char *text, char *path, size_t pathlen)
+{
+    FILE *f;
+    int fd;
+
+    snprintf(path, pathlen, "/tmp/millrace-cfg-XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    fputs(text, f);
+    fclose(f);
+    return 0;
+}
+
+/* Loads t from file text (NULL: no file) and env. The file is removed
+ * before returning; path keeps its name for matching error messages. */
+static int load(cfg_table *t, const char *text, const env_var *env,
+                cfg_errors *e, char *path, size_t pathlen)
+{
+    int n;
+
+    path[0] = '\0';
+    fake_env = env ? env : no_env;
+    if (text && write_temp(text, path, pathlen) < 0)
+        return -1;
+    n = cfg_load(t, text ? path : NULL, fake_getenv, e);
+    if (text)
+        unlink(path);
+    return n;
+}
+
+typedef struct up_fx {
+    uploader_config c;
+    cfg_table t;
+    cfg_errors e;
+    char path[64];
+    int nerr;
+} up_fx;
+
+typedef struct in_fx {
+    ingest_config c;
+    cfg_table t;
+    cfg_errors e;
+    char path[64];
+    int nerr;
+} in_fx;
+
+static void up_load(up_fx *f, const char *text, const env_var *env)
+{
+    memset(f, 0, sizeof(*f));
+    uploader_config_table(&f->t, &f->c);
+    f->nerr = load(&f->t, text, env, &f->e, f->path, sizeof(f->path));
+}
+
+static void up_done(up_fx *f)
+{
+    cfg_free(&f->t);
+    cfg_errors_free(&f->e);
+}
+
+static void in_load(in_fx *f, const char *text, const env_var *env)
+{
+    memset(f, 0, sizeof(*f));
+    ingest_config_table(&f->t, &f->c);
+    f->nerr = load(&f->t, text, env, &f->e, f->path, sizeof(f->path));
+}
+
+static void in_done(in_fx *f)
+{
+    cfg_free(&f->t);
+    cfg_errors_free(&f->e);
+}
+
+static int row_index(const cfg_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->rows[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int errs_have(const cfg_errors *e, const char *needle)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strstr(e->msgs[i], needle))
+            return 1;
+    return 0;
+}
+
+/* Fails, listing every collected message, unless one contains s. */
+#define ASSERT_ERR_HAS(e, s)                                                   \
+    do {                                                                       \
+        if (!errs_have((e), (s))) {                                            \
+            cfg_errors_print((e), stderr);                                     \
+            TEST_FAIL_("no error contains \"%s\"", (s));                       \
+        }                                                                      \
+    } while (0)
+
+#define ASSERT_NERR(f, want)                                                   \
+    do {                                                                       \
+        if ((f)->nerr != (want) || (f)->e.n != (size_t)(want)) {               \
+            cfg_errors_print(&(f)->e, stderr);                                 \
+            TEST_FAIL_("errors: returned %d, listed %zu, want %d", (f)->nerr,  \
+                       (f)->e.n, (int)(want));                                 \
+        }                                                                      \
+    } while (0)
+
+#define ASSERT_CONTAINS(hay, needle)                                           \
+    do {                                                                       \
+        if (strstr((hay), (needle)) == NULL)                                   \
+            TEST_FAIL_("\"%s\" not found in:\n%s", (needle), (hay));           \
+    } while (0)
+
+/* Runs cfg_print or cfg_print_doc into a heap string. */
+static char *print_to_string(const cfg_table *t, int doc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        return NULL;
+    if (doc)
+        cfg_print_doc(t, f);
+    else
+        cfg_print(t, f);
+    fclose(f);
+    return buf;
+}
+
+/* ---- defaults, file, environment ---- */
+
+static void cfg_defaults_applied(void)
+{
+    up_fx f;
+
+    up_load(&f, NULL, NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 4);
+    ASSERT_EQ(f.c.uploader.queue, 8);
+    ASSERT_EQ(f.c.uploader.max_bytes, 64LL << 20);
+    ASSERT_EQ(f.c.uploader.max_age_ms, 60000);
+    ASSERT_STR_EQ(f.c.uploader.format, "gzip");
+    ASSERT_STR_EQ(f.c.uploader.store, "s3");
+    ASSERT_STR_EQ(f.c.kafka.brokers, "127.0.0.1:9092");
+    ASSERT_STR_EQ(f.c.log.level, "info");
+    ASSERT_EQ(f.c.s3.path_style, 1);
+    for (size_t i = 0; i < f.t.n; i++)
+        ASSERT_EQ(f.t.src[i], CFG_SRC_DEFAULT);
+    up_done(&f);
+}
+
+/* A row without a default still gets an empty string, never NULL. */
+static void cfg_defaults_unset_strings_are_empty(void)
+{
+    up_fx f;
+
+    up_load(&f, NULL, NULL);
+    ASSERT_STR_EQ(f.c.s3.secret_key, "");
+    ASSERT_STR_EQ(f.c.s3.session_token, "");
+    ASSERT_STR_EQ(f.c.kafka.properties, "");
+    up_done(&f);
+}
+
+static void cfg_defaults_applied_ingest(void)
+{
+    in_fx f;
+
+    in_load(&f, NULL, NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.ingest.listen, "8080");
+    ASSERT_EQ(f.c.ingest.max_body_bytes, 4LL << 20);
+    ASSERT_EQ(f.c.ingest.max_event_bytes, 512LL << 10);
+    ASSERT_EQ(f.c.ingest.max_depth, 32);
+    ASSERT_STR_EQ(f.c.ingest.ack, "kafka");
+    ASSERT_STR_EQ(f.c.ingest.required_fields, "");
+    ASSERT_STR_EQ(f.c.ingest.key_field, "");
+    in_done(&f);
+}
+
+static void cfg_file_overrides_default(void)
+{
+    up_fx f;
+
+    up_load(&f, "uploader: { workers = 7; max_bytes = \"16M\"; };\n", NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 7);
+    ASSERT_EQ(f.c.uploader.max_bytes, 16LL << 20);
+    ASSERT_EQ(f.c.uploader.queue, 8);
+    ASSERT_EQ(f.t.src[row_index(&f.t, "uploader.workers")], CFG_SRC_FILE);
+    ASSERT_EQ(f.t.src[row_index(&f.t, "uploader.queue")], CFG_SRC_DEFAULT);
+    up_done(&f);
+}
+
+/* Numbers in the file may be written as libconfig integers or strings. */
+static void cfg_file_value_types(void)
+{
+    up_fx f;
+
+    up_load(&f,
+            "uploader: { workers = \"12\"; max_bytes = 4294967296L;\n"
+            "  max_records = 2048; };\n"
+            "s3: { bucket = \"b\"; path_style = false; };\n",
+            NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 12);
+    ASSERT_EQ(f.c.uploader.max_bytes, 4LL << 30);
+    ASSERT_EQ(f.c.uploader.max_records, 2048);
+    ASSERT_STR_EQ(f.c.s3.bucket, "b");
+    ASSERT_EQ(f.c.s3.path_style, 0);
+    up_done(&f);
+}
+
+static void cfg_file_wrong_types_rejected(void)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"uploader: { group = 5; };", "uploader.group"},
+        {"uploader: { workers = true; };", "expected a number"},
+        {"uploader: { workers = 1.5; };", "unsupported value type"},
+        {"uploader: { format = 3; };", "expected a string"},
+        {"s3: { path_style = \"maybe\"; };", "is not a boolean"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        up_fx f;
+        up_load(&f, cases[i].text, NULL);
+        ASSERT_NERR(&f, 1);
+        ASSERT_ERR_HAS(&f.e, cases[i].msg);
+        ASSERT_ERR_HAS(&f.e, f.path);
+        up_done(&f);
+    }
+}
+
+static void cfg_env_overrides_file(void)
+{
+    static const env_var env[] = {{"MILLRACE_UPLOADER_WORKERS", "9"},
+                                  {NULL, NULL}};
+    int i;
+    up_fx f;
+
+    up_load(&f, "uploader: { workers = 7; };\n", env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 9);
+    i = row_index(&f.t, "uploader.workers");
+    ASSERT_EQ(f.t.src[i], CFG_SRC_ENV);
+    ASSERT_STR_EQ(f.t.src_env[i], "MILLRACE_UPLOADER_WORKERS");
+    up_done(&f);
+}
+
+static void cfg_env_aliases_set_workers_and_queue(void)
+{
+    static const env_var env[] = {
+        {"MAX_WORKERS", "5"}, {"MAX_QUEUE", "16"}, {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 5);
+    ASSERT_EQ(f.c.uploader.queue, 16);
+    ASSERT_STR_EQ(f.t.src_env[row_index(&f.t, "uploader.workers")],
+                  "MAX_WORKERS");
+    ASSERT_STR_EQ(f.t.src_env[row_index(&f.t, "uploader.queue")], "MAX_QUEUE");
+    up_done(&f);
+}
+
+static void cfg_env_derived_wins_over_alias(void)
+{
+    static const env_var env[] = {
+        {"MAX_WORKERS", "5"}, {"MILLRACE_UPLOADER_WORKERS", "6"}, {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.workers, 6);
+    ASSERT_STR_EQ(f.t.src_env[row_index(&f.t, "uploader.workers")],
+                  "MILLRACE_UPLOADER_WORKERS");
+    up_done(&f);
+}
+
+static void cfg_env_aliases_ingest(void)
+{
+    static const env_var env[] = {
+        {"PORT", "127.0.0.1:9000"}, {"ACK_MODE", "queued"}, {NULL, NULL}};
+    in_fx f;
+
+    in_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.ingest.listen, "127.0.0.1:9000");
+    ASSERT_STR_EQ(f.c.ingest.ack, "queued");
+    in_done(&f);
+}
+
+/* A NULL getenv_fn reads the process environment. */
+static void cfg_env_default_is_getenv(void)
+{
+    uploader_config c;
+    cfg_table t;
+    cfg_errors e = {0};
+    int n;
+
+    memset(&c, 0, sizeof(c));
+    uploader_config_table(&t, &c);
+    setenv("MILLRACE_UPLOADER_LEVEL", "3", 1);
+    n = cfg_load(&t, NULL, NULL, &e);
+    unsetenv("MILLRACE_UPLOADER_LEVEL");
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(c.uploader.level, 3);
+    cfg_free(&t);
+    cfg_errors_free(&e);
+}
+
+static void cfg_env_name_derived(void)
+{
+    char buf[64];
+    char small[12];
+
+    cfg_env_name("uploader.max_age_ms", buf, sizeof(buf));
+    ASSERT_STR_EQ(buf, "MILLRACE_UPLOADER_MAX_AGE_MS");
+    cfg_env_name("s3.secret_key", buf, sizeof(buf));
+    ASSERT_STR_EQ(buf, "MILLRACE_S3_SECRET_KEY");
+    cfg_env_name("uploader.workers", small, sizeof(small));
+    ASSERT_STR_EQ(small, "MILLRACE_UP");
+}
+
+/* ---- typed values ---- */
+
+static void cfg_parse_size_suffixes(void)
+{
+    static const struct {
+        const char *s;
+        long long want;
+    } cases[] = {
+        {"0", 0},
+        {"1", 1},
+        {"1536", 1536},
+        {"1k", 1LL << 10},
+        {"1K", 1LL << 10},
+        {"2M", 2LL << 20},
+        {"2m", 2LL << 20},
+        {"3G", 3LL << 30},
+        {"4KiB", 4LL << 10},
+        {"4kb", 4LL << 10},
+        {"5MB", 5LL << 20},
+        {"5MiB", 5LL << 20},
+        {"6 GiB", 6LL << 30},
+        {"1048576G", 1LL << 50},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long long v = -7;
+        ASSERT_EQ(cfg_parse_size(cases[i].s, &v), 0);
+        ASSERT_EQ(v, cases[i].want);
+    }
+}
+
+static void cfg_parse_size_rejects_bad(void)
+{
+    static const char *const bad[] = {
+        "",   "abc",   "k",    "-1",   "-1k",      "1.5M",
+        "1T", "1kibx", "1M B", "0x10", "1048577G", "99999999999999999999",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long long v = -7;
+        if (cfg_parse_size(bad[i], &v) != -1)
+            TEST_FAIL_("cfg_parse_size(\"%s\") accepted: %lld", bad[i], v);
+        ASSERT_EQ(v, -7);
+    }
+}
+
+static void cfg_size_bad_in_env_is_error(void)
+{
+    static const env_var env[] = {{"MILLRACE_UPLOADER_MAX_BYTES", "lots"},
+                                  {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "uploader.max_bytes (env "
+                         "MILLRACE_UPLOADER_MAX_BYTES): \"lots\" is not a "
+                         "size");
+    ASSERT_EQ(f.c.uploader.max_bytes, 64LL << 20);
+    up_done(&f);
+}
+
+static void cfg_parse_bool_values(void)
+{
+    static const struct {
+        const char *s;
+        int want;
+    } cases[] = {
+        {"1", 1},   {"true", 1},   {"TRUE", 1},  {"yes", 1},
+        {"On", 1},  {"0", 0},      {"false", 0}, {"No", 0},
+        {"off", 0}, {"OFF", 0},    {"", -1},     {"2", -1},
+        {"y", -1},  {"truee", -1}, {"tru", -1},  {" true", -1},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int v = -7;
+        int rc = cfg_parse_bool(cases[i].s, &v);
+        if (cases[i].want < 0) {
+            if (rc != -1)
+                TEST_FAIL_("cfg_parse_bool(\"%s\") accepted", cases[i].s);
+            continue;
+        }
+        ASSERT_EQ(rc, 0);
+        ASSERT_EQ(v, cases[i].want);
+    }
+}
+
+static void cfg_bool_from_env(void)
+{
+    static const env_var yes[] = {{"S3_PATH_STYLE", "no"}, {NULL, NULL}};
+    static const env_var bad[] = {{"S3_PATH_STYLE", "maybe"}, {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, yes);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.s3.path_style, 0);
+    up_done(&f);
+    up_load(&f, NULL, bad);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "s3.path_style (env S3_PATH_STYLE): \"maybe\"");
+    ASSERT_EQ(f.c.s3.path_style, 1);
+    up_done(&f);
+}
+
+static void cfg_int_rejects_garbage(void)
+{
+    static const char *const bad[] = {
+        "", "12abc", "abc", " ", "1e3", "4.0", "99999999999999999999"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env_var env[] = {{"MILLRACE_UPLOADER_QUEUE", bad[i]}, {NULL, NULL}};
+        up_fx f;
+        up_load(&f, NULL, env);
+        if (f.nerr != 1)
+            TEST_FAIL_("queue \"%s\": %d errors", bad[i], f.nerr);
+        ASSERT_ERR_HAS(&f.e, "uploader.queue");
+        ASSERT_EQ(f.c.uploader.queue, 8);
+        up_done(&f);
+    }
+}
+
+static void cfg_enum_accepts_choice(void)
+{
+    static const env_var env[] = {
+        {"MILLRACE_UPLOADER_FORMAT", "zstd"}, {"STORE", "local"}, {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.uploader.format, "zstd");
+    ASSERT_STR_EQ(f.c.uploader.store, "local");
+    up_done(&f);
+}
+
+/* Prefixes, extensions and the separator itself are not choices. */
+static void cfg_enum_rejects_unknown(void)
+{
+    static const char *const bad[] = {"lz4", "gz",        "gzipp", "GZIP",
+                                      "",    "gzip|zstd", "zst",   "none "};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env_var env[] = {{"MILLRACE_UPLOADER_FORMAT", bad[i]}, {NULL, NULL}};
+        up_fx f;
+        up_load(&f, NULL, env);
+        if (f.nerr != 1)
+            TEST_FAIL_("format \"%s\": %d errors", bad[i], f.nerr);
+        ASSERT_ERR_HAS(&f.e, "is not one of gzip|zstd|none");
+        ASSERT_STR_EQ(f.c.uploader.format, "gzip");
+        up_done(&f);
+    }
+}
+
+static void cfg_enum_rejects_unknown_in_file(void)
+{
+    up_fx f;
+
+    up_load(&f, "\nuploader: { format = \"brotli\"; };\n", NULL);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, ":2): \"brotli\" is not one of gzip|zstd|none");
+    up_done(&f);
+}
+
+/* ---- lists ---- */
+
+/* Collects a list's items joined by '|' for one-line comparison. */
+static void list_items(const char *list, char *out, size_t outlen)
+{
+    const char *cur = list;
+    char item[64];
+
+    out[0] = '\0';
+    while (cfg_list_next(&cur, item, sizeof(item))) {
+        if (out[0])
+            strncat(out, "|", outlen - strlen(out) - 1);
+        strncat(out, item, outlen - strlen(out) - 1);
+    }
+}
+
+static void cfg_list_from_file(void)
+{
+    char items[256];
+    in_fx f;
+
+    in_load(&f, "ingest: { required_fields = [\"id\", \"ts\", \"type\"]; };\n",
+            NULL);
+    ASSERT_NERR(&f, 0);
+    list_items(f.c.ingest.required_fields, items, sizeof(items));
+    ASSERT_STR_EQ(items, "id|ts|type");
+    in_done(&f);
+}
+
+static void cfg_list_from_env_comma_separated(void)
+{
+    static const env_var env[] = {
+        {"MILLRACE_KAFKA_PROPERTIES", "acks=all,linger.ms=5"}, {NULL, NULL}};
+    char items[256];
+    in_fx f;
+
+    in_load(&f, "kafka: { properties = [\"a=1\"]; };\n", env);
+    ASSERT_NERR(&f, 0);
+    list_items(f.c.kafka.properties, items, sizeof(items));
+    ASSERT_STR_EQ(items, "acks=all|linger.ms=5");
+    in_done(&f);
+}
+
+static void cfg_list_file_rejects_non_strings(void)
+{
+    static const char *const bad[] = {
+        "ingest: { required_fields = [1, 2]; };",
+        "ingest: { required_fields = \"id\"; };",
+        "ingest: { required_fields = (\"id\", 3); };",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        in_fx f;
+        in_load(&f, bad[i], NULL);
+        if (f.nerr != 1)
+            TEST_FAIL_("\"%s\": %d errors", bad[i], f.nerr);
+        ASSERT_ERR_HAS(&f.e, "ingest.required_fields");
+        in_done(&f);
+    }
+}
+
+static void cfg_list_next_edges(void)
+{
+    const char *cur = "abcdef\nxy";
+    const char *empty = "";
+    const char *none = NULL;
+    char buf[4];
+
+    ASSERT_STR_EQ(cfg_list_next(&cur, buf, sizeof(buf)), "abc");
+    ASSERT_STR_EQ(cfg_list_next(&cur, buf, sizeof(buf)), "xy");
+    ASSERT(cfg_list_next(&cur, buf, sizeof(buf)) == NULL);
+    ASSERT(cfg_list_next(&empty, buf, sizeof(buf)) == NULL);
+    ASSERT(cfg_list_next(&none, buf, sizeof(buf)) == NULL);
+}
+
+/* ---- bounds and errors ---- */
+
+static void cfg_out_of_range_rejected(void)
+{
+    static const struct {
+        const char *var, *value;
+        int nerr;
+    } cases[] = {
+        {"MAX_WORKERS", "0", 1},
+        {"MAX_WORKERS", "1", 0},
+        {"MAX_WORKERS", "1024", 0},
+        {"MAX_WORKERS", "1025", 1},
+        {"MAX_WORKERS", "-3", 1},
+        {"MAX_QUEUE", "65537", 1},
+        {"MAX_AGE_MS", "9", 1},
+        {"MAX_AGE_MS", "10", 0},
+        {"MILLRACE_UPLOADER_MAX_BYTES", "1023", 1},
+        {"MILLRACE_UPLOADER_MAX_BYTES", "1k", 0},
+        {"MILLRACE_UPLOADER_MAX_BYTES", "4G", 0},
+        {"MILLRACE_UPLOADER_MAX_BYTES", "4097M", 1},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_var env[] = {{cases[i].var, cases[i].value}, {NULL, NULL}};
+        up_fx f;
+        up_load(&f, NULL, env);
+        if (f.nerr != cases[i].nerr) {
+            cfg_errors_print(&f.e, stderr);
+            TEST_FAIL_("%s=%s: %d errors, want %d", cases[i].var,
+                       cases[i].value, f.nerr, cases[i].nerr);
+        }
+        if (cases[i].nerr)
+            ASSERT_ERR_HAS(&f.e, "is out of range");
+        up_done(&f);
+    }
+}
+
+static void cfg_out_of_range_in_file(void)
+{
+    up_fx f;
+
+    up_load(&f, "uploader: { workers = 0; };\n", NULL);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "uploader.workers = 0 is out of range [1, 1024]");
+    up_done(&f);
+}
+
+static void cfg_unknown_key_reports_file_line(void)
+{
+    char want[128];
+    up_fx f;
+
+    up_load(&f,
+            "# comment\n"
+            "uploader: {\n"
+            "  wokers = 3;\n"
+            "};\n",
+            NULL);
+    ASSERT_NERR(&f, 1);
+    snprintf(want, sizeof(want), "%s:3: unknown setting \"uploader.wokers\"",
+             f.path);
+    ASSERT_ERR_HAS(&f.e, want);
+    ASSERT_EQ(f.c.uploader.workers, 4);
+    up_done(&f);
+}
+
+static void cfg_unknown_section_is_error(void)
+{
+    char want[128];
+    up_fx f;
+
+    up_load(&f, "verbose = true;\nfoo: { bar = 1; };\n", NULL);
+    ASSERT_NERR(&f, 2);
+    snprintf(want, sizeof(want), "%s:1: unknown setting \"verbose\"", f.path);
+    ASSERT_ERR_HAS(&f.e, want);
+    snprintf(want, sizeof(want), "%s:2: unknown setting \"foo.bar\"", f.path);
+    ASSERT_ERR_HAS(&f.e, want);
+    up_done(&f);
+}
+
+static void cfg_syntax_error_reports_line(void)
+{
+    char want[128];
+    up_fx f;
+
+    up_load(&f, "uploader: {\n  workers = 3;\n  queue = ;\n};\n", NULL);
+    ASSERT_NERR(&f, 1);
+    snprintf(want, sizeof(want), "%s:3: ", f.path);
+    ASSERT_ERR_HAS(&f.e, want);
+    /* Nothing from a broken file is applied. */
+    ASSERT_EQ(f.c.uploader.workers, 4);
+    up_done(&f);
+}
+
+static void cfg_missing_file_is_error(void)
+{
+    uploader_config c;
+    cfg_table t;
+    cfg_errors e = {0};
+
+    memset(&c, 0, sizeof(c));
+    uploader_config_table(&t, &c);
+    fake_env = no_env;
+    ASSERT_EQ(
+        cfg_load(&t, "/tmp/millrace-cfg-does-not-exist/x.cfg", fake_getenv, &e),
+        1);
+    ASSERT_ERR_HAS(&e, "x.cfg: cannot read file");
+    ASSERT_EQ(c.uploader.workers, 4);
+    cfg_free(&t);
+    cfg_errors_free(&e);
+}
+
+/* Every problem in the file and the environment is listed in one go. */
+static void cfg_all_errors_listed_at_once(void)
+{
+    static const env_var env[] = {{"MILLRACE_UPLOADER_QUEUE", "many"},
+                                  {"S3_PATH_STYLE", "sometimes"},
+                                  {"MAX_AGE_MS", "1"},
+                                  {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f,
+            "uploader: {\n"
+            "  wokers = 3;\n"
+            "  max_bytes = \"big\";\n"
+            "  format = \"lz4\";\n"
+            "  level = 0;\n"
+            "};\n",
+            env);
+    ASSERT_NERR(&f, 7);
+    ASSERT_ERR_HAS(&f.e, "\"uploader.wokers\"");
+    ASSERT_ERR_HAS(&f.e, "\"big\" is not a size");
+    ASSERT_ERR_HAS(&f.e, "\"lz4\" is not one of");
+    ASSERT_ERR_HAS(&f.e, "uploader.level = 0 is out of range");
+    ASSERT_ERR_HAS(&f.e, "\"many\" is not an integer");
+    ASSERT_ERR_HAS(&f.e, "\"sometimes\" is not a boolean");
+    ASSERT_ERR_HAS(&f.e, "uploader.max_age_ms = 1 is out of range");
+    up_done(&f);
+}
+
+static void cfg_errors_print_lists_each(void)
+{
+    cfg_errors e = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    ASSERT(out != NULL);
+    cfg_error_add(&e, "first %d", 1);
+    cfg_error_add(&e, "second %s", "two");
+    cfg_errors_print(&e, out);
+    fclose(out);
+    ASSERT_STR_EQ(buf, "config error: first 1\nconfig error: second two\n");
+    free(buf);
+    cfg_errors_free(&e);
+    ASSERT_EQ(e.n, 0);
+    ASSERT(e.msgs == NULL);
+}
+
+/* ---- printing ---- */
+
+static void cfg_print_masks_secrets(void)
+{
+    static const char secret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    static const env_var env[] = {{"AWS_SECRET_ACCESS_KEY", secret},
+                                  {NULL, NULL}};
+    char *out;
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.secret_key, secret);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    if (strstr(out, secret) || strstr(out, "wJalr"))
+        TEST_FAIL_("secret printed:\n%s", out);
+    ASSERT_CONTAINS(out, "s3.secret_key = \"********\"  # env "
+                         "AWS_SECRET_ACCESS_KEY\n");
+    ASSERT_CONTAINS(out, "s3.session_token = \"\"  # default\n");
+    free(out);
+    up_done(&f);
+}
+
+static void cfg_print_shows_value_and_source(void)
+{
+    static const env_var env[] = {
+        {"MAX_QUEUE", "16"},
+        {"MILLRACE_KAFKA_PROPERTIES", "acks=all,linger.ms=5"},
+        {NULL, NULL}};
+    char *out;
+    up_fx f;
+
+    up_load(&f, "uploader: { workers = 7; };\n", env);
+    ASSERT_NERR(&f, 0);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "uploader.workers = 7  # file\n");
+    ASSERT_CONTAINS(out, "uploader.queue = 16  # env MAX_QUEUE\n");
+    ASSERT_CONTAINS(out, "uploader.format = \"gzip\"  # default\n");
+    ASSERT_CONTAINS(out, "s3.path_style = true  # default\n");
+    ASSERT_CONTAINS(out, "kafka.properties = [\"acks=all\", \"linger.ms=5\"]"
+                         "  # env MILLRACE_KAFKA_PROPERTIES\n");
+    free(out);
+    up_done(&f);
+}
+
+static int count_lines_starting(const char *s, const char *prefix)
+{
+    const char *l = s;
+    int n = 0;
+
+    while (l && *l) {
+        const char *nl = strchr(l, '\n');
+        if (strncmp(l, prefix, strlen(prefix)) == 0)
+            n++;
+        l = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+static void cfg_print_has_one_line_per_row(void)
+{
+    char *out;
+    up_fx f;
+
+    up_load(&f, NULL, NULL);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_EQ(count_lines_starting(out, ""), f.t.n);
+    free(out);
+    up_done(&f);
+}
+
+static void cfg_print_doc_one_row_per_setting(void)
+{
+    char *out;
+    char want[128];
+    in_fx f;
+
+    in_load(&f, NULL, NULL);
+    out = print_to_string(&f.t, 1);
+    ASSERT(out != NULL);
+    ASSERT_EQ(count_lines_starting(out, "| `"), f.t.n);
+    ASSERT_EQ(count_lines_starting(out, "| setting |"), 1);
+    for (size_t i = 0; i < f.t.n; i++) {
+        snprintf(want, sizeof(want), "| `%s` |", f.t.rows[i].name);
+        ASSERT_CONTAINS(out, want);
+    }
+    ASSERT_CONTAINS(out, "`MILLRACE_INGEST_LISTEN`, `PORT`");
+    ASSERT_CONTAINS(out, "One of `kafka|queued`.");
+    free(out);
+    in_done(&f);
+}
+
+/* ---- the daemons' validators ---- */
+
+static int uploader_validate_count(const env_var *env)
+{
+    cfg_errors ve = {0};
+    up_fx f;
+    int n;
+
+    up_load(&f, NULL, env);
+    if (f.nerr != 0) {
+        cfg_errors_print(&f.e, stderr);
+        up_done(&f);
+        return -1;
+    }
+    uploader_config_validate(&f.c, &ve);
+    n = (int)ve.n;
+    cfg_errors_free(&ve);
+    up_done(&f);
+    return n;
+}
+
+static void uploader_validate_s3_requires_bucket_and_keys(void)
+{
+    static const env_var none[] = {{NULL, NULL}};
+    static const env_var bucket_only[] = {{"S3_BUCKET", "b"}, {NULL, NULL}};
+    static const env_var no_secret[] = {
+        {"S3_BUCKET", "b"}, {"AWS_ACCESS_KEY_ID", "AKID"}, {NULL, NULL}};
+    static const env_var all[] = {{"S3_BUCKET", "b"},
+                                  {"AWS_ACCESS_KEY_ID", "AKID"},
+                                  {"AWS_SECRET_ACCESS_KEY", "sk"},
+                                  {NULL, NULL}};
+
+    ASSERT_EQ(uploader_validate_count(none), 2);
+    ASSERT_EQ(uploader_validate_count(bucket_only), 1);
+    ASSERT_EQ(uploader_validate_count(no_secret), 1);
+    ASSERT_EQ(uploader_validate_count(all), 0);
+}
+
+static void uploader_validate_local_needs_no_bucket(void)
+{
+    static const env_var local[] = {{"STORE", "local"}, {NULL, NULL}};
+    static const env_var no_dir[] = {
+        {"STORE", "local"}, {"MILLRACE_UPLOADER_LOCAL_DIR", ""}, {NULL, NULL}};
+
+    ASSERT_EQ(uploader_validate_count(local), 0);
+    ASSERT_EQ(uploader_validate_count(no_dir), 1);
+}
+
+static void uploader_validate_gzip_level(void)
+{
+    static const env_var gzip12[] = {
+        {"STORE", "local"}, {"MILLRACE_UPLOADER_LEVEL", "12"}, {NULL, NULL}};
+    static const env_var zstd12[] = {{"STORE", "local"},
+                                     {"MILLRACE_UPLOADER_LEVEL", "12"},
+                                     {"MILLRACE_UPLOADER_FORMAT", "zstd"},
+                                     {NULL, NULL}};
+
+    ASSERT_EQ(uploader_validate_count(gzip12), 1);
+    ASSERT_EQ(uploader_validate_count(zstd12), 0);
+}
+
+static void uploader_validate_empty_kafka(void)
+{
+    static const env_var env[] = {{"STORE", "local"},
+                                  {"KAFKA_BROKERS", ""},
+                                  {"KAFKA_TOPIC", ""},
+                                  {"CONSUMER_GROUP", ""},
+                                  {NULL, NULL}};
+
+    ASSERT_EQ(uploader_validate_count(env), 3);
+}
+
+static void ingest_validate_event_bigger_than_body(void)
+{
+    static const env_var env[] = {{"MILLRACE_INGEST_MAX_EVENT_BYTES", "8M"},
+                                  {"KAFKA_BROKERS", ""},
+                                  {NULL, NULL}};
+    cfg_errors ve = {0};
+    in_fx f;
+
+    in_load(&f, NULL, NULL);
+    ingest_config_validate(&f.c, &ve);
+    ASSERT_EQ(ve.n, 0);
+    in_done(&f);
+    in_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ingest_config_validate(&f.c, &ve);
+    ASSERT_EQ(ve.n, 2);
+    ASSERT_ERR_HAS(&ve, "ingest.max_event_bytes (8388608) exceeds "
+                        "ingest.max_body_bytes (4194304)");
+    ASSERT_ERR_HAS(&ve, "kafka.brokers is empty");
+    cfg_errors_free(&ve);
+    in_done(&f);
+}
+
+/* ---- ownership ---- */
+
+static void cfg_free_clears_strings(void)
+{
+    up_fx f;
+
+    up_load(&f, "uploader: { group = \"g\"; };\n", NULL);
+    cfg_free(&f.t);
+    ASSERT(f.c.uploader.group == NULL);
+    ASSERT(f.c.uploader.format == NULL);
+    ASSERT(f.c.kafka.properties == NULL);
+    ASSERT(f.c.s3.secret_key == NULL);
+    cfg_free(&f.t); /* twice is harmless */
+    cfg_errors_free(&f.e);
+}
+
+/* Loading again over a loaded struct replaces, never leaks (ASan). */
+static void cfg_load_twice_replaces_values(void)
+{
+    static const env_var env[] = {{"MILLRACE_UPLOADER_GROUP", "second"},
+                                  {NULL, NULL}};
+    up_fx f;
+    int n;
+
+    up_load(&f, "uploader: { group = \"first\"; };\n", NULL);
+    ASSERT_STR_EQ(f.c.uploader.group, "first");
+    fake_env = env;
+    n = cfg_load(&f.t, NULL, fake_getenv, &f.e);
+    ASSERT_EQ(n, 0);
+    ASSERT_STR_EQ(f.c.uploader.group, "second");
+    ASSERT_EQ(f.t.src[row_index(&f.t, "uploader.workers")], CFG_SRC_DEFAULT);
+    up_done(&f);
+}
+
+TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
+          T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
+          T(cfg_file_value_types), T(cfg_file_wrong_types_rejected),
+          T(cfg_env_overrides_file), T(cfg_env_aliases_set_workers_and_queue),
+          T(cfg_env_derived_wins_over_alias), T(cfg_env_aliases_ingest),
+          T(cfg_env_default_is_getenv), T(cfg_env_name_derived),
+          T(cfg_parse_size_suffixes), T(cfg_parse_size_rejects_bad),
+          T(cfg_size_bad_in_env_is_error), T(cfg_parse_bool_values),
+          T(cfg_bool_from_env), T(cfg_int_rejects_garbage),
+          T(cfg_enum_accepts_choice), T(cfg_enum_rejects_unknown),
+          T(cfg_enum_rejects_unknown_in_file), T(cfg_list_from_file),
+          T(cfg_list_from_env_comma_separated),
+          T(cfg_list_file_rejects_non_strings), T(cfg_list_next_edges),
+          T(cfg_out_of_range_rejected), T(cfg_out_of_range_in_file),
+          T(cfg_unknown_key_reports_file_line), T(cfg_unknown_section_is_error),
+          T(cfg_syntax_error_reports_line), T(cfg_missing_file_is_error),
+          T(cfg_all_errors_listed_at_once), T(cfg_errors_print_lists_each),
+          T(cfg_print_masks_secrets), T(cfg_print_shows_value_and_source),
+          T(cfg_print_has_one_line_per_row),
+          T(cfg_print_doc_one_row_per_setting),
+          T(uploader_validate_s3_requires_bucket_and_keys),
+          T(uploader_validate_local_needs_no_bucket),
+          T(uploader_validate_gzip_level), T(uploader_validate_empty_kafka),
+          T(ingest_validate_event_bigger_than_body), T(cfg_free_clears_strings),
+          T(cfg_load_twice_replaces_values))
