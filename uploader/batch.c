@@ -44,6 +44,7 @@ int batch_add(batch *b, int64_t offset, int64_t ts_ms, const void *value,
     r = &b->recs[b->n++];
     r->offset = offset;
     r->ts_ms = ts_ms;
+    r->kafka_ms = ts_ms;
     r->pos = b->bytes;
     r->len = len;
     if (len)

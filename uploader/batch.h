@@ -8,8 +8,9 @@
 
 typedef struct batch_record {
     int64_t offset;
-    int64_t ts_ms;  /* the time that places the record in an hour */
-    size_t pos;     /* of its value in the arena */
+    int64_t ts_ms;    /* the time that places the record in an hour */
+    int64_t kafka_ms; /* the Kafka timestamp (the ingest time) */
+    size_t pos;       /* of its value in the arena */
     size_t len;
 } batch_record;
 

@@ -5,11 +5,15 @@
 #include <string.h>
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
-    {name, type, offsetof(uploader_config, field), def, min, max, choices,    \
-     env, 0, desc}
+    {                                                                          \
+        name, type, offsetof(uploader_config, field), def, min, max, choices,  \
+            env, 0, desc                                                       \
+    }
 #define SECRET(name, field, env, desc)                                         \
-    {name, CFG_STR, offsetof(uploader_config, field), NULL, 0, 0, NULL, env,  \
-     1, desc}
+    {                                                                          \
+        name, CFG_STR, offsetof(uploader_config, field), NULL, 0, 0, NULL,     \
+            env, 1, desc                                                       \
+    }
 
 static const cfg_row rows[] = {
     SETTINGS_KAFKA_ROWS(uploader_config, kafka),
@@ -36,8 +40,8 @@ static const cfg_row rows[] = {
         "Compression level (gzip 1-9, zstd 1-19)."),
     ROW("uploader.store", CFG_ENUM, uploader.store, "s3", 0, 0, "s3|local",
         "STORE", "Where objects go: S3, or a local directory (for trials)."),
-    ROW("uploader.local_dir", CFG_STR, uploader.local_dir, "./data", 0, 0,
-        NULL, NULL, "Root directory of the local store."),
+    ROW("uploader.local_dir", CFG_STR, uploader.local_dir, "./data", 0, 0, NULL,
+        NULL, "Root directory of the local store."),
     ROW("uploader.listen", CFG_STR, uploader.listen, "8081", 0, 0, NULL,
         "HEALTH_PORT", "Address of /healthz, /readyz and /metrics."),
     ROW("uploader.retry_base_ms", CFG_INT, uploader.retry_base_ms, "200", 1,
@@ -51,13 +55,47 @@ static const cfg_row rows[] = {
     ROW("uploader.revoke_timeout_ms", CFG_INT, uploader.revoke_timeout_ms,
         "30000", 0, 600000, NULL, NULL,
         "On a rebalance, how long a revoked partition's upload may finish."),
+    ROW("uploader.assignment", CFG_ENUM, uploader.assignment,
+        "cooperative-sticky", 0, 0, "cooperative-sticky|range|roundrobin", NULL,
+        "Partition assignment: cooperative-sticky moves only the partitions "
+        "that must move when replicas come and go."),
+    ROW("uploader.time_field", CFG_STR, uploader.time_field, "", 0, 0, NULL,
+        NULL,
+        "Event field that places a record in an hour (epoch ms or s, or an "
+        "RFC 3339 string); empty or absent: the Kafka timestamp."),
+    ROW("uploader.line_metadata", CFG_BOOL, uploader.line_metadata, "false", 0,
+        0, NULL, NULL,
+        "Add \"_kafka\":{topic,partition,offset,timestamp} to each line."),
+    ROW("uploader.max_record_bytes", CFG_SIZE, uploader.max_record_bytes, "16M",
+        16, 1LL << 30, NULL, NULL,
+        "Larger records go to the dead-letter topic."),
+    ROW("uploader.max_json_depth", CFG_INT, uploader.max_json_depth, "1000", 1,
+        100000, NULL, NULL,
+        "Records nested deeper go to the dead-letter topic."),
+    ROW("uploader.on_permanent_error", CFG_ENUM, uploader.on_permanent_error,
+        "block", 0, 0, "block|dlq", NULL,
+        "block: an object the store refuses for good stops its partition "
+        "until fixed; dlq: after permanent_retries its records go to the "
+        "dead-letter topic and the partition moves on."),
+    ROW("uploader.permanent_retries", CFG_INT, uploader.permanent_retries, "5",
+        1, 1000000, NULL, NULL,
+        "Attempts before on_permanent_error = dlq gives up on an object."),
+    ROW("uploader.multipart_threshold", CFG_SIZE, uploader.multipart_threshold,
+        "32M", 5LL << 20, 5LL << 30, NULL, NULL,
+        "Objects larger than this go up as multipart uploads."),
+    ROW("uploader.part_size", CFG_SIZE, uploader.part_size, "8M", 5LL << 20,
+        5LL << 30, NULL, NULL,
+        "Multipart part size; parts go up in parallel on the workers."),
+    ROW("uploader.lag_interval_ms", CFG_INT, uploader.lag_interval_ms, "5000",
+        100, 600000, NULL, NULL,
+        "How often consumer lag per partition is measured for /metrics."),
     ROW("s3.endpoint", CFG_STR, s3.endpoint, "", 0, 0, NULL, "S3_ENDPOINT",
         "S3 endpoint URL, e.g. http://127.0.0.1:7070 (empty: AWS, "
         "https://s3.REGION.amazonaws.com)."),
     ROW("s3.bucket", CFG_STR, s3.bucket, "", 0, 0, NULL, "S3_BUCKET",
         "Bucket objects are written to."),
-    ROW("s3.region", CFG_STR, s3.region, "us-east-1", 0, 0, NULL,
-        "AWS_REGION", "Region used in signatures."),
+    ROW("s3.region", CFG_STR, s3.region, "us-east-1", 0, 0, NULL, "AWS_REGION",
+        "Region used in signatures."),
     ROW("s3.prefix", CFG_STR, s3.prefix, "", 0, 0, NULL, "S3_PREFIX",
         "Key prefix before {topic}/dt=.../."),
     ROW("s3.access_key", CFG_STR, s3.access_key, "", 0, 0, NULL,
@@ -72,8 +110,16 @@ static const cfg_row rows[] = {
         "http://bucket.host/key."),
     ROW("s3.connect_timeout_ms", CFG_INT, s3.connect_timeout_ms, "5000", 100,
         600000, NULL, NULL, "TCP/TLS connect timeout."),
-    ROW("s3.request_timeout_ms", CFG_INT, s3.request_timeout_ms, "120000",
-        1000, 3600000, NULL, NULL, "Longest time for one PUT."),
+    ROW("s3.request_timeout_ms", CFG_INT, s3.request_timeout_ms, "120000", 1000,
+        3600000, NULL, NULL, "Longest time for one PUT."),
+    ROW("s3.sse", CFG_ENUM, s3.sse, "", 0, 0, "|AES256|aws:kms", "S3_SSE",
+        "Server-side encryption: empty (bucket default), AES256 or aws:kms."),
+    ROW("s3.sse_kms_key_id", CFG_STR, s3.sse_kms_key_id, "", 0, 0, NULL,
+        "S3_SSE_KMS_KEY_ID", "KMS key id with s3.sse = aws:kms."),
+    ROW("s3.storage_class", CFG_STR, s3.storage_class, "", 0, 0, NULL,
+        "S3_STORAGE_CLASS",
+        "Storage class of new objects (e.g. STANDARD_IA); empty: the "
+        "bucket's default."),
 };
 
 void uploader_config_table(cfg_table *t, uploader_config *c)
@@ -95,6 +141,12 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
     if (strcmp(c->uploader.format, "gzip") == 0 && c->uploader.level > 9)
         cfg_error_add(errs, "uploader.level %lld: gzip levels are 1-9",
                       c->uploader.level);
+    if (c->uploader.part_size > c->uploader.multipart_threshold)
+        cfg_error_add(errs, "uploader.part_size exceeds "
+                            "uploader.multipart_threshold");
+    if (strcmp(c->s3.sse, "aws:kms") != 0 && c->s3.sse_kms_key_id[0])
+        cfg_error_add(errs, "s3.sse_kms_key_id is set but s3.sse is not "
+                            "aws:kms");
     if (strcmp(c->uploader.store, "s3") == 0) {
         if (c->s3.bucket[0] == '\0')
             cfg_error_add(errs, "s3.bucket is required when uploader.store "

@@ -24,6 +24,16 @@ typedef struct uploader_config {
         long long retry_max_ms;
         long long shutdown_timeout_ms;
         long long revoke_timeout_ms;
+        char *assignment;
+        char *time_field;
+        int line_metadata;
+        long long max_record_bytes;
+        long long max_json_depth;
+        char *on_permanent_error;
+        long long permanent_retries;
+        long long multipart_threshold;
+        long long part_size;
+        long long lag_interval_ms;
     } uploader;
     struct {
         char *endpoint;
@@ -36,6 +46,9 @@ typedef struct uploader_config {
         int path_style;
         long long connect_timeout_ms;
         long long request_timeout_ms;
+        char *sse;
+        char *sse_kms_key_id;
+        char *storage_class;
     } s3;
 } uploader_config;
 

@@ -2,16 +2,18 @@
  * batches, feeds the worker pool, commits what is stored, and gives up
  * partitions cleanly on a rebalance.
  *
- * Exactly-once objects rest on three rules kept here:
+ * Exactly-once objects rest on rules kept here:
  *   1. a partition has at most one batch uploading at a time, and its
  *      offset is committed right after that batch is stored, before the
  *      next batch of the partition is handed to a worker;
- *   2. an object's key is a function of its first record (hour and
- *      offset), so a batch re-read after a crash overwrites the objects of
- *      the attempt that did not commit instead of adding new ones;
- *   3. a revoked partition's upload is finished (and committed) or
- *      abandoned inside the rebalance callback, before the partition is
- *      given up.
+ *   2. before a batch [F, X] is handed to a worker, the partition commits
+ *      offset F with metadata "millrace:end=X" (the plan); whoever reads
+ *      the partition next from F closes its first batch exactly at X, so a
+ *      batch is always re-made with the same records and its objects are
+ *      rewritten byte for byte, never cut differently;
+ *   3. an object's key is a function of its first record (hour, offset);
+ *   4. a revoked partition's upload is finished (and committed) or
+ *      abandoned inside the rebalance callback.
  * The README has the argument in full. */
 #include "consumer.h"
 
@@ -32,8 +34,15 @@ typedef struct part {
     int paused;
     batch *open;          /* collecting records */
     batch *ready;         /* closed, waiting for the partition's turn */
+    int ready_planned;    /* its plan is committed */
     upload_job *inflight; /* queued or uploading */
+    upload_job *orphan;   /* abandoned at a revoke, not yet returned */
+    int64_t plan_end;     /* the first batch must end here; -1: no plan */
+    int64_t committed;    /* last committed offset; < 0: none */
+    int64_t retry_at_ms;  /* a failed plan commit is retried then */
 } part;
+
+#define PLAN_PREFIX "millrace:end="
 
 struct consumer {
     const uploader_config *cfg;
@@ -48,6 +57,11 @@ struct consumer {
     atomic_ullong commits;
     atomic_int assigned;
     atomic_int paused;
+    int cooperative;
+    int64_t next_lag_ms;
+    pthread_mutex_t lag_mu; /* guards lag, read by the health thread */
+    consumer_lag *lag;
+    int nlag;
 };
 
 static int64_t now_ms(void)
@@ -68,6 +82,10 @@ static part *get_part(consumer *c, int32_t id)
         if (np == NULL)
             return NULL;
         memset(np + c->nparts, 0, (size_t)(n - c->nparts) * sizeof(*np));
+        for (int i = c->nparts; i < n; i++) {
+            np[i].plan_end = -1;
+            np[i].committed = -1;
+        }
         c->parts = np;
         c->nparts = n;
     }
@@ -85,8 +103,8 @@ static void set_paused(consumer *c, int32_t id, int pause)
                 : rd_kafka_resume_partitions(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
-        log_warn("consumer", "%s partition %d: %s",
-                 pause ? "pause" : "resume", (int)id, rd_kafka_err2str(err));
+        log_warn("consumer", "%s partition %d: %s", pause ? "pause" : "resume",
+                 (int)id, rd_kafka_err2str(err));
         return;
     }
     if (p->paused != pause)
@@ -94,37 +112,78 @@ static void set_paused(consumer *c, int32_t id, int pause)
     p->paused = pause;
 }
 
-static void commit(consumer *c, int32_t id, int64_t next)
+/* Commits offset next of partition id, with the plan of the batch that
+ * ends at plan_end (or none, -1). Returns the error. */
+static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
+                                  int64_t plan_end)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
+    char meta[48];
 
-    rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, id)->offset =
-        next;
+    tp = rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, id);
+    tp->offset = next;
+    if (plan_end >= 0) {
+        int n = snprintf(meta, sizeof(meta), PLAN_PREFIX "%lld",
+                         (long long)plan_end);
+        tp->metadata = malloc((size_t)n); /* freed with the list */
+        if (tp->metadata) {
+            memcpy(tp->metadata, meta, (size_t)n);
+            tp->metadata_size = (size_t)n;
+        }
+    }
     err = rd_kafka_commit(c->rk, l, 0);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err)
         err = l->elems[0].err;
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
-        /* Safe: the next owner re-reads from the last commit and
-         * overwrites the same keys (rule 2). */
         log_warn("consumer", "commit partition %d offset %lld: %s", (int)id,
                  (long long)next, rd_kafka_err2str(err));
-        return;
+        return err;
     }
+    c->parts[id].committed = next;
     atomic_fetch_add(&c->commits, 1);
-    log_debug("consumer", "committed partition %d at %lld", (int)id,
-              (long long)next);
+    log_debug("consumer", "committed partition %d at %lld%s%s", (int)id,
+              (long long)next, plan_end >= 0 ? ", plan " : "",
+              plan_end >= 0 ? meta : "");
+    return err;
 }
 
-/* Hands p's ready batch to the pool if the partition's turn has come. */
+/* The end offset in a committed plan, or -1. */
+static int64_t plan_of(const rd_kafka_topic_partition_t *tp)
+{
+    char buf[48];
+    size_t n = tp->metadata_size;
+
+    if (tp->metadata == NULL || n <= strlen(PLAN_PREFIX) || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, tp->metadata, n);
+    buf[n] = '\0';
+    if (strncmp(buf, PLAN_PREFIX, strlen(PLAN_PREFIX)) != 0)
+        return -1;
+    return strtoll(buf + strlen(PLAN_PREFIX), NULL, 10);
+}
+
+/* Hands p's ready batch to the pool if the partition's turn has come:
+ * its previous batch is stored and committed, and its plan is committed. */
 static void try_dispatch(consumer *c, int32_t id)
 {
     part *p = &c->parts[id];
     upload_job *j;
 
-    if (p->inflight || p->ready == NULL)
+    if (p->inflight || p->ready == NULL || !p->assigned)
         return;
+    if (!p->ready_planned) {
+        if (now_ms() < p->retry_at_ms)
+            return;
+        if (commit(c, id, batch_first_offset(p->ready),
+                   batch_last_offset(p->ready)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->retry_at_ms = now_ms() + 1000;
+            return;
+        }
+        p->ready_planned = 1;
+    }
     j = upload_job_new(p->ready);
     if (j == NULL)
         return;
@@ -134,8 +193,9 @@ static void try_dispatch(consumer *c, int32_t id)
         return;
     }
     p->ready = NULL;
+    p->ready_planned = 0;
     p->inflight = j;
-    if (p->paused && p->assigned)
+    if (p->paused)
         set_paused(c, id, 0);
 }
 
@@ -162,13 +222,17 @@ static void on_done(consumer *c, upload_job *j)
     int32_t id = j->b->partition;
     part *p = id < c->nparts ? &c->parts[id] : NULL;
 
-    if (p && p->inflight == j) {
+    if (p && p->orphan == j) {
+        p->orphan = NULL;
+    } else if (p && p->inflight == j) {
         p->inflight = NULL;
-        if (j->result == UPLOAD_STORED && p->assigned)
-            commit(c, id, j->next_offset);
+        /* With a batch ready, its plan commit also moves the offset past
+         * this one; otherwise commit this one on its own. */
+        if (j->result == UPLOAD_STORED && p->assigned && p->ready == NULL)
+            commit(c, id, j->next_offset, -1);
     }
     upload_job_free(j);
-    if (p && p->assigned)
+    if (p)
         try_dispatch(c, id);
 }
 
@@ -182,37 +246,58 @@ static void drain_done(consumer *c, int timeout_ms)
     }
 }
 
-static int inflight_count(consumer *c)
+/* Whether partition i is in l (NULL: every partition). */
+static int in_list(const rd_kafka_topic_partition_list_t *l, int i)
+{
+    if (l == NULL)
+        return 1;
+    for (int k = 0; k < l->cnt; k++)
+        if (l->elems[k].partition == i)
+            return 1;
+    return 0;
+}
+
+static int inflight_count(consumer *c, const rd_kafka_topic_partition_list_t *l)
 {
     int n = 0;
 
     for (int i = 0; i < c->nparts; i++)
-        n += c->parts[i].inflight != NULL;
+        n += c->parts[i].inflight != NULL && in_list(l, i);
     return n;
 }
 
-/* Waits up to timeout_ms for every in-flight upload; then abandons the
- * rest. Uploads that finish are committed. Returns the number abandoned. */
-static int finish_inflight(consumer *c, long long timeout_ms)
+/* Waits up to timeout_ms for the in-flight uploads of the partitions in l
+ * (committing those that finish); then abandons the rest, which become
+ * orphans: nothing of theirs is committed when they return. Returns the
+ * number abandoned. */
+static int finish_inflight(consumer *c,
+                           const rd_kafka_topic_partition_list_t *l,
+                           long long timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     int abandoned = 0;
 
-    while (inflight_count(c) > 0 && now_ms() < deadline)
+    while (inflight_count(c, l) > 0 && now_ms() < deadline)
         drain_done(c, 100);
     for (int i = 0; i < c->nparts; i++) {
         part *p = &c->parts[i];
-        if (p->inflight) {
+        if (p->inflight && in_list(l, i)) {
             atomic_store(&p->inflight->abandon, 1);
+            p->orphan = p->inflight;
+            p->inflight = NULL;
             abandoned++;
         }
     }
-    /* An abandoned worker stops at its next retry; wait for that so no
-     * upload of a partition outlives our ownership of it (short of a PUT
-     * already on the wire, bounded by s3.request_timeout_ms). */
-    while (inflight_count(c) > 0)
-        drain_done(c, 100);
     return abandoned;
+}
+
+static int orphan_count(consumer *c)
+{
+    int n = 0;
+
+    for (int i = 0; i < c->nparts; i++)
+        n += c->parts[i].orphan != NULL;
+    return n;
 }
 
 static void drop_batches(part *p)
@@ -221,10 +306,15 @@ static void drop_batches(part *p)
     batch_free(p->ready);
     p->open = NULL;
     p->ready = NULL;
+    p->ready_planned = 0;
+    p->plan_end = -1;
 }
 
 static void on_revoke(consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
+    /* A lost assignment is already someone else's: commit nothing and do
+     * not wait. The plan (rule 2) makes a late upload of ours harmless. */
+    int lost = rd_kafka_assignment_lost(c->rk);
     int abandoned;
 
     for (int i = 0; i < parts->cnt; i++) {
@@ -232,9 +322,11 @@ static void on_revoke(consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (p)
             drop_batches(p);
     }
-    abandoned = finish_inflight(c, c->cfg->uploader.revoke_timeout_ms);
+    abandoned = finish_inflight(c, parts,
+                                lost ? 0 : c->cfg->uploader.revoke_timeout_ms);
     if (abandoned)
-        log_warn("consumer", "%d upload(s) abandoned on revoke", abandoned);
+        log_warn("consumer", "%d upload(s) abandoned on %s", abandoned,
+                 lost ? "a lost assignment" : "revoke");
     for (int i = 0; i < parts->cnt; i++) {
         part *p = get_part(c, parts->elems[i].partition);
         if (p) {
@@ -244,32 +336,74 @@ static void on_revoke(consumer *c, rd_kafka_topic_partition_list_t *parts)
             p->paused = 0;
         }
     }
-    atomic_store(&c->assigned, 0);
+    atomic_fetch_sub(&c->assigned, parts->cnt);
+}
+
+/* Reads the committed offsets and plans of newly assigned partitions. */
+static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *got =
+        rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, got, 30000);
+
+    if (err)
+        log_warn("consumer",
+                 "reading committed offsets: %s (batches are "
+                 "re-made without their plans)",
+                 rd_kafka_err2str(err));
+    for (int i = 0; i < got->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &got->elems[i];
+        part *p = get_part(c, tp->partition);
+        if (p == NULL)
+            continue;
+        drop_batches(p);
+        if (p->inflight) { /* from an earlier ownership */
+            atomic_store(&p->inflight->abandon, 1);
+            p->orphan = p->inflight;
+            p->inflight = NULL;
+        }
+        p->assigned = 1;
+        p->paused = 0;
+        p->committed = err ? -1 : tp->offset;
+        p->plan_end = err || tp->offset < 0 ? -1 : plan_of(tp);
+        if (p->plan_end >= 0)
+            log_info("consumer",
+                     "partition %d: re-making batch [%lld, %lld] "
+                     "as planned",
+                     (int)tp->partition, (long long)tp->offset,
+                     (long long)p->plan_end);
+    }
+    rd_kafka_topic_partition_list_destroy(got);
+    atomic_fetch_add(&c->assigned, parts->cnt);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     consumer *c = opaque;
+    rd_kafka_error_t *e = NULL;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            part *p = get_part(c, parts->elems[i].partition);
-            if (p) {
-                drop_batches(p);
-                p->assigned = 1;
-                p->paused = 0;
-            }
-        }
         log_info("consumer", "assigned %d partition(s)", parts->cnt);
-        rd_kafka_assign(rk, parts);
-        /* A pause can outlive a revoke; start every partition running. */
-        rd_kafka_resume_partitions(rk, parts);
-        atomic_store(&c->assigned, parts->cnt);
+        on_assign(c, parts);
+        if (c->cooperative) {
+            e = rd_kafka_incremental_assign(rk, parts);
+        } else {
+            rd_kafka_assign(rk, parts);
+            /* A pause can outlive a revoke; start every partition. */
+            rd_kafka_resume_partitions(rk, parts);
+        }
     } else {
         log_info("consumer", "revoking %d partition(s)", parts->cnt);
         on_revoke(c, parts);
-        rd_kafka_assign(rk, NULL);
+        if (c->cooperative)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        log_error("consumer", "rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
     }
 }
 
@@ -281,16 +415,15 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
     if (conf == NULL)
         return NULL;
     /* Offsets move only when we commit what is stored. */
-    if (kafka_conf_set(conf, "group.id", cfg->uploader.group, errbuf,
-                       errlen) ||
+    if (kafka_conf_set(conf, "group.id", cfg->uploader.group, errbuf, errlen) ||
         kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, errlen) ||
         kafka_conf_set(conf, "enable.auto.offset.store", "false", errbuf,
                        errlen) ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errbuf,
-                       errlen) ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errbuf, errlen) ||
         kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
-        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf,
-                       errlen) ||
+        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
+        kafka_conf_set(conf, "partition.assignment.strategy",
+                       cfg->uploader.assignment, errbuf, errlen) ||
         kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
                                     errlen)) {
         rd_kafka_conf_destroy(conf);
@@ -301,7 +434,7 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
     return conf;
 }
 
-consumer *consumer_new(const uploader_config *cfg, store *st,
+consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
                        upload_stats *stats, char *errbuf, size_t errlen)
 {
     consumer *c = calloc(1, sizeof(*c));
@@ -314,6 +447,9 @@ consumer *consumer_new(const uploader_config *cfg, store *st,
         return NULL;
     }
     c->cfg = cfg;
+    pthread_mutex_init(&c->lag_mu, NULL);
+    c->cooperative =
+        strcmp(cfg->uploader.assignment, "cooperative-sticky") == 0;
     c->lim.max_records = (size_t)cfg->uploader.max_records;
     c->lim.max_bytes = (size_t)cfg->uploader.max_bytes;
     c->lim.max_age_ms = cfg->uploader.max_age_ms;
@@ -324,6 +460,17 @@ consumer *consumer_new(const uploader_config *cfg, store *st,
     c->uctx.retry_base_ms = cfg->uploader.retry_base_ms;
     c->uctx.retry_max_ms = cfg->uploader.retry_max_ms;
     c->uctx.stats = stats;
+    c->uctx.dlq = dq;
+    c->uctx.line_metadata = cfg->uploader.line_metadata;
+    c->uctx.time_field = cfg->uploader.time_field;
+    c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
+    c->uctx.max_depth = (int)cfg->uploader.max_json_depth;
+    c->uctx.permanent_to_dlq_after =
+        strcmp(cfg->uploader.on_permanent_error, "dlq") == 0
+            ? (int)cfg->uploader.permanent_retries
+            : 0;
+    c->uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
+    c->uctx.part_size = (size_t)cfg->uploader.part_size;
     if (encode_format_parse(cfg->uploader.format, &c->uctx.format) < 0) {
         snprintf(errbuf, errlen, "unknown format %s", cfg->uploader.format);
         goto fail;
@@ -353,6 +500,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st,
                  cfg->uploader.workers);
         goto fail;
     }
+    c->uctx.pool = c->pool;
     return c;
 fail:
     if (conf)
@@ -369,6 +517,20 @@ static int64_t record_time(const rd_kafka_message_t *m, int64_t now)
     return ts >= 0 ? ts : now;
 }
 
+/* Closes the open batch of p if its plan says so: the planned batch ends
+ * exactly at plan_end, or before the first record past it (records can be
+ * missing: compaction, transaction markers). */
+static void follow_plan(consumer *c, int32_t id, int64_t offset)
+{
+    part *p = &c->parts[id];
+
+    if (p->plan_end < 0 || offset <= p->plan_end)
+        return;
+    p->plan_end = -1;
+    if (p->open)
+        close_open(c, id, BATCH_CLOSE_RECORDS);
+}
+
 static void on_message(consumer *c, const rd_kafka_message_t *m)
 {
     int64_t now = now_ms();
@@ -377,14 +539,14 @@ static void on_message(consumer *c, const rd_kafka_message_t *m)
 
     if (p == NULL || !p->assigned)
         return;
+    follow_plan(c, m->partition, m->offset);
     if (p->ready) {
         /* Only possible for a record fetched before the pause took hold:
          * librdkafka resumes at the next unseen offset, which would skip
          * it, so rewind to it instead. */
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic,
-                                          m->partition)
+        rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, m->partition)
             ->offset = m->offset;
         rd_kafka_seek_partitions(c->rk, l, 1000);
         rd_kafka_topic_partition_list_destroy(l);
@@ -392,15 +554,22 @@ static void on_message(consumer *c, const rd_kafka_message_t *m)
     }
     if (p->open == NULL)
         p->open = batch_new(m->partition);
-    if (p->open == NULL ||
-        batch_add(p->open, m->offset, record_time(m, now), m->payload, m->len,
-                  now) < 0) {
+    if (p->open == NULL || batch_add(p->open, m->offset, record_time(m, now),
+                                     m->payload, m->len, now) < 0) {
         log_error("consumer", "out of memory at partition %d offset %lld",
                   (int)m->partition, (long long)m->offset);
         daemon_stop = 1;
         return;
     }
     atomic_fetch_add(&c->records_consumed, 1);
+    if (p->plan_end >= 0) {
+        /* A planned batch closes at its end and nowhere else. */
+        if (m->offset == p->plan_end) {
+            p->plan_end = -1;
+            close_open(c, m->partition, BATCH_CLOSE_RECORDS);
+        }
+        return;
+    }
     st = batch_check(p->open, &c->lim, now);
     if (st != BATCH_OPEN)
         close_open(c, m->partition, st);
@@ -418,7 +587,7 @@ static void check_ages(consumer *c)
             continue;
         if (p->ready)
             try_dispatch(c, i);
-        if (p->open == NULL || p->ready)
+        if (p->open == NULL || p->ready || p->plan_end >= 0)
             continue;
         st = batch_check(p->open, &c->lim, now);
         if (st != BATCH_OPEN)
@@ -426,10 +595,45 @@ static void check_ages(consumer *c)
     }
 }
 
+/* Lag per assigned partition: the broker's end offset (as last seen by the
+ * fetcher, so no request is made) minus the committed offset. */
+static void update_lag(consumer *c)
+{
+    consumer_lag *lag;
+    int n = 0;
+
+    if (now_ms() < c->next_lag_ms)
+        return;
+    c->next_lag_ms = now_ms() + c->cfg->uploader.lag_interval_ms;
+    lag = calloc((size_t)(c->nparts ? c->nparts : 1), sizeof(*lag));
+    if (lag == NULL)
+        return;
+    for (int i = 0; i < c->nparts; i++) {
+        int64_t lo, hi;
+        if (!c->parts[i].assigned ||
+            rd_kafka_get_watermark_offsets(c->rk, c->cfg->kafka.topic, i, &lo,
+                                           &hi) ||
+            hi < 0)
+            continue;
+        lag[n].partition = i;
+        lag[n].lag =
+            hi - (c->parts[i].committed >= 0 ? c->parts[i].committed : lo);
+        if (lag[n].lag < 0)
+            lag[n].lag = 0;
+        n++;
+    }
+    pthread_mutex_lock(&c->lag_mu);
+    free(c->lag);
+    c->lag = lag;
+    c->nlag = n;
+    pthread_mutex_unlock(&c->lag_mu);
+}
+
 int consumer_run(consumer *c)
 {
     int rc = 0;
     int abandoned;
+    int64_t deadline;
 
     while (!daemon_stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
@@ -447,18 +651,25 @@ int consumer_run(consumer *c)
         }
         drain_done(c, 0);
         check_ages(c);
+        update_lag(c);
     }
-    log_info("consumer", "stopping: finishing in-flight uploads (up to %lld "
-                         "ms)",
+    log_info("consumer",
+             "stopping: finishing in-flight uploads (up to %lld "
+             "ms)",
              c->cfg->uploader.shutdown_timeout_ms);
     for (int i = 0; i < c->nparts; i++)
         drop_batches(&c->parts[i]);
-    abandoned = finish_inflight(c, c->cfg->uploader.shutdown_timeout_ms);
+    abandoned = finish_inflight(c, NULL, c->cfg->uploader.shutdown_timeout_ms);
     if (abandoned)
         log_warn("consumer",
                  "%d upload(s) abandoned; their records will be read again",
                  abandoned);
     rd_kafka_consumer_close(c->rk);
+    /* Abandoned workers stop at their next retry; a PUT on the wire ends
+     * within s3.request_timeout_ms. */
+    deadline = now_ms() + c->cfg->s3.request_timeout_ms;
+    while (orphan_count(c) > 0 && now_ms() < deadline)
+        drain_done(c, 100);
     return rc;
 }
 
@@ -471,6 +682,18 @@ void consumer_get_status(consumer *c, consumer_status *out)
     out->paused = atomic_load(&c->paused);
     out->queued = c->pool ? pool_queued(c->pool) : 0;
     out->busy = c->pool ? pool_busy(c->pool) : 0;
+}
+
+int consumer_get_lag(consumer *c, consumer_lag *out, int max)
+{
+    int n;
+
+    pthread_mutex_lock(&c->lag_mu);
+    n = c->nlag < max ? c->nlag : max;
+    if (n > 0)
+        memcpy(out, c->lag, (size_t)n * sizeof(*out));
+    pthread_mutex_unlock(&c->lag_mu);
+    return n;
 }
 
 void consumer_free(consumer *c)
@@ -488,6 +711,8 @@ void consumer_free(consumer *c)
         rd_kafka_destroy(c->rk);
     for (int i = 0; i < c->nparts; i++)
         drop_batches(&c->parts[i]);
+    pthread_mutex_destroy(&c->lag_mu);
+    free(c->lag);
     free(c->parts);
     free(c);
 }

@@ -5,13 +5,15 @@
 #define MILLRACE_CONSUMER_H
 
 #include "config.h"
+#include "dlq.h"
 #include "store.h"
 #include "upload.h"
 
 typedef struct consumer consumer;
 
-/* st is borrowed. Returns NULL with errbuf set on failure. */
-consumer *consumer_new(const uploader_config *cfg, store *st,
+/* st and dq are borrowed (dq may be NULL: records are then not checked).
+ * Returns NULL with errbuf set on failure. */
+consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
                        upload_stats *stats, char *errbuf, size_t errlen);
 
 /* Runs until daemon_stop is set, then finishes or abandons in-flight
@@ -31,6 +33,14 @@ typedef struct consumer_status {
 } consumer_status;
 
 void consumer_get_status(consumer *c, consumer_status *out);
+
+typedef struct consumer_lag {
+    int partition;
+    long long lag;
+} consumer_lag;
+
+/* Copies at most max entries of the last lag measurement; returns n. */
+int consumer_get_lag(consumer *c, consumer_lag *out, int max);
 
 /* Accepts NULL. */
 void consumer_free(consumer *c);

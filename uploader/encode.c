@@ -143,26 +143,62 @@ static void enc_end(encoder *e)
     e->zc = NULL;
 }
 
-static int encode_hour(const batch *b, int64_t hour, encode_format f,
-                       int level, encoded_object *o)
+/* "{" + "_kafka":{...} + "," when the event has members + the rest. */
+static int feed_with_metadata(encoder *e, const encode_opts *o, int32_t part,
+                              const batch_record *r, const char *v)
+{
+    char meta[256];
+    size_t i = 1;
+    int n;
+
+    while (i < r->len &&
+           (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r'))
+        i++;
+    n = snprintf(meta, sizeof(meta),
+                 "{\"_kafka\":{\"topic\":\"%s\",\"partition\":%d,"
+                 "\"offset\":%lld,\"timestamp\":%lld}%s",
+                 o->topic ? o->topic : "", (int)part, (long long)r->offset,
+                 (long long)r->kafka_ms, i < r->len && v[i] == '}' ? "" : ",");
+    if (n < 0 || (size_t)n >= sizeof(meta))
+        return -1;
+    if (enc_feed(e, meta, (size_t)n, 0) < 0)
+        return -1;
+    return enc_feed(e, v + 1, r->len - 1, 0);
+}
+
+static int feed_record(encoder *e, const encode_opts *o, const batch *b,
+                       const batch_record *r)
+{
+    const char *v = b->arena + r->pos;
+
+    if (o->line_metadata && r->len >= 2 && v[0] == '{') {
+        if (feed_with_metadata(e, o, b->partition, r, v) < 0)
+            return -1;
+    } else if (enc_feed(e, v, r->len, 0) < 0) {
+        return -1;
+    }
+    return enc_feed(e, "\n", 1, 0);
+}
+
+static int encode_hour(const batch *b, int64_t hour, const encode_opts *opt,
+                       encoded_object *o)
 {
     encoder e;
     int rc = -1;
 
-    if (enc_init(&e, f, level) < 0)
+    if (enc_init(&e, opt->format, opt->level) < 0)
         goto done;
     o->hour_ms = hour;
     o->records = 0;
     for (size_t i = 0; i < b->n; i++) {
         const batch_record *r = &b->recs[i];
-        if (objkey_hour_start(r->ts_ms) != hour)
+        if ((opt->skip && opt->skip[i]) || objkey_hour_start(r->ts_ms) != hour)
             continue;
         if (o->records == 0)
             o->first_offset = r->offset;
         o->last_offset = r->offset;
         o->records++;
-        if (enc_feed(&e, b->arena + r->pos, r->len, 0) < 0 ||
-            enc_feed(&e, "\n", 1, 0) < 0)
+        if (feed_record(&e, opt, b, r) < 0)
             goto done;
     }
     if (enc_feed(&e, NULL, 0, 1) < 0)
@@ -177,8 +213,9 @@ done:
     return rc;
 }
 
-int encode_batch(const batch *b, encode_format f, int level,
-                 encoded_object **out, size_t *n, char *errbuf, size_t errlen)
+int encode_batch_opts(const batch *b, const encode_opts *o,
+                      encoded_object **out, size_t *n, char *errbuf,
+                      size_t errlen)
 {
     encoded_object *objs = NULL;
     size_t count = 0;
@@ -190,6 +227,8 @@ int encode_batch(const batch *b, encode_format f, int level,
         size_t k;
         encoded_object *grown;
 
+        if (o->skip && o->skip[i])
+            continue;
         for (k = 0; k < count; k++)
             if (objs[k].hour_ms == hour)
                 break;
@@ -200,7 +239,7 @@ int encode_batch(const batch *b, encode_format f, int level,
             goto fail;
         objs = grown;
         memset(&objs[count], 0, sizeof(objs[count]));
-        if (encode_hour(b, hour, f, level, &objs[count]) < 0) {
+        if (encode_hour(b, hour, o, &objs[count]) < 0) {
             count++;
             goto fail;
         }
@@ -214,6 +253,14 @@ fail:
              (int)b->partition, (long long)batch_first_offset(b));
     encoded_objects_free(objs, count);
     return -1;
+}
+
+int encode_batch(const batch *b, encode_format f, int level,
+                 encoded_object **out, size_t *n, char *errbuf, size_t errlen)
+{
+    encode_opts o = {f, level, 0, NULL, NULL};
+
+    return encode_batch_opts(b, &o, out, n, errbuf, errlen);
 }
 
 void encoded_objects_free(encoded_object *objs, size_t n)

@@ -32,12 +32,29 @@ const char *encode_ext(encode_format f);
 /* The Content-Encoding of an object, or NULL. */
 const char *encode_content_encoding(encode_format f);
 
-/* One object per hour present in b, in order of first appearance, each
- * holding that hour's records in offset order, one per line. Returns 0,
- * or -1 with errbuf set. */
+typedef struct encode_opts {
+    encode_format format;
+    int level;
+    /* Prefix each event with "_kafka":{"topic","partition","offset",
+     * "timestamp"} as its first member (topic must not need escaping). */
+    int line_metadata;
+    const char *topic;
+    /* Per record: nonzero leaves it out (it went to the dead-letter
+     * topic). NULL: keep all. */
+    const unsigned char *skip;
+} encode_opts;
+
+/* One object per hour present among the kept records of b, in order of
+ * first appearance, each holding that hour's records in offset order, one
+ * per line. Returns 0, or -1 with errbuf set. *n may be 0 when every
+ * record is skipped. */
+int encode_batch_opts(const batch *b, const encode_opts *o,
+                      encoded_object **out, size_t *n, char *errbuf,
+                      size_t errlen);
+
+/* encode_batch_opts with no metadata and nothing skipped. */
 int encode_batch(const batch *b, encode_format f, int level,
-                 encoded_object **out, size_t *n, char *errbuf,
-                 size_t errlen);
+                 encoded_object **out, size_t *n, char *errbuf, size_t errlen);
 
 /* Accepts NULL. */
 void encoded_objects_free(encoded_object *objs, size_t n);

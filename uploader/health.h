@@ -10,9 +10,9 @@
 
 typedef struct health health;
 
-/* c and stats are borrowed and must outlive the server. */
-health *health_start(const char *listen, consumer *c, upload_stats *stats,
-                     char *errbuf, size_t errlen);
+/* c, dq and stats are borrowed and must outlive the server. */
+health *health_start(const char *listen, consumer *c, dlq *dq,
+                     upload_stats *stats, char *errbuf, size_t errlen);
 void health_stop(health *h);
 
 #endif

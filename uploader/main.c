@@ -6,7 +6,9 @@
 #include "config.h"
 #include "consumer.h"
 #include "daemon.h"
+#include "dlq.h"
 #include "health.h"
+#include "kafka.h"
 #include "localstore.h"
 #include "log.h"
 #include "s3.h"
@@ -43,6 +45,22 @@ static store *open_store(const uploader_config *cfg, char *errbuf,
     return s3_store_new(&o, errbuf, errlen);
 }
 
+static dlq *open_dlq(const uploader_config *cfg, char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
+
+    if (conf == NULL)
+        return NULL;
+    if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
+        kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
+        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
+                                    errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return dlq_new(conf, cfg->kafka.topic, errbuf, errlen);
+}
+
 int main(int argc, char **argv)
 {
     uploader_config cfg;
@@ -51,6 +69,7 @@ int main(int argc, char **argv)
     upload_stats stats;
     store *st = NULL;
     consumer *c = NULL;
+    dlq *dq = NULL;
     health *h = NULL;
     char errbuf[512];
     int rc;
@@ -58,8 +77,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&stats, 0, sizeof(stats));
     rc = daemon_parse_args(argc, argv, "uploader",
-                           "Writes the events topic to S3 in batches.",
-                           &opts);
+                           "Writes the events topic to S3 in batches.", &opts);
     if (rc >= 0)
         return rc;
     uploader_config_table(&table, &cfg);
@@ -77,12 +95,18 @@ int main(int argc, char **argv)
         log_error("main", "store: %s", errbuf);
         goto out;
     }
-    c = consumer_new(&cfg, st, &stats, errbuf, sizeof(errbuf));
+    dq = open_dlq(&cfg, errbuf, sizeof(errbuf));
+    if (dq == NULL) {
+        log_error("main", "dead-letter producer: %s", errbuf);
+        goto out;
+    }
+    c = consumer_new(&cfg, st, dq, &stats, errbuf, sizeof(errbuf));
     if (c == NULL) {
         log_error("main", "consumer: %s", errbuf);
         goto out;
     }
-    h = health_start(cfg.uploader.listen, c, &stats, errbuf, sizeof(errbuf));
+    h = health_start(cfg.uploader.listen, c, dq, &stats, errbuf,
+                     sizeof(errbuf));
     if (h == NULL) {
         log_error("main", "health: %s", errbuf);
         goto out;
@@ -103,6 +127,7 @@ int main(int argc, char **argv)
 out:
     health_stop(h);
     consumer_free(c);
+    dlq_free(dq);
     store_destroy(st);
     s3_global_cleanup();
     cfg_free(&table);

@@ -8,8 +8,18 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* A subtask of pool_run_parts, on the parts list. */
+typedef struct part_task {
+    void (*fn)(void *);
+    void *arg;
+    int *remaining; /* of its caller's group */
+} part_task;
+
 struct pool {
     pthread_mutex_t mu;
+    pthread_cond_t part_cv; /* a subtask finished */
+    part_task *parts;       /* subtasks waiting, run first */
+    int nparts, parts_cap;
     pthread_cond_t work_cv; /* a job was queued, or stop */
     pthread_cond_t done_cv; /* a job finished */
     void **ring;            /* the bounded queue */
@@ -29,6 +39,18 @@ static void push_done(pool *p, void *job)
     pthread_cond_signal(&p->done_cv);
 }
 
+/* Runs one waiting subtask; called and returns with mu held. */
+static void run_one_part(pool *p)
+{
+    part_task t = p->parts[--p->nparts];
+
+    pthread_mutex_unlock(&p->mu);
+    t.fn(t.arg);
+    pthread_mutex_lock(&p->mu);
+    (*t.remaining)--;
+    pthread_cond_broadcast(&p->part_cv);
+}
+
 static void *worker_main(void *arg)
 {
     pool *p = arg;
@@ -36,8 +58,12 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         void *job;
-        while (p->count == 0 && !p->stopping)
+        while (p->count == 0 && p->nparts == 0 && !p->stopping)
             pthread_cond_wait(&p->work_cv, &p->mu);
+        if (p->nparts > 0) {
+            run_one_part(p);
+            continue;
+        }
         if (p->stopping)
             break;
         job = p->ring[p->head];
@@ -63,6 +89,7 @@ pool *pool_new(int workers, int queue_cap, pool_fn fn, void *ctx)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
+    pthread_cond_init(&p->part_cv, NULL);
     p->cap = queue_cap;
     p->workers = workers;
     p->done_cap = queue_cap + workers;
@@ -148,6 +175,44 @@ int pool_busy(pool *p)
     return n;
 }
 
+void pool_run_parts(pool *p, void (*fn)(void *), void **args, int n)
+{
+    int remaining = n;
+    int pushed = 0;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->nparts + n > p->parts_cap) {
+        int cap = p->parts_cap ? p->parts_cap : 16;
+        part_task *np;
+        while (cap < p->nparts + n)
+            cap *= 2;
+        np = realloc(p->parts, (size_t)cap * sizeof(*np));
+        if (np) {
+            p->parts = np;
+            p->parts_cap = cap;
+        }
+    }
+    /* Without room for the list, the caller simply runs its own parts. */
+    for (; pushed < n && p->nparts < p->parts_cap; pushed++) {
+        part_task t = {fn, args[pushed], &remaining};
+        p->parts[p->nparts++] = t;
+    }
+    pthread_cond_broadcast(&p->work_cv);
+    for (int i = pushed; i < n; i++) {
+        pthread_mutex_unlock(&p->mu);
+        fn(args[i]);
+        pthread_mutex_lock(&p->mu);
+        remaining--;
+    }
+    while (remaining > 0) {
+        if (p->nparts > 0)
+            run_one_part(p);
+        else
+            pthread_cond_wait(&p->part_cv, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 void pool_stop(pool *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -179,6 +244,8 @@ void pool_free(pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->done_cv);
+    pthread_cond_destroy(&p->part_cv);
+    free(p->parts);
     free(p->ring);
     free(p->done);
     free(p->threads);

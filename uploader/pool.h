@@ -22,8 +22,15 @@ void *pool_take_done(pool *p, int timeout_ms);
 int pool_queued(pool *p);
 int pool_busy(pool *p);
 
+/* Runs fn(args[i]) for i in 0..n-1 on the pool's threads and returns when
+ * all n are done. Meant for a job that splits its work (the parts of a
+ * multipart upload): subtasks go before queued jobs, and the calling
+ * worker runs subtasks too, so it never waits on a pool that is busy. */
+void pool_run_parts(pool *p, void (*fn)(void *), void **args, int n);
+
 /* Stops the workers after their current job; queued jobs not started are
- * moved to the done list untouched (run == 0). Joins the threads. */
+ * moved to the done list untouched (the job's own state tells). Joins the
+ * threads. */
 void pool_stop(pool *p);
 
 /* Accepts NULL. Stops first if needed. Jobs still on the done list are

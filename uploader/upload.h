@@ -1,5 +1,7 @@
-/* upload.h -- one worker's job: encode a closed batch into objects and put
- * each into the store, retrying with backoff until stored or abandoned. */
+/* upload.h -- one worker's job: check a closed batch's records (sending the
+ * ones that cannot be written to the dead-letter topic), encode the rest
+ * into objects, and store each, retrying with backoff until stored or
+ * abandoned. */
 #ifndef MILLRACE_UPLOAD_H
 #define MILLRACE_UPLOAD_H
 
@@ -7,16 +9,28 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "dlq.h"
 #include "encode.h"
+#include "pool.h"
 #include "store.h"
+
+/* Upper bounds (seconds) of the store latency histogram. */
+#define UPLOAD_LATENCY_BUCKETS 12
+extern const double upload_latency_bounds[UPLOAD_LATENCY_BUCKETS];
 
 typedef struct upload_stats {
     atomic_ullong objects;
     atomic_ullong bytes;
     atomic_ullong records;
     atomic_ullong retries;
+    atomic_ullong throttled;
     atomic_ullong permanent_errors;
-    atomic_int failing; /* 1 while some upload keeps failing permanently */
+    atomic_ullong multipart_uploads;
+    atomic_ullong dlq_records;
+    atomic_int failing; /* jobs failing permanently right now */
+    atomic_ullong latency_le[UPLOAD_LATENCY_BUCKETS]; /* cumulative */
+    atomic_ullong latency_count;
+    atomic_ullong latency_sum_us;
 } upload_stats;
 
 typedef struct upload_ctx {
@@ -25,22 +39,40 @@ typedef struct upload_ctx {
     const char *prefix;
     encode_format format;
     int level;
+    int line_metadata;
+    const char *time_field; /* event field holding the time, or NULL */
     long long retry_base_ms;
     long long retry_max_ms;
     upload_stats *stats;
+    /* Records are checked (JSON object, size) only when dlq is set. */
+    dlq *dlq;
+    size_t max_record_bytes;
+    int max_depth;
+    /* After this many permanent failures of one object, send its records
+     * to the dead-letter topic and move on (0: block forever). */
+    int permanent_to_dlq_after;
+    /* Objects above multipart_threshold go up in part_size parts, run on
+     * pool (NULL: no multipart). */
+    size_t multipart_threshold;
+    size_t part_size;
+    pool *pool;
+    /* Shared by every worker: no request before this time (ms since the
+     * epoch) after the store asked to slow down. */
+    atomic_llong slow_until_ms;
+    atomic_int throttle_level;
 } upload_ctx;
 
 typedef enum upload_result {
     UPLOAD_PENDING = 0,
-    UPLOAD_STORED,    /* every object of the batch is in the store */
+    UPLOAD_STORED,    /* every record is in the store or the DLQ */
     UPLOAD_ABANDONED, /* given up on request; nothing may be committed */
 } upload_result;
 
 typedef struct upload_job {
-    batch *b;               /* owned by the job */
-    atomic_int abandon;     /* set by the consumer thread */
-    upload_result result;   /* set by the worker */
-    int64_t next_offset;    /* to commit once stored: last offset + 1 */
+    batch *b;             /* owned by the job */
+    atomic_int abandon;   /* set by the consumer thread */
+    upload_result result; /* set by the worker */
+    int64_t next_offset;  /* to commit once stored: last offset + 1 */
 } upload_job;
 
 /* Takes ownership of b. */
@@ -54,5 +86,9 @@ void upload_run(void *job, void *ctx);
  * capped at max, with jitter in [delay/2, delay]. r is a random number. */
 long long upload_backoff_ms(long long base, long long max, int attempt,
                             unsigned r);
+
+/* Parses an event time: a number of ms since the epoch (or seconds, when
+ * below 1e11), or an RFC 3339 string in quotes. Returns 0 or -1. */
+int upload_parse_time(const char *v, size_t len, int64_t *ms);
 
 #endif

@@ -1,0 +1,281 @@
+/* jsoncheck.c -- a fast, allocation-free check that a record is one JSON
+ * object, and a lookup of a top-level field in it. Pure.
+ *
+ * A recursive-descent scanner over RFC 8259, bounded by max_depth so the
+ * stack stays small whatever the input. */
+#include "jsoncheck.h"
+
+#include <string.h>
+
+typedef struct scan {
+    const char *p, *end;
+    int depth, max_depth;
+    const char *why;
+} scan;
+
+static int value(scan *s);
+
+static void ws(scan *s)
+{
+    while (s->p < s->end &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int bad(scan *s, const char *why)
+{
+    if (s->why == NULL)
+        s->why = why;
+    return -1;
+}
+
+static int hex4(scan *s)
+{
+    for (int i = 0; i < 4; i++, s->p++) {
+        char c = s->p < s->end ? *s->p : 0;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+              (c >= 'A' && c <= 'F')))
+            return bad(s, "bad \\u escape");
+    }
+    return 0;
+}
+
+/* One UTF-8 sequence starting at a byte >= 0x80. */
+static int utf8(scan *s)
+{
+    const unsigned char *u = (const unsigned char *)s->p;
+    size_t left = (size_t)(s->end - s->p);
+    size_t n;
+    unsigned cp;
+
+    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+        n = 2;
+        cp = u[0] & 0x1f;
+    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+        n = 3;
+        cp = u[0] & 0x0f;
+    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+        n = 4;
+        cp = u[0] & 0x07;
+    } else {
+        return bad(s, "invalid UTF-8");
+    }
+    if (left < n)
+        return bad(s, "invalid UTF-8");
+    for (size_t i = 1; i < n; i++) {
+        if ((u[i] & 0xc0) != 0x80)
+            return bad(s, "invalid UTF-8");
+        cp = (cp << 6) | (u[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return bad(s, "invalid UTF-8");
+    s->p += n;
+    return 0;
+}
+
+static int string(scan *s)
+{
+    s->p++; /* the opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return bad(s, "control character in a string");
+        if (c == '\\') {
+            s->p++;
+            if (s->p >= s->end)
+                break;
+            c = (unsigned char)*s->p++;
+            if (c == 'u') {
+                if (hex4(s) < 0)
+                    return -1;
+            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return bad(s, "bad escape");
+            }
+            continue;
+        }
+        if (c >= 0x80) {
+            if (utf8(s) < 0)
+                return -1;
+            continue;
+        }
+        s->p++;
+    }
+    return bad(s, "unterminated string");
+}
+
+static int digits(scan *s)
+{
+    const char *start = s->p;
+
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return s->p > start ? 0 : bad(s, "bad number");
+}
+
+static int number(scan *s)
+{
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (digits(s) < 0)
+        return -1;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (digits(s) < 0)
+            return -1;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (digits(s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int literal(scan *s, const char *word)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return bad(s, "unexpected character");
+    s->p += n;
+    return 0;
+}
+
+/* Objects and arrays share the loop: members are "name": value. */
+static int container(scan *s, char close)
+{
+    if (++s->depth > s->max_depth)
+        return bad(s, "nested too deep");
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    for (;;) {
+        ws(s);
+        if (close == '}') {
+            if (s->p >= s->end || *s->p != '"')
+                return bad(s, "expected a member name");
+            if (string(s) < 0)
+                return -1;
+            ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                return bad(s, "expected ':'");
+            s->p++;
+        }
+        if (value(s) < 0)
+            return -1;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            s->depth--;
+            return 0;
+        }
+        return bad(s, close == '}' ? "expected ',' or '}'"
+                                   : "expected ',' or ']'");
+    }
+}
+
+static int value(scan *s)
+{
+    ws(s);
+    if (s->p >= s->end)
+        return bad(s, "truncated");
+    switch (*s->p) {
+    case '{':
+        return container(s, '}');
+    case '[':
+        return container(s, ']');
+    case '"':
+        return string(s);
+    case 't':
+        return literal(s, "true");
+    case 'f':
+        return literal(s, "false");
+    case 'n':
+        return literal(s, "null");
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return number(s);
+        return bad(s, "unexpected character");
+    }
+}
+
+int jsoncheck_object(const char *p, size_t len, int max_depth, const char **why)
+{
+    scan s = {p, p + len, 0, max_depth, NULL};
+
+    ws(&s);
+    if (s.p >= s.end || *s.p != '{') {
+        *why = "not a JSON object";
+        return -1;
+    }
+    if (value(&s) < 0) {
+        *why = s.why;
+        return -1;
+    }
+    ws(&s);
+    if (s.p != s.end) {
+        *why = "data after the object";
+        return -1;
+    }
+    return 0;
+}
+
+int jsoncheck_field(const char *p, size_t len, const char *name,
+                    const char **val, size_t *vlen)
+{
+    scan s = {p, p + len, 0, 1 << 20, NULL};
+    size_t nlen = strlen(name);
+
+    ws(&s);
+    if (s.p >= s.end || *s.p != '{')
+        return -1;
+    s.p++;
+    for (;;) {
+        const char *key;
+        const char *v;
+        ws(&s);
+        if (s.p >= s.end || *s.p != '"')
+            return -1;
+        key = s.p + 1;
+        if (string(&s) < 0)
+            return -1;
+        ws(&s);
+        if (s.p >= s.end || *s.p != ':')
+            return -1;
+        s.p++;
+        ws(&s);
+        v = s.p;
+        if (value(&s) < 0)
+            return -1;
+        if (key + nlen < s.end && key[nlen] == '"' &&
+            memcmp(key, name, nlen) == 0) {
+            *val = v;
+            *vlen = (size_t)(s.p - v);
+            return 0;
+        }
+        ws(&s);
+        if (s.p < s.end && *s.p == ',') {
+            s.p++;
+            continue;
+        }
+        return -1;
+    }
+}
