@@ -4,9 +4,18 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "auth.h"
+
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
-    {name, type, offsetof(ingest_config, field), def, min, max, choices, env, \
-     0, desc}
+    {                                                                          \
+        name, type, offsetof(ingest_config, field), def, min, max, choices,    \
+            env, 0, desc                                                       \
+    }
+#define ROW_SECRET(name, type, field, def, min, max, choices, env, desc)       \
+    {                                                                          \
+        name, type, offsetof(ingest_config, field), def, min, max, choices,    \
+            env, 1, desc                                                       \
+    }
 
 static const cfg_row rows[] = {
     SETTINGS_KAFKA_ROWS(ingest_config, kafka),
@@ -15,20 +24,45 @@ static const cfg_row rows[] = {
         "Address and port to listen on (civetweb syntax: \"8080\", "
         "\"127.0.0.1:8080\", \"8443s\" for TLS)."),
     ROW("ingest.threads", CFG_INT, ingest.threads, "64", 1, 4096, NULL, NULL,
-        "HTTP worker threads: the most requests handled at once."),
+        "HTTP worker threads. Each serves one connection at a time (an idle "
+        "kept-alive one too), so this is also the most connections served "
+        "at once."),
+    ROW("ingest.connection_queue", CFG_INT, ingest.connection_queue, "128", 1,
+        65536, NULL, NULL,
+        "Accepted connections waiting for a free thread; when it is full, "
+        "new connections wait in the kernel's backlog."),
+    ROW("ingest.listen_backlog", CFG_INT, ingest.listen_backlog, "1024", 1,
+        65535, NULL, NULL,
+        "The kernel's queue of connections not yet accepted (capped by "
+        "net.core.somaxconn); beyond it, connections are refused."),
+    ROW("ingest.max_header_bytes", CFG_SIZE, ingest.max_header_bytes, "16k",
+        1024, 1LL << 20, NULL, NULL,
+        "Largest request line plus headers; a larger head gets 413 "
+        "headers_too_large."),
+    ROW("ingest.keepalive", CFG_BOOL, ingest.keepalive, "true", 0, 0, NULL,
+        NULL, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
+    ROW("ingest.tls_certificate", CFG_STR, ingest.tls_certificate, "", 0, 0,
+        NULL, NULL,
+        "PEM file with the server certificate, its chain and its private "
+        "key; required when a port in ingest.listen ends in 's' (TLS 1.2 "
+        "and later)."),
+    ROW_SECRET("ingest.tokens", CFG_LIST, ingest.tokens, NULL, 0, 0, NULL, NULL,
+               "Bearer tokens allowed to POST events, at least 16 characters "
+               "each (environment: comma-separated). Empty: no "
+               "authentication."),
     ROW("ingest.max_body_bytes", CFG_SIZE, ingest.max_body_bytes, "4M", 1024,
         1LL << 30, NULL, NULL,
         "Largest request body, after gzip decompression."),
-    ROW("ingest.max_event_bytes", CFG_SIZE, ingest.max_event_bytes, "512k",
-        16, 64LL << 20, NULL, NULL,
+    ROW("ingest.max_event_bytes", CFG_SIZE, ingest.max_event_bytes, "512k", 16,
+        64LL << 20, NULL, NULL,
         "Largest single event (compact JSON); keep below the broker's "
         "message.max.bytes."),
     ROW("ingest.max_events", CFG_INT, ingest.max_events, "10000", 1, 1000000,
         NULL, NULL, "Most events in one request."),
     ROW("ingest.max_depth", CFG_INT, ingest.max_depth, "32", 1, 1000, NULL,
         NULL, "Deepest JSON nesting in an event (the event object is 1)."),
-    ROW("ingest.required_fields", CFG_LIST, ingest.required_fields, NULL, 0,
-        0, NULL, NULL, "Fields every event must have."),
+    ROW("ingest.required_fields", CFG_LIST, ingest.required_fields, NULL, 0, 0,
+        NULL, NULL, "Fields every event must have."),
     ROW("ingest.key_field", CFG_STR, ingest.key_field, "", 0, 0, NULL, NULL,
         "Event field used as the Kafka message key (empty: no key, sticky "
         "partitioning)."),
@@ -38,25 +72,35 @@ static const cfg_row rows[] = {
         "after librdkafka queued them."),
     ROW("ingest.delivery_timeout_ms", CFG_INT, ingest.delivery_timeout_ms,
         "10000", 100, 300000, NULL, NULL,
-        "Longest a request waits for Kafka before it gets 503."),
+        "Longest a request waits for Kafka's delivery reports (also "
+        "librdkafka's message.timeout.ms); then 503 delivery_timeout."),
     ROW("ingest.request_timeout_ms", CFG_INT, ingest.request_timeout_ms,
-        "30000", 100, 600000, NULL, NULL,
-        "Longest time to receive a request's headers and body."),
+        "10000", 100, 600000, NULL, NULL,
+        "Bound on receiving a request's headers (then the connection is "
+        "closed) and its body (then 408); one read of the body may add as "
+        "much again."),
     ROW("ingest.keepalive_timeout_ms", CFG_INT, ingest.keepalive_timeout_ms,
-        "30000", 0, 600000, NULL, NULL, "Idle keep-alive connection timeout."),
+        "5000", 0, 600000, NULL, NULL,
+        "How long an idle kept-alive connection may hold its thread waiting "
+        "for the next request's headers."),
     ROW("ingest.queue_max_messages", CFG_INT, ingest.queue_max_messages,
         "200000", 100, 10000000, NULL, NULL,
         "Producer queue limit in messages; a full queue answers 503."),
     ROW("ingest.queue_max_kbytes", CFG_INT, ingest.queue_max_kbytes, "131072",
         1024, 2097151, NULL, NULL,
         "Producer queue limit in KiB; a full queue answers 503."),
-    ROW("ingest.linger_ms", CFG_INT, ingest.linger_ms, "5", 0, 1000, NULL,
-        NULL, "How long the producer waits to fill a batch."),
+    ROW("ingest.linger_ms", CFG_INT, ingest.linger_ms, "5", 0, 1000, NULL, NULL,
+        "How long the producer waits to fill a batch."),
     ROW("ingest.retry_after_s", CFG_INT, ingest.retry_after_s, "1", 0, 3600,
         NULL, NULL, "Retry-After sent with 503."),
     ROW("ingest.shutdown_timeout_ms", CFG_INT, ingest.shutdown_timeout_ms,
         "10000", 0, 600000, NULL, NULL,
-        "Bound on flushing the producer at shutdown."),
+        "On SIGTERM, bound on finishing the requests in flight and then on "
+        "flushing the producer."),
+    ROW("ingest.probe_interval_ms", CFG_INT, ingest.probe_interval_ms, "1000",
+        100, 60000, NULL, NULL,
+        "How often the Kafka cluster is probed (topic metadata) for /readyz "
+        "and for failing fast with 503 while it is unreachable."),
 };
 
 void ingest_config_table(cfg_table *t, ingest_config *c)
@@ -67,8 +111,42 @@ void ingest_config_table(cfg_table *t, ingest_config *c)
     t->base = c;
 }
 
+/* A port in civetweb's list ends in 's' when it is a TLS port. */
+static int listen_has_tls(const char *listen)
+{
+    const char *p = listen;
+
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && p[n - 1] == 's')
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+static void validate_tls(const ingest_config *c, cfg_errors *errs)
+{
+    int has_cert = c->ingest.tls_certificate && c->ingest.tls_certificate[0];
+    int has_port = listen_has_tls(c->ingest.listen);
+
+    if (has_port && !has_cert)
+        cfg_error_add(errs,
+                      "ingest.listen \"%s\" has a TLS port ('s') but "
+                      "ingest.tls_certificate is empty",
+                      c->ingest.listen);
+    if (has_cert && !has_port)
+        cfg_error_add(errs,
+                      "ingest.tls_certificate is set but no port in "
+                      "ingest.listen \"%s\" ends in 's'",
+                      c->ingest.listen);
+}
+
 void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
 {
+    char why[160];
+
     if (c->ingest.max_event_bytes > c->ingest.max_body_bytes)
         cfg_error_add(errs,
                       "ingest.max_event_bytes (%lld) exceeds "
@@ -78,4 +156,7 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.brokers is empty");
     if (c->kafka.topic[0] == '\0')
         cfg_error_add(errs, "kafka.topic is empty");
+    validate_tls(c, errs);
+    if (auth_check_tokens(c->ingest.tokens, why, sizeof(why)) < 0)
+        cfg_error_add(errs, "ingest.tokens: %s", why);
 }

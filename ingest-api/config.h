@@ -11,6 +11,12 @@ typedef struct ingest_config {
     struct {
         char *listen;
         long long threads;
+        long long connection_queue;
+        long long listen_backlog;
+        long long max_header_bytes;
+        int keepalive;
+        char *tls_certificate;
+        char *tokens;
         long long max_body_bytes;
         long long max_event_bytes;
         long long max_events;
@@ -26,6 +32,7 @@ typedef struct ingest_config {
         long long linger_ms;
         long long retry_after_s;
         long long shutdown_timeout_ms;
+        long long probe_interval_ms;
     } ingest;
 } ingest_config;
 

@@ -1,89 +1,159 @@
 /* http.c -- ingest-api's HTTP surface on civetweb: /v1/events, /healthz,
- * /readyz, /metrics. Handlers parse, validate and hand over to publish. */
+ * /readyz, /metrics. Handlers parse, validate and hand over to publish.
+ *
+ * The order of the checks on POST /v1/events is the contract's: draining
+ * (503), token (401), method (405), head (415, 417, 411, 413), body (408,
+ * 400, 413 by counting), gzip (400, 413), events (400, 413), Kafka (503),
+ * and 202. Everything decided from the head answers without reading the
+ * body, and then closes the connection (its unread body makes it
+ * unusable). */
 #include "http.h"
 
 #include <civetweb.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "gunzip.h"
 #include "log.h"
+#include "request.h"
 #include "validate.h"
-
-/* Status codes counted for /metrics. */
-static const int counted[] = {202, 400, 401, 404, 405, 411,
-                              413, 415, 500, 503};
-#define N_COUNTED (sizeof(counted) / sizeof(counted[0]))
 
 struct http_server {
     struct mg_context *ctx;
     const ingest_config *cfg;
     publisher *pub;
+    ingest_metrics *m;
+    auth *auth;
     ingest_limits limits;
-    atomic_ullong by_status[N_COUNTED];
-    atomic_ullong events_accepted;
     atomic_ullong request_seq;
-    atomic_int in_flight;
+    atomic_int draining;
+    atomic_llong log_second; /* civetweb's log lines: at most 5 a second */
+    atomic_int log_count;
     unsigned boot_id;
 };
 
-static void count_status(http_server *s, int status)
+static long long now_us(void)
 {
-    for (size_t i = 0; i < N_COUNTED; i++) {
-        if (counted[i] == status) {
-            atomic_fetch_add(&s->by_status[i], 1);
-            return;
-        }
-    }
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long now_ms(void)
+{
+    return now_us() / 1000;
 }
 
 static const char *reason(int status)
 {
     switch (status) {
+    case 100:
+        return "Continue";
     case 200:
         return "OK";
     case 202:
         return "Accepted";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 411:
         return "Length Required";
     case 413:
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Internal Server Error";
     }
 }
 
-/* close_conn: the body was not read, so the connection cannot be reused. */
-static int reply(http_server *s, struct mg_connection *c, int status,
-                 const char *body, const char *extra, int close_conn)
+/* Writes a whole response with one write where it fits, so that a small
+ * answer leaves in one packet. close_conn: the body was not read, so the
+ * connection cannot carry another request. */
+static int respond(http_server *s, struct mg_connection *c, int status,
+                   const char *ctype, const char *body, size_t len,
+                   const char *extra, int close_conn)
 {
-    size_t len = strlen(body);
+    const char *method = mg_get_request_info(c)->request_method;
+    int head_only = method && strcmp(method, "HEAD") == 0;
+    char buf[2048];
+    int n;
 
-    count_status(s, status);
-    mg_printf(c,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: application/json\r\n"
-              "Content-Length: %zu\r\n"
-              "%s%s\r\n",
-              status, reason(status), len, extra ? extra : "",
-              close_conn ? "Connection: close\r\n" : "");
-    mg_write(c, body, len);
+    metrics_count_status(s->m, status);
+    n = snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n"
+                 "%s%s\r\n",
+                 status, reason(status), ctype, len, extra ? extra : "",
+                 close_conn ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return 500;
+    if (head_only) {
+        len = 0;
+    } else if ((size_t)n + len <= sizeof(buf)) {
+        memcpy(buf + n, body, len);
+        n += (int)len;
+        len = 0;
+    }
+    mg_write(c, buf, (size_t)n);
+    if (len)
+        mg_write(c, body, len);
     return status;
+}
+
+static int reply_json(http_server *s, struct mg_connection *c, int status,
+                      const char *body, const char *extra, int close_conn)
+{
+    return respond(s, c, status, "application/json", body, strlen(body), extra,
+                   close_conn);
+}
+
+/* JSON string content for text: quotes, backslashes and control bytes
+ * escaped; bytes outside ASCII (a client's path, say, may not be UTF-8)
+ * become '?', so the body is always valid JSON. */
+static void json_escape(const char *text, char *out, size_t outlen)
+{
+    size_t j = 0;
+
+    for (const char *p = text; *p && j + 7 < outlen; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            out[j++] = '\\';
+            out[j++] = (char)ch;
+        } else if (ch < 0x20) {
+            j += (size_t)snprintf(out + j, outlen - j, "\\u%04x", ch);
+        } else if (ch >= 0x80) {
+            out[j++] = '?';
+        } else {
+            out[j++] = (char)ch;
+        }
+    }
+    out[j] = '\0';
 }
 
 /* A JSON error body: {"error": code, "detail": text[, "index": n]}. */
@@ -92,21 +162,9 @@ static int reply_error(http_server *s, struct mg_connection *c, int status,
                        const char *extra, int close_conn)
 {
     char body[1024];
-    char esc[600];
-    size_t j = 0;
+    char esc[700];
 
-    for (const char *p = detail; *p && j + 7 < sizeof(esc); p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') {
-            esc[j++] = '\\';
-            esc[j++] = (char)ch;
-        } else if (ch < 0x20) {
-            j += (size_t)snprintf(esc + j, sizeof(esc) - j, "\\u%04x", ch);
-        } else {
-            esc[j++] = (char)ch;
-        }
-    }
-    esc[j] = '\0';
+    json_escape(detail, esc, sizeof(esc));
     if (index >= 0)
         snprintf(body, sizeof(body),
                  "{\"error\":\"%s\",\"detail\":\"%s\",\"index\":%ld}\n", code,
@@ -114,244 +172,256 @@ static int reply_error(http_server *s, struct mg_connection *c, int status,
     else
         snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n",
                  code, esc);
-    return reply(s, c, status, body, extra, close_conn);
+    return reply_json(s, c, status, body, extra, close_conn);
 }
 
-static int media_is(const char *ct, const char *type)
+static const char *unavailable_code(metrics_reason why)
 {
-    size_t n = strlen(type);
-
-    return strncasecmp(ct, type, n) == 0 &&
-           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-/* Which body shape a Content-Type announces; -1 for one we do not take.
- * No type, and curl's default form type, are read as JSON so that
- * `curl -d '{...}'` works. */
-static int body_kind_of(const char *ct)
-{
-    if (ct == NULL || ct[0] == '\0' || media_is(ct, "application/json") ||
-        media_is(ct, "application/x-www-form-urlencoded") ||
-        media_is(ct, "text/json"))
-        return BODY_JSON;
-    if (media_is(ct, "application/x-ndjson") ||
-        media_is(ct, "application/ndjson") ||
-        media_is(ct, "application/jsonl") ||
-        media_is(ct, "application/json-seq"))
-        return BODY_NDJSON;
-    return -1;
-}
-
-/* Reads at most max bytes; returns the length, -1 on a read error, or
- * max + 1 when the body is longer than max. */
-static long long read_body(struct mg_connection *c, long long declared,
-                           size_t max, char **out)
-{
-    size_t cap = declared >= 0 ? (size_t)declared + 1 : 65536;
-    size_t len = 0;
-    char *buf;
-
-    if (cap > max + 2)
-        cap = max + 2;
-    buf = malloc(cap);
-    if (buf == NULL)
-        return -1;
-    for (;;) {
-        int n;
-        if (len == cap - 1) {
-            char *grown;
-            if (len > max)
-                break;
-            cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
-                free(buf);
-                return -1;
-            }
-            buf = grown;
-        }
-        n = mg_read(c, buf + len, cap - 1 - len);
-        if (n < 0) {
-            free(buf);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
+    switch (why) {
+    case METRICS_QUEUE_FULL:
+        return "queue_full";
+    case METRICS_UNREACHABLE:
+        return "kafka_unreachable";
+    case METRICS_TIMEOUT:
+        return "delivery_timeout";
+    case METRICS_FAILED:
+        return "delivery_failed";
+    case METRICS_FATAL:
+        return "producer_failed";
+    default:
+        return "shutting_down";
     }
-    buf[len] = '\0';
-    *out = buf;
-    return len > max ? (long long)max + 1 : (long long)len;
 }
 
-static int too_large(http_server *s, struct mg_connection *c, long long max)
+static int unavailable(http_server *s, struct mg_connection *c, const char *rid,
+                       metrics_reason why, const char *detail, int close_conn)
 {
-    char detail[128];
+    char extra[96];
 
-    snprintf(detail, sizeof(detail), "the body exceeds %lld bytes", max);
-    return reply_error(s, c, 413, "body_too_large", detail, -1, NULL, 1);
+    metrics_count_unavailable(s->m, why);
+    snprintf(extra, sizeof(extra), "Retry-After: %lld\r\nX-Request-Id: %s\r\n",
+             s->cfg->ingest.retry_after_s, rid);
+    return reply_error(s, c, 503, unavailable_code(why), detail, -1, extra,
+                       close_conn);
 }
 
-static int unavailable(http_server *s, struct mg_connection *c,
-                       const char *detail)
+static metrics_reason reason_of(publish_status st)
 {
-    char extra[64];
-
-    snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
-             s->cfg->ingest.retry_after_s);
-    return reply_error(s, c, 503, "unavailable", detail, -1, extra, 0);
+    switch (st) {
+    case PUBLISH_QUEUE_FULL:
+        return METRICS_QUEUE_FULL;
+    case PUBLISH_UNREACHABLE:
+        return METRICS_UNREACHABLE;
+    case PUBLISH_TIMEOUT:
+        return METRICS_TIMEOUT;
+    case PUBLISH_FATAL:
+        return METRICS_FATAL;
+    case PUBLISH_STOPPING:
+        return METRICS_SHUTTING_DOWN;
+    default:
+        return METRICS_FAILED;
+    }
 }
 
-/* Decodes the body into *text (owned by the caller) or answers an error. */
-static int get_text(http_server *s, struct mg_connection *c, char **text,
-                    size_t *len)
+static int reply_unauthorized(http_server *s, struct mg_connection *c,
+                              auth_result r, int close_conn)
+{
+    if (r == AUTH_MISSING)
+        return reply_error(
+            s, c, 401, "missing_token", "send Authorization: Bearer <token>",
+            -1, "WWW-Authenticate: Bearer realm=\"millrace\"\r\n", close_conn);
+    return reply_error(s, c, 401, "invalid_token", "the token is not valid", -1,
+                       "WWW-Authenticate: Bearer realm=\"millrace\", "
+                       "error=\"invalid_token\"\r\n",
+                       close_conn);
+}
+
+static int read_conn(void *ctx, void *buf, size_t len)
+{
+    return mg_read(ctx, buf, len);
+}
+
+/* The body, decoded, into *text (owned by the caller); or an answer. */
+static int get_text(http_server *s, struct mg_connection *c,
+                    const request_plan *plan, char **text, size_t *len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    long long max = s->cfg->ingest.max_body_bytes;
+    request_reader rd = {read_conn, c, now_ms};
+    request_error err;
+    char *raw = NULL;
+    size_t rawlen = 0, nread = 0;
+    int rc;
+
+    if (plan->send_continue && strcmp(ri->http_version, "1.1") == 0)
+        mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
+    rc = request_read_body(&rd, ri->content_length, (size_t)max,
+                           now_ms() + s->cfg->ingest.request_timeout_ms, &raw,
+                           &rawlen, &nread, &err);
+    atomic_fetch_add_explicit(&s->m->body_bytes, nread, memory_order_relaxed);
+    if (rc < 0)
+        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL, 1);
+    if (!plan->gzip) {
+        *text = raw;
+        *len = rawlen;
+        return 0;
+    }
+    rc = gunzip_capped(raw, rawlen, (size_t)max, text, len);
+    free(raw);
+    if (rc == GUNZIP_OK)
+        return 0;
+    if (rc == GUNZIP_TOO_LARGE) {
+        char detail[128];
+        snprintf(detail, sizeof(detail),
+                 "the decompressed body exceeds the limit of %lld bytes", max);
+        return reply_error(s, c, 413, "body_too_large", detail, -1, NULL, 0);
+    }
+    return reply_error(s, c, 400, "bad_gzip", "the body is not valid gzip", -1,
+                       NULL, 0);
+}
+
+/* Everything the head decides; 0 to go on and read the body. */
+static int check_head(http_server *s, struct mg_connection *c,
+                      request_plan *plan)
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *te = mg_get_header(c, "Transfer-Encoding");
-    const char *ce = mg_get_header(c, "Content-Encoding");
-    long long max = s->cfg->ingest.max_body_bytes;
-    int gzip = 0;
-    char *raw = NULL;
-    long long n;
+    int pending = ri->content_length > 0 || te != NULL;
+    request_head h;
+    request_error err;
+    auth_result ar;
 
-    if (ce && strcasecmp(ce, "gzip") == 0)
-        gzip = 1;
-    else if (ce && ce[0] && strcasecmp(ce, "identity") != 0)
-        return reply_error(s, c, 415, "unsupported_encoding",
-                           "Content-Encoding must be gzip or identity", -1,
-                           NULL, 1);
-    if (ri->content_length < 0 && !(te && strcasestr(te, "chunked")))
-        return reply_error(s, c, 411, "length_required",
-                           "send Content-Length or a chunked body", -1, NULL,
-                           1);
-    if (ri->content_length > max)
-        return too_large(s, c, max);
-    n = read_body(c, ri->content_length, (size_t)max, &raw);
-    if (n < 0)
-        return reply_error(s, c, 400, "bad_body", "could not read the body",
-                           -1, NULL, 1);
-    if (n > max) {
-        free(raw);
-        return too_large(s, c, max);
-    }
-    if (!gzip) {
-        *text = raw;
-        *len = (size_t)n;
-        return 0;
-    }
-    switch (gunzip_capped(raw, (size_t)n, (size_t)max, text, len)) {
-    case GUNZIP_OK:
-        free(raw);
-        return 0;
-    case GUNZIP_TOO_LARGE:
-        free(raw);
-        return reply_error(s, c, 413, "body_too_large",
-                           "the decompressed body exceeds the limit", -1,
-                           NULL, 0);
-    default:
-        free(raw);
-        return reply_error(s, c, 400, "bad_gzip",
-                           "the body is not valid gzip", -1, NULL, 0);
-    }
-}
-
-static int handle_events(struct mg_connection *c, void *cbdata)
-{
-    http_server *s = cbdata;
-    const struct mg_request_info *ri = mg_get_request_info(c);
-    event_batch batch = {0};
-    validate_error verr;
-    char *text = NULL;
-    size_t len = 0;
-    char detail[256];
-    char request_id[40];
-    char body[64];
-    int kind;
-    int status;
-
+    ar = auth_check(s->auth, mg_get_header(c, "Authorization"));
+    if (ar != AUTH_OK)
+        return reply_unauthorized(s, c, ar, pending);
     if (strcmp(ri->request_method, "POST") != 0)
         return reply_error(s, c, 405, "method_not_allowed",
                            "use POST for /v1/events", -1, "Allow: POST\r\n",
-                           1);
-    kind = body_kind_of(mg_get_header(c, "Content-Type"));
-    if (kind < 0)
-        return reply_error(s, c, 415, "unsupported_media_type",
-                           "Content-Type must be application/json or "
-                           "application/x-ndjson",
-                           -1, NULL, 1);
-    status = get_text(s, c, &text, &len);
+                           pending);
+    h.content_type = mg_get_header(c, "Content-Type");
+    h.content_encoding = mg_get_header(c, "Content-Encoding");
+    h.transfer_encoding = te;
+    h.expect = mg_get_header(c, "Expect");
+    h.content_length = ri->content_length;
+    if (request_plan_of(&h, s->cfg->ingest.max_body_bytes, plan, &err) < 0)
+        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
+                           pending);
+    return 0;
+}
+
+static int serve_events(http_server *s, struct mg_connection *c,
+                        const char *rid)
+{
+    event_batch batch = {0};
+    validate_error verr;
+    request_plan plan;
+    char *text = NULL;
+    size_t len = 0;
+    char detail[256];
+    char body[64];
+    char extra[64];
+    publish_status st;
+    int status;
+
+    if (atomic_load(&s->draining))
+        return unavailable(s, c, rid, METRICS_SHUTTING_DOWN,
+                           "the server is shutting down", 1);
+    status = check_head(s, c, &plan);
     if (status)
         return status;
-    atomic_fetch_add(&s->in_flight, 1);
-    if (validate_body(text, len, (body_kind)kind, &s->limits, &batch,
-                      &verr) < 0) {
+    status = get_text(s, c, &plan, &text, &len);
+    if (status)
+        return status;
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", rid);
+    if (validate_body(text, len, plan.kind, &s->limits, &batch, &verr) < 0) {
         status = reply_error(s, c, verr.status, verr.code, verr.detail,
-                             verr.index, NULL, 0);
+                             verr.index, extra, 0);
         goto done;
     }
-    snprintf(request_id, sizeof(request_id), "%08x-%llx", s->boot_id,
-             (unsigned long long)atomic_fetch_add(&s->request_seq, 1));
-    if (publish_events(s->pub, &batch, request_id, detail, sizeof(detail)) !=
-        PUBLISH_OK) {
-        log_debug("http", "request %s: 503: %s", request_id, detail);
-        status = unavailable(s, c, detail);
+    st = publish_events(s->pub, &batch, rid, detail, sizeof(detail));
+    if (st != PUBLISH_OK) {
+        log_debug("http", "request %s: 503: %s", rid, detail);
+        status = unavailable(s, c, rid, reason_of(st), detail, 0);
         goto done;
     }
-    atomic_fetch_add(&s->events_accepted, batch.n);
+    atomic_fetch_add_explicit(&s->m->events_accepted, batch.n,
+                              memory_order_relaxed);
     snprintf(body, sizeof(body), "{\"accepted\":%zu}\n", batch.n);
-    status = reply(s, c, 202, body, NULL, 0);
+    status = reply_json(s, c, 202, body, extra, 0);
 done:
-    atomic_fetch_sub(&s->in_flight, 1);
     event_batch_clear(&batch);
     free(text);
     return status;
 }
 
+static int handle_events(struct mg_connection *c, void *cbdata)
+{
+    http_server *s = cbdata;
+    long long t0 = now_us();
+    char rid[40];
+    int status;
+
+    atomic_fetch_add(&s->m->in_flight, 1);
+    snprintf(rid, sizeof(rid), "%08x-%llx", s->boot_id,
+             (unsigned long long)atomic_fetch_add(&s->request_seq, 1));
+    status = serve_events(s, c, rid);
+    metrics_observe_us(s->m, now_us() - t0);
+    atomic_fetch_sub(&s->m->in_flight, 1);
+    return status;
+}
+
 static int handle_healthz(struct mg_connection *c, void *cbdata)
 {
-    return reply(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL, 0);
+    return reply_json(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL, 0);
 }
 
 static int handle_readyz(struct mg_connection *c, void *cbdata)
 {
     http_server *s = cbdata;
 
-    if (publisher_ready(s->pub))
-        return reply(s, c, 200, "{\"status\":\"ready\"}\n", NULL, 0);
-    return reply_error(s, c, 503, "unavailable", "Kafka is not reachable",
-                       -1, NULL, 0);
+    if (atomic_load(&s->draining))
+        return reply_error(s, c, 503, "shutting_down",
+                           "the server is shutting down", -1, NULL, 0);
+    if (publisher_fatal(s->pub))
+        return reply_error(s, c, 503, "producer_failed",
+                           "the Kafka producer failed and must be restarted",
+                           -1, NULL, 0);
+    if (!publisher_ready(s->pub))
+        return reply_error(s, c, 503, "kafka_unreachable",
+                           "Kafka is not reachable", -1, NULL, 0);
+    return reply_json(s, c, 200, "{\"status\":\"ready\"}\n", NULL, 0);
 }
 
 static int handle_metrics(struct mg_connection *c, void *cbdata)
 {
     http_server *s = cbdata;
-    char buf[4096];
-    size_t n = 0;
+    metrics_sample smp;
+    publish_stats ps;
+    char stack[8192];
+    char *buf = stack;
+    size_t need;
+    int status;
 
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-                          "# TYPE millrace_ingest_requests_total counter\n");
-    for (size_t i = 0; i < N_COUNTED; i++)
-        n += (size_t)snprintf(
-            buf + n, sizeof(buf) - n,
-            "millrace_ingest_requests_total{code=\"%d\"} %llu\n", counted[i],
-            (unsigned long long)atomic_load(&s->by_status[i]));
-    n += (size_t)snprintf(
-        buf + n, sizeof(buf) - n,
-        "# TYPE millrace_ingest_events_accepted_total counter\n"
-        "millrace_ingest_events_accepted_total %llu\n"
-        "# TYPE millrace_ingest_in_flight_requests gauge\n"
-        "millrace_ingest_in_flight_requests %d\n"
-        "# TYPE millrace_ingest_producer_queue_messages gauge\n"
-        "millrace_ingest_producer_queue_messages %d\n",
-        (unsigned long long)atomic_load(&s->events_accepted),
-        atomic_load(&s->in_flight), publisher_outq_len(s->pub));
-    mg_printf(c,
-              "HTTP/1.1 200 OK\r\n"
-              "Content-Type: text/plain; version=0.0.4\r\n"
-              "Content-Length: %zu\r\n\r\n",
-              n);
-    mg_write(c, buf, n);
-    return 200;
+    publisher_stats(s->pub, &ps);
+    memset(&smp, 0, sizeof(smp));
+    smp.queue_messages = ps.queue_messages;
+    smp.delivered = ps.delivered;
+    smp.delivery_errors = ps.delivery_errors;
+    smp.kafka_up = ps.up && !ps.fatal;
+    smp.draining = atomic_load(&s->draining);
+    need = metrics_render(s->m, &smp, stack, sizeof(stack));
+    if (need >= sizeof(stack)) {
+        buf = malloc(need + 1);
+        if (buf == NULL)
+            return reply_error(s, c, 500, "out_of_memory", "out of memory", -1,
+                               NULL, 0);
+        metrics_render(s->m, &smp, buf, need + 1);
+    }
+    status =
+        respond(s, c, 200, "text/plain; version=0.0.4", buf, need, NULL, 0);
+    if (buf != stack)
+        free(buf);
+    return status;
 }
 
 static int handle_other(struct mg_connection *c, void *cbdata)
@@ -360,7 +430,9 @@ static int handle_other(struct mg_connection *c, void *cbdata)
     char detail[200];
 
     snprintf(detail, sizeof(detail), "no such path: %.150s", ri->local_uri);
-    return reply_error(cbdata, c, 404, "not_found", detail, -1, NULL, 1);
+    return reply_error(cbdata, c, 404, "not_found", detail, -1, NULL,
+                       ri->content_length > 0 ||
+                           mg_get_header(c, "Transfer-Encoding") != NULL);
 }
 
 /* /healthz and friends take GET (and HEAD) only. */
@@ -370,8 +442,8 @@ static int get_only(struct mg_connection *c, void *cbdata,
     const char *m = mg_get_request_info(c)->request_method;
 
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-        return reply_error(cbdata, c, 405, "method_not_allowed", "use GET",
-                           -1, "Allow: GET\r\n", 1);
+        return reply_error(cbdata, c, 405, "method_not_allowed", "use GET", -1,
+                           "Allow: GET, HEAD\r\n", 1);
     return fn(c, cbdata);
 }
 
@@ -388,54 +460,141 @@ static int on_metrics(struct mg_connection *c, void *d)
     return get_only(c, d, handle_metrics);
 }
 
+/* Errors civetweb answers itself (a malformed request line, headers over
+ * ingest.max_header_bytes, a bad Content-Length or Transfer-Encoding, an
+ * HTTP version other than 1.x) get a JSON body like ours. */
+static int on_http_error(struct mg_connection *c, int status, const char *msg)
+{
+    http_server *s = mg_get_user_data(mg_get_context(c));
+    const char *code;
+
+    switch (status) {
+    case 400:
+        code = "bad_request";
+        break;
+    case 411:
+        code = "length_required";
+        break;
+    case 413:
+        code = "headers_too_large";
+        break;
+    case 505:
+        code = "http_version_not_supported";
+        break;
+    default:
+        code = "http_error";
+        break;
+    }
+    reply_error(s, c, status, code, msg && msg[0] ? msg : reason(status), -1,
+                NULL, 1);
+    return 0;
+}
+
+/* civetweb reports trouble with single connections too (a failed TLS
+ * handshake, say): log them, but never more than a few lines a second. */
 static int log_message(const struct mg_connection *c, const char *msg)
 {
-    (void)c;
+    http_server *s = c ? mg_get_user_data(mg_get_context(c)) : NULL;
+    long long sec = now_ms() / 1000;
+
+    if (s) {
+        if (atomic_exchange(&s->log_second, sec) != sec)
+            atomic_store(&s->log_count, 0);
+        if (atomic_fetch_add(&s->log_count, 1) >= 5)
+            return 1;
+    }
     log_warn("http", "%s", msg);
     return 1;
 }
 
+/* The civetweb options of the settings; strings live in num[]. */
+static void civetweb_options(const ingest_config *cfg, const char **opts,
+                             char num[][24])
+{
+    int i = 0;
+
+    snprintf(num[0], 24, "%lld", cfg->ingest.threads);
+    snprintf(num[1], 24, "%lld", cfg->ingest.request_timeout_ms);
+    snprintf(num[2], 24, "%lld", cfg->ingest.keepalive_timeout_ms);
+    snprintf(num[3], 24, "%lld", cfg->ingest.connection_queue);
+    snprintf(num[4], 24, "%lld", cfg->ingest.listen_backlog);
+    snprintf(num[5], 24, "%lld", cfg->ingest.max_header_bytes);
+    opts[i++] = "listening_ports";
+    opts[i++] = cfg->ingest.listen;
+    opts[i++] = "num_threads";
+    opts[i++] = num[0];
+    opts[i++] = "request_timeout_ms";
+    opts[i++] = num[1];
+    opts[i++] = "keep_alive_timeout_ms";
+    opts[i++] = num[2];
+    opts[i++] = "connection_queue";
+    opts[i++] = num[3];
+    opts[i++] = "listen_backlog";
+    opts[i++] = num[4];
+    opts[i++] = "max_request_size";
+    opts[i++] = num[5];
+    opts[i++] = "enable_keep_alive";
+    opts[i++] = cfg->ingest.keepalive ? "yes" : "no";
+    opts[i++] = "tcp_nodelay";
+    opts[i++] = "1";
+    if (cfg->ingest.tls_certificate && cfg->ingest.tls_certificate[0]) {
+        opts[i++] = "ssl_certificate";
+        opts[i++] = cfg->ingest.tls_certificate;
+        opts[i++] = "ssl_protocol_version";
+        opts[i++] = "4"; /* TLS 1.2 and later */
+    }
+    opts[i] = NULL;
+}
+
 http_server *http_start(const ingest_config *cfg, publisher *pub,
-                        char *errbuf, size_t errlen)
+                        ingest_metrics *m, char *errbuf, size_t errlen)
 {
     http_server *s = calloc(1, sizeof(*s));
+    int tls = cfg->ingest.tls_certificate && cfg->ingest.tls_certificate[0];
     struct mg_callbacks cb;
-    char threads[24], req_to[24], ka_to[24];
-    const char *opts[] = {"listening_ports",
-                          cfg->ingest.listen,
-                          "num_threads",
-                          threads,
-                          "request_timeout_ms",
-                          req_to,
-                          "keep_alive_timeout_ms",
-                          ka_to,
-                          "enable_keep_alive",
-                          "yes",
-                          NULL};
+    struct mg_init_data init;
+    struct mg_error_data error;
+    char why[256] = "";
+    unsigned code = 0;
+    char num[6][24];
+    const char *opts[32];
 
     if (s == NULL) {
         snprintf(errbuf, errlen, "out of memory");
-        return NULL;
+        goto fail;
+    }
+    if (tls && !mg_check_feature(MG_FEATURES_TLS)) {
+        snprintf(errbuf, errlen, "this civetweb is built without TLS");
+        goto fail;
     }
     s->cfg = cfg;
     s->pub = pub;
+    s->m = m;
     s->boot_id = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
     s->limits.max_event_bytes = (size_t)cfg->ingest.max_event_bytes;
     s->limits.max_events = (size_t)cfg->ingest.max_events;
     s->limits.max_depth = (int)cfg->ingest.max_depth;
     s->limits.required = cfg->ingest.required_fields;
     s->limits.key_field = cfg->ingest.key_field;
-    snprintf(threads, sizeof(threads), "%lld", cfg->ingest.threads);
-    snprintf(req_to, sizeof(req_to), "%lld", cfg->ingest.request_timeout_ms);
-    snprintf(ka_to, sizeof(ka_to), "%lld", cfg->ingest.keepalive_timeout_ms);
+    s->auth = auth_new(cfg->ingest.tokens, errbuf, errlen);
+    if (s->auth == NULL)
+        goto fail;
+    civetweb_options(cfg, opts, num);
     memset(&cb, 0, sizeof(cb));
     cb.log_message = log_message;
-    s->ctx = mg_start(&cb, s, opts);
+    cb.http_error = on_http_error;
+    init.callbacks = &cb;
+    init.user_data = s;
+    init.configuration_options = opts;
+    error.code = &code;
+    error.text = why;
+    error.text_buffer_size = sizeof(why);
+    mg_init_library(tls ? MG_FEATURES_TLS : 0);
+    s->ctx = mg_start2(&init, &error);
     if (s->ctx == NULL) {
-        snprintf(errbuf, errlen, "cannot listen on %s (in use?)",
-                 cfg->ingest.listen);
-        free(s);
-        return NULL;
+        snprintf(errbuf, errlen, "cannot listen on %s: %s", cfg->ingest.listen,
+                 why[0] ? why : "(no reason given)");
+        goto fail;
     }
     mg_set_request_handler(s->ctx, "/v1/events$", handle_events, s);
     mg_set_request_handler(s->ctx, "/healthz$", on_healthz, s);
@@ -443,6 +602,89 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     mg_set_request_handler(s->ctx, "/metrics$", on_metrics, s);
     mg_set_request_handler(s->ctx, "/", handle_other, s);
     return s;
+fail:
+    if (s)
+        auth_free(s->auth);
+    free(s);
+    return NULL;
+}
+
+/* Is fd a listening TCP socket on one of ports? */
+static int listener_on(int fd, const struct mg_server_port *ports, int n)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    int acc = 0;
+    socklen_t alen = sizeof(acc);
+    int port;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || !acc)
+        return 0;
+    if (getsockname(fd, (struct sockaddr *)&sa, &salen) != 0)
+        return 0;
+    if (sa.ss_family == AF_INET)
+        port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    else if (sa.ss_family == AF_INET6)
+        port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    else
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (ports[i].port == port)
+            return 1;
+    return 0;
+}
+
+/* civetweb has no call that closes its listening sockets and keeps
+ * serving the connections it has: mg_stop does both at once, and cuts
+ * the answers of requests still in flight. So each listening socket is
+ * replaced, under the same descriptor number, by an unbound UDP socket,
+ * which never becomes readable: civetweb's accept loop keeps polling and
+ * accepts nothing, the kernel closes the real listener (new connections
+ * are refused), and mg_stop later closes the stand-in. */
+static int stop_listening(http_server *s)
+{
+    struct mg_server_port ports[8];
+    int n = mg_get_server_ports(s->ctx, 8, ports);
+    int closed = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (n <= 0)
+        return 0;
+    d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        int udp;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) ||
+            !listener_on(fd, ports, n))
+            continue;
+        udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (udp < 0)
+            continue;
+        if (dup2(udp, fd) >= 0)
+            closed++;
+        close(udp);
+    }
+    closedir(d);
+    return closed;
+}
+
+int http_drain(http_server *s, long long budget_ms)
+{
+    long long deadline = now_ms() + budget_ms;
+    int left;
+
+    if (s == NULL || s->ctx == NULL)
+        return 0;
+    atomic_store(&s->draining, 1);
+    if (stop_listening(s) == 0)
+        log_warn("http", "could not close the listening socket early; new "
+                         "connections get 503 until the server stops");
+    while ((left = atomic_load(&s->m->in_flight)) > 0 && now_ms() < deadline)
+        usleep(10 * 1000); /* poll interval of the drain */
+    return left;
 }
 
 void http_stop(http_server *s)
@@ -451,5 +693,6 @@ void http_stop(http_server *s)
         return;
     if (s->ctx)
         mg_stop(s->ctx);
+    auth_free(s->auth);
     free(s);
 }

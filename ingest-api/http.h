@@ -4,15 +4,24 @@
 #define MILLRACE_HTTP_H
 
 #include "config.h"
+#include "metrics.h"
 #include "publish.h"
 
 typedef struct http_server http_server;
 
-/* Starts listening. pub is borrowed and must outlive the server. */
+/* Starts listening. cfg, pub and m are borrowed and must outlive the
+ * server. */
 http_server *http_start(const ingest_config *cfg, publisher *pub,
-                        char *errbuf, size_t errlen);
+                        ingest_metrics *m, char *errbuf, size_t errlen);
 
-/* Stops accepting, waits for in-flight requests to finish. Accepts NULL. */
+/* The first half of a graceful stop: closes the listening sockets (new
+ * connections are refused), answers 503 shutting_down to any new request
+ * on a kept-alive connection, and waits up to budget_ms for the requests
+ * in flight to be answered. Returns how many are still in flight. */
+int http_drain(http_server *s, long long budget_ms);
+
+/* Stops the server: connections still open are cut, handlers still
+ * running are waited for. Accepts NULL. */
 void http_stop(http_server *s);
 
 #endif

@@ -1,7 +1,14 @@
 /* main.c -- ingest-api: accepts JSON events over HTTP and publishes them to
- * Kafka, answering 202 only once they are safe. */
+ * Kafka, answering 202 only once they are safe.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT; 1 for a configuration or start-up
+ * error, and after a fatal producer error (the idempotent producer cannot
+ * go on: the process drains and exits so that its supervisor starts a
+ * fresh one, with a new producer id). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -9,7 +16,14 @@
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "publish.h"
+
+/* Bytes a record needs beyond its value: key, headers, framing. */
+#define RECORD_OVERHEAD 1024
+
+/* How often the operations summary may be logged. */
+#define SUMMARY_EVERY_S 10
 
 static void validate_cb(const void *base, cfg_errors *errs)
 {
@@ -20,16 +34,19 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
                                       size_t errlen)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(&c->kafka, errbuf, errlen);
-    char num[3][32];
+    char num[4][32];
 
     if (conf == NULL)
         return NULL;
     snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
     snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
     snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
+    snprintf(num[3], sizeof(num[3]), "%lld", c->ingest.linger_ms);
     /* Idempotence implies acks=all and keeps retries from duplicating or
      * reordering; message.timeout.ms bounds how long a record may stay
-     * unreported, so a request's wait always ends. */
+     * unreported, so a request's wait always ends. A short reconnect
+     * backoff lets 202s resume soon after the cluster returns. Operators'
+     * properties come last and win. */
     if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
         kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
         kafka_conf_set(conf, "queue.buffering.max.messages", num[0], errbuf,
@@ -37,27 +54,101 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
         kafka_conf_set(conf, "queue.buffering.max.kbytes", num[1], errbuf,
                        errlen) ||
         kafka_conf_set(conf, "message.timeout.ms", num[2], errbuf, errlen) ||
+        kafka_conf_set(conf, "linger.ms", num[3], errbuf, errlen) ||
+        kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errbuf,
+                       errlen) ||
         kafka_conf_apply_properties(conf, c->kafka.properties, errbuf,
                                     errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.linger_ms);
-    if (kafka_conf_set(conf, "linger.ms", num[0], errbuf, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     return conf;
 }
 
+/* An event must fit in one record of the producer's message.max.bytes:
+ * lower ingest.max_event_bytes if it does not, so that such an event is a
+ * 413 before anything is produced rather than a failed delivery. */
+static void fit_event_limit(ingest_config *c, rd_kafka_conf_t *conf)
+{
+    char v[32];
+    size_t n = sizeof(v);
+    long long max;
+
+    if (rd_kafka_conf_get(conf, "message.max.bytes", v, &n) != RD_KAFKA_CONF_OK)
+        return;
+    max = atoll(v) - RECORD_OVERHEAD;
+    if (max > 0 && c->ingest.max_event_bytes > max) {
+        log_warn("main",
+                 "ingest.max_event_bytes %lld lowered to %lld to fit "
+                 "message.max.bytes %s",
+                 c->ingest.max_event_bytes, max, v);
+        c->ingest.max_event_bytes = max;
+    }
+}
+
+/* One line every SUMMARY_EVERY_S seconds while requests are refused or
+ * records fail, instead of a line per request. */
+static void log_summary(ingest_metrics *m, publisher *pub,
+                        unsigned long long *last503,
+                        unsigned long long *lasterr)
+{
+    unsigned long long n503 = metrics_status_count(m, 503);
+    publish_stats ps;
+
+    publisher_stats(pub, &ps);
+    if (n503 != *last503 || ps.delivery_errors != *lasterr)
+        log_warn("main",
+                 "last %ds: %llu request(s) answered 503, %llu record(s) "
+                 "failed delivery; producer queue %d; see /metrics",
+                 SUMMARY_EVERY_S, n503 - *last503,
+                 ps.delivery_errors - *lasterr, ps.queue_messages);
+    *last503 = n503;
+    *lasterr = ps.delivery_errors;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stop accepting, finish what is in flight, flush: all within one
+ * shutdown_timeout_ms budget. */
+static void shut_down(const ingest_config *cfg, http_server *srv,
+                      publisher *pub)
+{
+    long long budget = cfg->ingest.shutdown_timeout_ms;
+    long long t0 = mono_ms();
+    long long left;
+    int busy;
+
+    log_info("main", "stopping: refusing new connections, finishing the "
+                     "requests in flight");
+    busy = http_drain(srv, budget);
+    if (busy)
+        log_warn("main",
+                 "%d request(s) still in flight after %lld ms; "
+                 "cutting them (none of them got a 202)",
+                 busy, budget);
+    http_stop(srv);
+    left = budget - (mono_ms() - t0);
+    publisher_destroy(pub, left > 100 ? (int)left : 100);
+}
+
 int main(int argc, char **argv)
 {
+    static ingest_metrics metrics;
     ingest_config cfg;
     cfg_table table;
     daemon_opts opts;
+    publish_opts po;
     publisher *pub = NULL;
     http_server *srv = NULL;
     rd_kafka_conf_t *conf;
+    unsigned long long last503 = 0, lasterr = 0;
+    long long next_summary;
     char errbuf[512];
     int rc;
 
@@ -74,40 +165,57 @@ int main(int argc, char **argv)
         goto out;
     rc = 1;
     daemon_install_signals();
+    metrics_init(&metrics);
     conf = producer_conf(&cfg, errbuf, sizeof(errbuf));
     if (conf == NULL) {
         log_error("main", "%s", errbuf);
         goto out;
     }
-    pub = publisher_new(conf, cfg.kafka.topic,
-                        strcmp(cfg.ingest.ack, "queued") == 0
-                            ? PUBLISH_ACK_QUEUED
-                            : PUBLISH_ACK_KAFKA,
-                        (int)cfg.ingest.delivery_timeout_ms + 500, errbuf,
-                        sizeof(errbuf));
+    fit_event_limit(&cfg, conf);
+    memset(&po, 0, sizeof(po));
+    po.topic = cfg.kafka.topic;
+    po.ack = strcmp(cfg.ingest.ack, "queued") == 0 ? PUBLISH_ACK_QUEUED
+                                                   : PUBLISH_ACK_KAFKA;
+    po.wait_ms = (int)cfg.ingest.delivery_timeout_ms;
+    po.probe_ms = (int)cfg.ingest.probe_interval_ms;
+    pub = publisher_new(conf, &po, errbuf, sizeof(errbuf));
     conf = NULL; /* owned by pub, or destroyed */
     if (pub == NULL) {
         log_error("main", "producer: %s", errbuf);
         goto out;
     }
-    srv = http_start(&cfg, pub, errbuf, sizeof(errbuf));
+    srv = http_start(&cfg, pub, &metrics, errbuf, sizeof(errbuf));
     if (srv == NULL) {
         log_error("main", "http: %s", errbuf);
         goto out;
     }
     log_info("main",
-             "ingest-api %s listening on %s, topic %s on %s, ack mode %s",
+             "ingest-api %s listening on %s, topic %s on %s, ack mode %s, "
+             "%lld threads%s%s",
              MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic,
-             cfg.kafka.brokers, cfg.ingest.ack);
-    while (!daemon_stop)
+             cfg.kafka.brokers, cfg.ingest.ack, cfg.ingest.threads,
+             cfg.ingest.tls_certificate[0] ? ", TLS" : "",
+             cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens"
+                                                       : "");
+    next_summary = mono_ms() + SUMMARY_EVERY_S * 1000;
+    while (!daemon_stop && !publisher_fatal(pub)) {
         usleep(100 * 1000);
-    log_info("main", "stopping: finishing in-flight requests");
-    rc = 0;
+        if (mono_ms() >= next_summary) {
+            log_summary(&metrics, pub, &last503, &lasterr);
+            next_summary += SUMMARY_EVERY_S * 1000;
+        }
+    }
+    rc = daemon_stop ? 0 : 1;
+    if (rc)
+        log_error("main", "the producer failed for good: draining and "
+                          "exiting 1 so that a new process takes over");
+    shut_down(&cfg, srv, pub);
+    srv = NULL;
+    pub = NULL;
+    log_info("main", "stopped");
 out:
     http_stop(srv);
-    publisher_destroy(pub, (int)cfg.ingest.shutdown_timeout_ms);
+    publisher_destroy(pub, 0);
     cfg_free(&table);
-    if (rc == 0 && pub)
-        log_info("main", "stopped");
     return rc;
 }

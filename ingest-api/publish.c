@@ -1,5 +1,8 @@
 /* publish.c -- hands a request's events to Kafka and, in ack mode "kafka",
  * waits for every delivery report before the request may be answered.
+ * Also knows whether Kafka can take events now: a probe thread asks the
+ * cluster for the topic's metadata, and a fatal producer error stops
+ * every later publish.
  *
  * Each request gets a tracker shared by its messages (their opaque). The
  * delivery report callback, run by the poll thread, counts the tracker down
@@ -10,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +37,30 @@ struct publisher {
     char *topic;
     publish_ack ack;
     int wait_ms;
-    pthread_t poller;
-    int poller_started;
-    volatile int stopping;
-    volatile int broker_up; /* from the error callback and metadata */
+    int probe_ms;
+    pthread_t poller, prober;
+    int poller_started, prober_started;
+    pthread_mutex_t mu; /* for cv: the prober's sleep */
+    pthread_cond_t cv;
+    atomic_int stopping;
+    atomic_int up;     /* the cluster answered (probe, delivery report) */
+    atomic_int probed; /* at least one probe has finished */
+    atomic_int fatal;
+    atomic_ullong delivered;
+    atomic_ullong delivery_errors;
 };
+
+static void set_up(publisher *p, int up, const char *why)
+{
+    int was = atomic_exchange(&p->up, up);
+
+    if (was == up)
+        return;
+    if (up)
+        log_info("publish", "Kafka is reachable again");
+    else
+        log_warn("publish", "Kafka is unreachable (%s): answering 503", why);
+}
 
 static void tracker_unref(tracker *t)
 {
@@ -53,13 +76,16 @@ static void tracker_unref(tracker *t)
     }
 }
 
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                      void *opaque)
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+    publisher *p = opaque;
     tracker *t = m->_private;
 
     (void)rk;
-    (void)opaque;
+    if (m->err)
+        atomic_fetch_add(&p->delivery_errors, 1);
+    else
+        atomic_fetch_add(&p->delivered, 1);
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->mu);
@@ -74,17 +100,21 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
     tracker_unref(t);
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     publisher *p = opaque;
 
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        p->broker_up = 0;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
-        rd_kafka_fatal_error(rk, why, sizeof(why));
-        log_error("publish", "fatal producer error: %s", why);
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        atomic_store(&p->fatal, 1);
+        log_error("publish",
+                  "fatal producer error %s: %s; answering 503 from now on",
+                  rd_kafka_err2name(orig), why);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        set_up(p, 0, reason);
         return;
     }
     log_warn("publish", "kafka: %s: %s",
@@ -95,14 +125,78 @@ static void *poll_main(void *arg)
 {
     publisher *p = arg;
 
-    while (!p->stopping)
+    while (!atomic_load(&p->stopping))
         rd_kafka_poll(p->rk, 100);
     return NULL;
 }
 
-publisher *publisher_new(rd_kafka_conf_t *conf, const char *topic,
-                         publish_ack ack, int wait_ms, char *errbuf,
-                         size_t errlen)
+/* One metadata request for our topic: the cluster answers and the topic
+ * has partitions. */
+static int probe(publisher *p, char *why, size_t whylen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    int timeout = p->probe_ms > 2000 ? p->probe_ms : 2000;
+    rd_kafka_resp_err_t err;
+    int ok = 0;
+
+    err = rd_kafka_metadata(p->rk, 0, p->rkt, &md, timeout);
+    if (err) {
+        snprintf(why, whylen, "metadata request: %s", rd_kafka_err2str(err));
+    } else if (md->topic_cnt != 1 || md->topics[0].err ||
+               md->topics[0].partition_cnt == 0) {
+        snprintf(why, whylen, "topic %s: %s", p->topic,
+                 md->topic_cnt == 1 && md->topics[0].err
+                     ? rd_kafka_err2str(md->topics[0].err)
+                     : "no partitions");
+    } else {
+        ok = 1;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+static void *probe_main(void *arg)
+{
+    publisher *p = arg;
+    char why[256];
+
+    while (!atomic_load(&p->stopping)) {
+        struct timespec until;
+        int ok = probe(p, why, sizeof(why));
+
+        set_up(p, ok, why);
+        atomic_store(&p->probed, 1);
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += p->probe_ms / 1000;
+        until.tv_nsec += (long)(p->probe_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (!atomic_load(&p->stopping) &&
+               pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static int cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int rc;
+
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}
+
+publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
+                         char *errbuf, size_t errlen)
 {
     publisher *p = calloc(1, sizeof(*p));
 
@@ -110,10 +204,17 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const char *topic,
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
-    p->ack = ack;
-    p->wait_ms = wait_ms;
-    p->broker_up = 1;
-    p->topic = strdup(topic);
+    p->ack = o->ack;
+    p->wait_ms = o->wait_ms;
+    p->probe_ms = o->probe_ms > 0 ? o->probe_ms : 1000;
+    atomic_init(&p->up, 1); /* unknown until the first probe: try */
+    pthread_mutex_init(&p->mu, NULL);
+    cond_init_monotonic(&p->cv);
+    p->topic = strdup(o->topic);
+    if (p->topic == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, p);
@@ -121,9 +222,9 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const char *topic,
     if (p->rk == NULL)
         goto fail;
     conf = NULL; /* now owned by p->rk */
-    p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    p->rkt = rd_kafka_topic_new(p->rk, o->topic, NULL);
     if (p->rkt == NULL) {
-        snprintf(errbuf, errlen, "topic %s: %s", topic,
+        snprintf(errbuf, errlen, "topic %s: %s", o->topic,
                  rd_kafka_err2str(rd_kafka_last_error()));
         goto fail;
     }
@@ -132,6 +233,11 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const char *topic,
         goto fail;
     }
     p->poller_started = 1;
+    if (pthread_create(&p->prober, NULL, probe_main, p) != 0) {
+        snprintf(errbuf, errlen, "cannot start the probe thread");
+        goto fail;
+    }
+    p->prober_started = 1;
     return p;
 fail:
     if (conf)
@@ -147,10 +253,21 @@ static tracker *tracker_new(int n)
     if (t == NULL)
         return NULL;
     pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
+    cond_init_monotonic(&t->cv);
     t->refs = 1;
     t->remaining = n;
     return t;
+}
+
+static publish_status produce_error(publisher *p, rd_kafka_resp_err_t err)
+{
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return PUBLISH_QUEUE_FULL;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        atomic_store(&p->fatal, 1);
+        return PUBLISH_FATAL;
+    }
+    return PUBLISH_FAILED;
 }
 
 static publish_status produce_all(publisher *p, const event_batch *b,
@@ -174,15 +291,14 @@ static publish_status produce_all(publisher *p, const event_batch *b,
             t->refs++;
             pthread_mutex_unlock(&t->mu);
         }
-        err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(p->rkt),
-            RD_KAFKA_V_VALUE(e->value, e->len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
-            RD_KAFKA_V_TIMESTAMP(now_ms),
-            RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
-            RD_KAFKA_V_HEADER("request_id", request_id, -1),
-            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt),
+                                RD_KAFKA_V_VALUE(e->value, e->len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
+                                RD_KAFKA_V_TIMESTAMP(now_ms),
+                                RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
+                                RD_KAFKA_V_HEADER("request_id", request_id, -1),
+                                RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (err) {
             if (t) {
                 /* This message and every later one will never report. */
@@ -191,35 +307,27 @@ static publish_status produce_all(publisher *p, const event_batch *b,
                 t->remaining -= (int)(b->n - i);
                 pthread_mutex_unlock(&t->mu);
             }
-            snprintf(detail, dlen, "event %zu of %zu not queued: %s", i,
-                     b->n, rd_kafka_err2str(err));
-            return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? PUBLISH_QUEUE_FULL
-                                                        : PUBLISH_FAILED;
+            snprintf(detail, dlen, "event %zu of %zu not queued: %s", i, b->n,
+                     rd_kafka_err2str(err));
+            return produce_error(p, err);
         }
     }
     return PUBLISH_OK;
 }
 
-static publish_status wait_reports(publisher *p, tracker *t, char *detail,
-                                   size_t dlen)
+static publish_status wait_reports(publisher *p, tracker *t,
+                                   const struct timespec *deadline,
+                                   char *detail, size_t dlen)
 {
-    struct timespec deadline;
     publish_status st = PUBLISH_OK;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += p->wait_ms / 1000;
-    deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&t->mu);
     while (t->remaining > 0 && !t->failed) {
-        if (pthread_cond_timedwait(&t->cv, &t->mu, &deadline) == ETIMEDOUT)
+        if (pthread_cond_timedwait(&t->cv, &t->mu, deadline) == ETIMEDOUT)
             break;
     }
     if (t->failed) {
-        st = PUBLISH_FAILED;
+        st = atomic_load(&p->fatal) ? PUBLISH_FATAL : PUBLISH_FAILED;
         snprintf(detail, dlen, "%d event(s) not persisted: %s", t->failed,
                  rd_kafka_err2str(t->first_err));
     } else if (t->remaining > 0) {
@@ -236,12 +344,29 @@ publish_status publish_events(publisher *p, const event_batch *b,
                               const char *request_id, char *detail,
                               size_t detail_len)
 {
+    struct timespec deadline;
     tracker *t = NULL;
     publish_status st;
 
-    if (p->stopping) {
+    if (atomic_load(&p->stopping)) {
         snprintf(detail, detail_len, "the server is shutting down");
         return PUBLISH_STOPPING;
+    }
+    if (atomic_load(&p->fatal)) {
+        snprintf(detail, detail_len,
+                 "the Kafka producer failed and must be restarted");
+        return PUBLISH_FATAL;
+    }
+    if (!atomic_load(&p->up)) {
+        snprintf(detail, detail_len, "Kafka is unreachable");
+        return PUBLISH_UNREACHABLE;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += p->wait_ms / 1000;
+    deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
     }
     if (p->ack == PUBLISH_ACK_KAFKA) {
         t = tracker_new((int)b->n);
@@ -252,7 +377,7 @@ publish_status publish_events(publisher *p, const event_batch *b,
     }
     st = produce_all(p, b, request_id, t, detail, detail_len);
     if (st == PUBLISH_OK && t)
-        st = wait_reports(p, t, detail, detail_len);
+        st = wait_reports(p, t, &deadline, detail, detail_len);
     if (t)
         tracker_unref(t);
     return st;
@@ -260,38 +385,67 @@ publish_status publish_events(publisher *p, const event_batch *b,
 
 int publisher_ready(publisher *p)
 {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err;
-
-    err = rd_kafka_metadata(p->rk, 0, p->rkt, &md, 2000);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    p->broker_up = err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    return p->broker_up;
+    return atomic_load(&p->probed) && atomic_load(&p->up) &&
+           !atomic_load(&p->fatal);
 }
 
-int publisher_outq_len(publisher *p)
+int publisher_fatal(publisher *p)
 {
-    return rd_kafka_outq_len(p->rk);
+    return atomic_load(&p->fatal);
+}
+
+void publisher_stats(publisher *p, publish_stats *st)
+{
+    st->delivered = atomic_load(&p->delivered);
+    st->delivery_errors = atomic_load(&p->delivery_errors);
+    st->queue_messages = rd_kafka_outq_len(p->rk);
+    st->up = atomic_load(&p->up) && atomic_load(&p->probed);
+    st->fatal = atomic_load(&p->fatal);
+}
+
+rd_kafka_t *publisher_handle(publisher *p)
+{
+    return p->rk;
+}
+
+static void stop_thread(publisher *p, pthread_t th, int *started)
+{
+    if (!*started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stopping, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(th, NULL);
+    *started = 0;
 }
 
 void publisher_destroy(publisher *p, int flush_ms)
 {
     if (p == NULL)
         return;
-    if (p->rk && flush_ms > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, flush_ms);
-        if (err)
-            log_warn("publish", "%d message(s) not delivered at shutdown",
-                     rd_kafka_outq_len(p->rk));
+    /* The prober goes first: it must not hold a metadata request open
+     * while the producer is torn down. The poller keeps serving delivery
+     * reports while flushing. */
+    stop_thread(p, p->prober, &p->prober_started);
+    atomic_store(&p->stopping, 1);
+    if (p->rk && flush_ms > 0 &&
+        rd_kafka_flush(p->rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn("publish",
+                 "%d message(s) not delivered within %d ms at shutdown; "
+                 "dropping them (none was acknowledged in ack mode kafka)",
+                 rd_kafka_outq_len(p->rk), flush_ms);
+        rd_kafka_purge(p->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
     }
-    p->stopping = 1;
-    if (p->poller_started)
-        pthread_join(p->poller, NULL);
+    stop_thread(p, p->poller, &p->poller_started);
     if (p->rkt)
         rd_kafka_topic_destroy(p->rkt);
     if (p->rk)
         rd_kafka_destroy(p->rk);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     free(p->topic);
     free(p);
 }

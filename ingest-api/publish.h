@@ -1,5 +1,8 @@
 /* publish.h -- hands a request's events to Kafka and, in ack mode "kafka",
- * waits for every delivery report before the request may be answered. */
+ * waits for every delivery report before the request may be answered.
+ * Also knows whether Kafka can take events now: a probe thread asks the
+ * cluster for the topic's metadata, and a fatal producer error stops
+ * every later publish. */
 #ifndef MILLRACE_PUBLISH_H
 #define MILLRACE_PUBLISH_H
 
@@ -17,28 +20,53 @@ typedef enum publish_ack {
 typedef enum publish_status {
     PUBLISH_OK = 0,
     PUBLISH_QUEUE_FULL,  /* local queue full: shed load (503) */
+    PUBLISH_UNREACHABLE, /* the cluster is known to be down: fail fast */
     PUBLISH_TIMEOUT,     /* no delivery report within the bound (503) */
     PUBLISH_FAILED,      /* a delivery report said error (503) */
+    PUBLISH_FATAL,       /* the producer hit a fatal error (503) */
     PUBLISH_STOPPING,    /* shutting down (503) */
 } publish_status;
 
-/* Takes ownership of conf (set it to NULL in the caller) on success and on
- * failure. topic is copied. wait_ms bounds how long publish_events waits. */
-publisher *publisher_new(rd_kafka_conf_t *conf, const char *topic,
-                         publish_ack ack, int wait_ms, char *errbuf,
-                         size_t errlen);
+typedef struct publish_opts {
+    const char *topic; /* copied */
+    publish_ack ack;
+    int wait_ms;  /* longest publish_events waits for delivery reports */
+    int probe_ms; /* how often the cluster is probed (readiness) */
+} publish_opts;
+
+/* What the publisher has seen, for /metrics and logs. */
+typedef struct publish_stats {
+    unsigned long long delivered;       /* delivery reports without error */
+    unsigned long long delivery_errors; /* delivery reports with one */
+    int queue_messages;                 /* queued or in flight */
+    int up;                             /* last probe succeeded */
+    int fatal;
+} publish_stats;
+
+/* Takes ownership of conf on success and on failure (the caller sets its
+ * pointer to NULL). Starts the poll and probe threads. */
+publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
+                         char *errbuf, size_t errlen);
 
 /* Produce every event of b with the ingest time and request id as headers.
- * Blocks at most wait_ms. On failure, detail says why in a sentence. */
+ * Blocks at most wait_ms. Fails fast, producing nothing, while the cluster
+ * is known to be unreachable or after a fatal error. On failure, detail
+ * says why in a sentence. */
 publish_status publish_events(publisher *p, const event_batch *b,
                               const char *request_id, char *detail,
                               size_t detail_len);
 
-/* 1 when the producer has a usable connection to the cluster. */
+/* 1 when the last probe reached the cluster and no fatal error happened. */
 int publisher_ready(publisher *p);
 
-/* Messages still queued or in flight. */
-int publisher_outq_len(publisher *p);
+/* 1 after a fatal producer error: nothing more can be published by this
+ * producer, and the process should exit so that a new one starts. */
+int publisher_fatal(publisher *p);
+
+void publisher_stats(publisher *p, publish_stats *st);
+
+/* The librdkafka handle, borrowed: for tests that inject errors. */
+rd_kafka_t *publisher_handle(publisher *p);
 
 /* Flush with a bound, log what was not delivered, destroy. Accepts NULL. */
 void publisher_destroy(publisher *p, int flush_ms);

@@ -1,0 +1,247 @@
+/* test_publish.c -- the publisher against librdkafka's in-process mock
+ * cluster: delivery-report acks, the wait bound, failing fast while the
+ * cluster is down and recovering when it returns, and a fatal producer
+ * error refusing everything after it. Waits poll a condition with a
+ * deadline; none sleeps a fixed time. */
+#include "test.h"
+
+#include "../../ingest-api/publish.h"
+#include "../../common/log.h"
+
+#include <librdkafka/rdkafka_mock.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Kafka protocol ApiKey of Produce requests (librdkafka keeps its enum
+ * private). */
+#define PRODUCE_API_KEY 0
+
+typedef struct mock {
+    rd_kafka_t *host; /* the client the mock cluster lives in */
+    rd_kafka_mock_cluster_t *mc;
+} mock;
+
+static int mock_start(mock *m)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    /* The cluster going down is expected here: keep the log quiet. */
+    log_set_level((enum log_level)(LOG_ERROR + 1));
+    rd_kafka_conf_set_log_cb(conf, NULL);
+    memset(m, 0, sizeof(*m));
+    m->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (m->host == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    m->mc = rd_kafka_mock_cluster_new(m->host, 1);
+    if (m->mc == NULL || rd_kafka_mock_topic_create(m->mc, "t", 2, 1))
+        return -1;
+    return 0;
+}
+
+static void mock_stop(mock *m)
+{
+    if (m->mc)
+        rd_kafka_mock_cluster_destroy(m->mc);
+    if (m->host)
+        rd_kafka_destroy(m->host);
+}
+
+static publisher *new_publisher(mock *m, publish_ack ack, int wait_ms)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    publish_opts o = {"t", ack, wait_ms, 100};
+    char err[256];
+    char num[16];
+
+    rd_kafka_conf_set_log_cb(conf, NULL);
+    snprintf(num, sizeof(num), "%d", wait_ms);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers",
+                          rd_kafka_mock_cluster_bootstraps(m->mc), err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(conf, "message.timeout.ms", num, err, sizeof(err)) ||
+        rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof(err)) ||
+        rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "200", err,
+                          sizeof(err))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return publisher_new(conf, &o, err, sizeof(err));
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls fn(p) == want for at most ms; returns 1 when it became true. */
+static int wait_for(int (*fn)(publisher *), publisher *p, int want, int ms)
+{
+    long long end = mono_ms() + ms;
+
+    while (mono_ms() < end) {
+        if (fn(p) == want)
+            return 1;
+        usleep(10 * 1000); /* poll interval */
+    }
+    return fn(p) == want;
+}
+
+static event_batch three_events(void)
+{
+    static char v[3][16];
+    static event ev[3];
+    event_batch b = {ev, 3, 3, 0};
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(v[i], sizeof(v[i]), "{\"i\":%d}", i);
+        ev[i].value = v[i];
+        ev[i].len = strlen(v[i]);
+        ev[i].key = NULL;
+        b.bytes += ev[i].len;
+    }
+    return b;
+}
+
+static void publish_kafka_ack_waits_for_every_report(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    publish_stats st;
+    char detail[256];
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_KAFKA, 5000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(publish_events(p, &b, "r-1", detail, sizeof(detail)), PUBLISH_OK);
+    /* Every report arrived before publish_events returned. */
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.delivered, 3);
+    ASSERT_EQ(st.delivery_errors, 0);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+static void publish_queued_ack_returns_and_flush_delivers(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    char detail[256];
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_QUEUED, 5000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(publish_events(p, &b, "r-2", detail, sizeof(detail)), PUBLISH_OK);
+    ASSERT_EQ(rd_kafka_flush(publisher_handle(p), 5000), 0);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+static int not_ready(publisher *p)
+{
+    return !publisher_ready(p);
+}
+
+static void publish_down_cluster_fails_fast_then_recovers(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    char detail[256];
+    long long t0;
+    publish_status st;
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_KAFKA, 2000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    ASSERT_EQ(publish_events(p, &b, "r-3", detail, sizeof(detail)), PUBLISH_OK);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    ASSERT_EQ(wait_for(not_ready, p, 1, 10000), 1);
+    t0 = mono_ms();
+    st = publish_events(p, &b, "r-4", detail, sizeof(detail));
+    ASSERT_EQ(st, PUBLISH_UNREACHABLE);
+    ASSERT(mono_ms() - t0 < 100);
+    rd_kafka_mock_broker_set_up(m.mc, 1);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 10000), 1);
+    ASSERT_EQ(publish_events(p, &b, "r-5", detail, sizeof(detail)), PUBLISH_OK);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+static void publish_wait_is_bounded_when_reports_do_not_come(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    char detail[256];
+    long long t0, took;
+    publish_status st;
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_KAFKA, 300);
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    /* The broker answers produce requests only after 2 s: longer than the
+     * 300 ms a request may wait. */
+    rd_kafka_mock_broker_push_request_error_rtts(
+        m.mc, 1, PRODUCE_API_KEY, 1, RD_KAFKA_RESP_ERR_NO_ERROR, 2000);
+    t0 = mono_ms();
+    st = publish_events(p, &b, "r-6", detail, sizeof(detail));
+    took = mono_ms() - t0;
+    if (st != PUBLISH_TIMEOUT && st != PUBLISH_FAILED)
+        TEST_FAIL_("status %d (%s), want a timeout or failure", st, detail);
+    if (took > 300 + 150)
+        TEST_FAIL_("waited %lld ms; the bound is 300", took);
+    publisher_destroy(p, 3000);
+    mock_stop(&m);
+}
+
+static void publish_fatal_error_refuses_everything_after(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    publish_stats st;
+    char detail[256];
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_KAFKA, 5000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(publish_events(p, &b, "r-7", detail, sizeof(detail)), PUBLISH_OK);
+    ASSERT_EQ(rd_kafka_test_fatal_error(
+                  publisher_handle(p),
+                  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test"),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(wait_for(publisher_fatal, p, 1, 5000), 1);
+    ASSERT_EQ(publish_events(p, &b, "r-8", detail, sizeof(detail)),
+              PUBLISH_FATAL);
+    ASSERT_EQ(publisher_ready(p), 0);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.fatal, 1);
+    ASSERT_EQ(st.delivered, 3);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+static void publish_destroy_accepts_null(void)
+{
+    publisher_destroy(NULL, 100);
+}
+
+TEST_MAIN(T(publish_kafka_ack_waits_for_every_report),
+          T(publish_queued_ack_returns_and_flush_delivers),
+          T(publish_down_cluster_fails_fast_then_recovers),
+          T(publish_wait_is_bounded_when_reports_do_not_come),
+          T(publish_fatal_error_refuses_everything_after),
+          T(publish_destroy_accepts_null))
