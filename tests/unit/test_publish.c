@@ -96,7 +96,7 @@ static int wait_for(int (*fn)(publisher *), publisher *p, int want, int ms)
 
 static event_batch three_events(void)
 {
-    static char v[3][16];
+    static char v[3][24];
     static event ev[3];
     event_batch b = {ev, 3, 3, 0};
 
