@@ -275,6 +275,12 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
     ls->base.put = local_put;
     ls->base.destroy = local_destroy;
     ls->base.name = "local";
+    /* No multipart: the uploader writes every object with put. */
+    ls->base.mpu_begin = NULL;
+    ls->base.mpu_part = NULL;
+    ls->base.mpu_complete = NULL;
+    ls->base.mpu_abort = NULL;
+    ls->base.mpu_list = NULL;
     return &ls->base;
 fail:
     free(dir);

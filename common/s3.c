@@ -1,5 +1,6 @@
-/* s3.c -- the S3 object store: PutObject over libcurl, signed with SigV4,
- * for AWS and any S3-compatible server, path-style or virtual-hosted. */
+/* s3.c -- the S3 object store: PutObject and multipart uploads over libcurl,
+ * signed with SigV4, for AWS and any S3-compatible server, path-style or
+ * virtual-hosted. */
 #include "s3.h"
 
 #include <curl/curl.h>
@@ -15,9 +16,20 @@
 
 #define DEFAULT_CONNECT_MS 10000L
 #define DEFAULT_REQUEST_MS 300000L
-#define MAX_KEY_BYTES 1024 /* S3's limit on a key */
-#define POOL_MAX 16        /* idle curl handles kept for their connections */
-#define RESPONSE_MAX 8192  /* error bodies are small; the rest is dropped */
+#define POOL_MAX 16 /* idle curl handles kept for their connections */
+/* Error and result bodies are small; the rest is dropped. */
+#define RESPONSE_MAX (64 * 1024)
+/* A page of S3_LIST_PAGE uploads, keys long and escaped at worst. */
+#define LIST_RESPONSE_MAX (16 * 1024 * 1024)
+#define HEADER_MAX 256 /* a captured response header: an ETag */
+#define ETAG_MAX 1024
+#define KMS_KEY_ID_MAX 2048
+#define STORAGE_CLASS_MAX 64
+#define OBJECT_HEADERS 5 /* see object_headers */
+/* Headers a call may have before the signer adds its own and
+ * Authorization. */
+#define CALL_HEADERS (S3_MAX_HEADERS - SIGV4_MAX_ADDED - 1)
+#define WHY_MAX 512
 
 typedef struct s3_store {
     store base;     /* first, so a store * is an s3_store * */
@@ -28,6 +40,9 @@ typedef struct s3_store {
     char *access_key;
     char *secret_key;
     char *session_token;
+    char *sse;
+    char *sse_kms_key_id;
+    char *storage_class;
     pthread_mutex_t lock; /* guards idle and n_idle */
     int lock_ready;
     CURL *idle[POOL_MAX];
@@ -122,6 +137,63 @@ bad:
     return -1;
 }
 
+/* Printable ASCII without blanks, at most max bytes: a header value that
+ * needs no quoting. */
+static int valid_token(const char *s, size_t max)
+{
+    if (strlen(s) > max)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c <= ' ' || c >= 127)
+            return 0;
+    }
+    return 1;
+}
+
+/* AWS's classes are upper case with '_'; other servers name their own. */
+static int valid_storage_class(const char *s)
+{
+    if (strlen(s) > STORAGE_CLASS_MAX)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int check_encryption(const s3_options *opt, char *errbuf, size_t errlen)
+{
+    int kms = !empty(opt->sse) && strcmp(opt->sse, "aws:kms") == 0;
+
+    if (!empty(opt->sse) && !kms && strcmp(opt->sse, "AES256") != 0) {
+        set_err(errbuf, errlen, "s3: sse \"%s\" is not AES256 or aws:kms",
+                opt->sse);
+        return -1;
+    }
+    if (!empty(opt->sse_kms_key_id) && !kms) {
+        set_err(errbuf, errlen, "s3: sse_kms_key_id needs sse aws:kms");
+        return -1;
+    }
+    if (!empty(opt->sse_kms_key_id) &&
+        !valid_token(opt->sse_kms_key_id, KMS_KEY_ID_MAX)) {
+        set_err(errbuf, errlen, "s3: invalid sse_kms_key_id");
+        return -1;
+    }
+    if (!empty(opt->storage_class) &&
+        !valid_storage_class(opt->storage_class)) {
+        set_err(errbuf, errlen, "s3: invalid storage class \"%s\"",
+                opt->storage_class);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
                          size_t errlen)
 {
@@ -143,19 +215,32 @@ static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
         set_err(errbuf, errlen, "s3: timeouts must not be negative");
         return -1;
     }
+    if (check_encryption(opt, errbuf, errlen) != 0)
+        return -1;
     return parse_endpoint(opt, ep, errbuf, errlen);
+}
+
+static int check_key(const char *key, char *errbuf, size_t errlen)
+{
+    if (empty(key) || key[0] == '/') {
+        set_err(errbuf, errlen, "s3: object key empty or starting with '/'");
+        return -1;
+    }
+    if (strlen(key) > S3_MAX_KEY) {
+        set_err(errbuf, errlen, "s3: key longer than %d bytes", S3_MAX_KEY);
+        return -1;
+    }
+    return 0;
 }
 
 static int check_object(const store_object *obj, char *errbuf, size_t errlen)
 {
-    if (!obj || empty(obj->key) || obj->key[0] == '/') {
-        set_err(errbuf, errlen, "s3: object key empty or starting with '/'");
+    if (!obj) {
+        set_err(errbuf, errlen, "s3: no object");
         return -1;
     }
-    if (strlen(obj->key) > MAX_KEY_BYTES) {
-        set_err(errbuf, errlen, "s3: key longer than %d bytes", MAX_KEY_BYTES);
+    if (check_key(obj->key, errbuf, errlen) != 0)
         return -1;
-    }
     if (!obj->data && obj->len > 0) {
         set_err(errbuf, errlen, "s3: object has a length but no data");
         return -1;
@@ -163,40 +248,81 @@ static int check_object(const store_object *obj, char *errbuf, size_t errlen)
     return 0;
 }
 
+static int check_upload_id(const char *id, char *errbuf, size_t errlen)
+{
+    if (empty(id) || strlen(id) > S3_MAX_UPLOAD_ID) {
+        set_err(errbuf, errlen, "s3: upload id empty or over %d bytes",
+                S3_MAX_UPLOAD_ID);
+        return -1;
+    }
+    return 0;
+}
+
+/* ETags go into the XML body: no control characters, which XML 1.0
+ * cannot carry. */
+static int check_etags(const char *const *etags, int n, char *errbuf,
+                       size_t errlen)
+{
+    if (!etags || n < 1 || n > S3_MAX_PARTS) {
+        set_err(errbuf, errlen, "s3: %d parts, not 1..%d", n, S3_MAX_PARTS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *e = etags[i];
+        int ok = !empty(e) && strlen(e) <= ETAG_MAX;
+
+        for (; ok && *e; e++)
+            ok = (unsigned char)*e >= ' ' && *e != 127;
+        if (!ok) {
+            set_err(errbuf, errlen, "s3: ETag of part %d empty or invalid",
+                    i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Content-MD5 (base64) lets S3 catch a body corrupted in transit;
  * x-amz-content-sha256 (hex) signs the body itself. */
-static int body_digests(const store_object *obj, char md5_b64[25],
-                        char sha_hex[65])
+static int body_digests(const void *data, size_t len, int want_md5,
+                        char md5_b64[25], char sha_hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    const void *data = obj->len > 0 ? obj->data : "";
 
-    if (!EVP_Digest(data, obj->len, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
-        return -1;
-    if (EVP_EncodeBlock((unsigned char *)md5_b64, md, 16) != 24)
-        return -1;
-    return sigv4_sha256_hex(data, obj->len, sha_hex);
+    if (len == 0 || !data)
+        data = "";
+    if (want_md5) {
+        if (!EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
+            return -1;
+        if (EVP_EncodeBlock((unsigned char *)md5_b64, md, 16) != 24)
+            return -1;
+    }
+    return sigv4_sha256_hex(data, len, sha_hex);
 }
 
-/* "/bucket/key" path-style, "/key" virtual-hosted; not yet encoded. */
+/* "/bucket/key" path-style, "/key" virtual-hosted, and for the bucket
+ * itself (key NULL) "/bucket" or "/"; not yet encoded. */
 static char *object_path(const s3_options *opt, const char *key)
 {
-    size_t n = strlen(opt->bucket) + strlen(key) + 3;
+    size_t n = strlen(opt->bucket) + (key ? strlen(key) : 0) + 3;
     char *p = malloc(n);
 
     if (!p)
         return NULL;
-    if (opt->path_style)
+    if (opt->path_style && key)
         snprintf(p, n, "/%s/%s", opt->bucket, key);
+    else if (opt->path_style)
+        snprintf(p, n, "/%s", opt->bucket);
     else
-        snprintf(p, n, "/%s", key);
+        snprintf(p, n, "/%s", key ? key : "");
     return p;
 }
 
 /* The URL uses the very encoding the signature covers, so the path the
  * server decodes and re-encodes is the one that was signed. */
-static char *object_url(const endpoint *ep, const char *path)
+static char *request_url(const endpoint *ep, const char *path,
+                         const char *query)
 {
     char *enc = sigv4_uri_encode(path, strlen(path), 1);
     size_t n;
@@ -204,12 +330,50 @@ static char *object_url(const endpoint *ep, const char *path)
 
     if (!enc)
         return NULL;
-    n = strlen(ep->scheme) + strlen(ep->host) + strlen(enc) + 4;
+    n = strlen(ep->scheme) + strlen(ep->host) + strlen(enc) +
+        (query ? strlen(query) : 0) + 5;
     url = malloc(n);
     if (url)
-        snprintf(url, n, "%s://%s%s", ep->scheme, ep->host, enc);
+        snprintf(url, n, "%s://%s%s%s%s", ep->scheme, ep->host, enc,
+                 empty(query) ? "" : "?", query ? query : "");
     free(enc);
     return url;
+}
+
+/* One query parameter; a NULL value is a bare name ("uploads"). */
+typedef struct qparam {
+    const char *name;
+    const char *value;
+} qparam;
+
+/* "name&name=value...", each value percent-encoded once, in the order
+ * given (the signer sorts its canonical copy). Heap string or NULL. */
+static char *make_query(const qparam *p, size_t n)
+{
+    size_t cap = 1;
+    size_t o = 0;
+    char *q;
+
+    for (size_t i = 0; i < n; i++)
+        cap +=
+            strlen(p[i].name) + 2 + (p[i].value ? 3 * strlen(p[i].value) : 0);
+    q = malloc(cap);
+    if (!q)
+        return NULL;
+    q[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *v = p[i].value;
+        char *enc = v ? sigv4_uri_encode(v, strlen(v), 0) : NULL;
+
+        if (v && !enc) {
+            free(q);
+            return NULL;
+        }
+        o += (size_t)snprintf(q + o, cap - o, "%s%s%s%s", i ? "&" : "",
+                              p[i].name, v ? "=" : "", enc ? enc : "");
+        free(enc);
+    }
+    return q;
 }
 
 static int add_line(s3_request *r, const char *name, const char *value)
@@ -242,55 +406,88 @@ static int add_lines(s3_request *r, const sigv4_header *h, size_t n)
     return add_line(r, "Authorization", r->sig.authorization);
 }
 
-/* S3 wants the payload hash signed and sent, and the token signed. */
-static int sign_put(const s3_options *opt, const char *path,
-                    const sigv4_header *h, size_t n, const char *sha,
-                    time_t now, s3_request *out, char *errbuf, size_t errlen)
+/* One S3 operation before signing; each builder fills one in. */
+typedef struct call {
+    const char *method;
+    const char *key;   /* NULL: the bucket itself */
+    const char *query; /* raw, values encoded; NULL: none */
+    const void *body;  /* PUT and POST only */
+    size_t len;
+    int md5;                   /* also send Content-MD5 of the body */
+    const sigv4_header *extra; /* more headers to send and sign */
+    size_t n_extra;
+} call;
+
+static int has_body(const char *method)
 {
-    sigv4_request req = {"PUT", path, NULL, h, n, sha, 1, 0};
+    return strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+}
+
+/* S3 wants the payload hash signed and sent, and the token signed. */
+static int sign(const s3_options *opt, const call *c, const char *path,
+                const sigv4_header *h, size_t n, const char *sha, time_t now,
+                sigv4_result *out, char *errbuf, size_t errlen)
+{
+    sigv4_request req = {c->method, path, c->query, h, n, sha, 1, 0};
     sigv4_creds creds = {opt->access_key, opt->secret_key, opt->session_token,
                          opt->region, "s3"};
 
-    return sigv4_sign_header(&req, &creds, now, &out->sig, errbuf, errlen);
+    return sigv4_sign_header(&req, &creds, now, out, errbuf, errlen);
 }
 
-int s3_build_put(const s3_options *opt, const store_object *obj, time_t now,
+/* The headers every call has: Host, the call's own, and the body's
+ * length and digest where there is a body. */
+static size_t call_headers(const call *c, const endpoint *ep, char *len,
+                           size_t lensize, const char *md5, sigv4_header *h)
+{
+    size_t n = 0;
+
+    h[n++] = (sigv4_header){"Host", ep->host};
+    for (size_t i = 0; i < c->n_extra; i++)
+        h[n++] = c->extra[i];
+    if (has_body(c->method)) {
+        snprintf(len, lensize, "%zu", c->len);
+        h[n++] = (sigv4_header){"Content-Length", len};
+    }
+    if (c->md5)
+        h[n++] = (sigv4_header){"Content-MD5", md5};
+    return n;
+}
+
+/* Signs c for time now into out; the one place every builder ends. */
+static int build(const s3_options *opt, const call *c, time_t now,
                  s3_request *out, char *errbuf, size_t errlen)
 {
     int rc = -1;
     endpoint ep;
-    char md5[25];
+    char md5[25] = "";
     char sha[65];
     char len[24];
     char *path = NULL;
-    sigv4_header h[5];
-    size_t n = 0;
+    sigv4_header h[CALL_HEADERS];
+    size_t n;
 
     memset(out, 0, sizeof(*out));
-    if (check_options(opt, &ep, errbuf, errlen) != 0 ||
-        check_object(obj, errbuf, errlen) != 0)
+    if (check_options(opt, &ep, errbuf, errlen) != 0)
         return -1;
-    if (body_digests(obj, md5, sha) != 0) {
+    if (c->n_extra + 3 > CALL_HEADERS) {
+        set_err(errbuf, errlen, "s3: too many headers");
+        return -1;
+    }
+    if (body_digests(c->body, c->len, c->md5, md5, sha) != 0) {
         set_err(errbuf, errlen, "s3: libcrypto failed to hash the body");
         return -1;
     }
-    snprintf(len, sizeof(len), "%zu", obj->len);
-    h[n++] = (sigv4_header){"Host", ep.host};
-    h[n++] = (sigv4_header){"Content-Type", empty(obj->content_type)
-                                                ? "application/octet-stream"
-                                                : obj->content_type};
-    if (!empty(obj->content_encoding))
-        h[n++] = (sigv4_header){"Content-Encoding", obj->content_encoding};
-    h[n++] = (sigv4_header){"Content-Length", len};
-    h[n++] = (sigv4_header){"Content-MD5", md5};
-    path = object_path(opt, obj->key);
+    n = call_headers(c, &ep, len, sizeof(len), md5, h);
+    path = object_path(opt, c->key);
     if (!path) {
         set_err(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
-    if (sign_put(opt, path, h, n, sha, now, out, errbuf, errlen) != 0)
+    if (sign(opt, c, path, h, n, sha, now, &out->sig, errbuf, errlen) != 0)
         goto fail;
-    out->url = object_url(&ep, path);
+    out->method = c->method;
+    out->url = request_url(&ep, path, c->query);
     if (!out->url || add_lines(out, h, n) != 0) {
         set_err(errbuf, errlen, "s3: out of memory");
         goto fail;
@@ -303,6 +500,237 @@ fail:
     return rc;
 }
 
+/* The headers that describe the finished object, sent where it is
+ * created (PutObject, CreateMultipartUpload) and nowhere else: S3 refuses
+ * the encryption headers on UploadPart. Returns how many, up to
+ * OBJECT_HEADERS. */
+static size_t object_headers(const s3_options *opt, const store_object *obj,
+                             sigv4_header *h)
+{
+    size_t n = 0;
+
+    h[n++] = (sigv4_header){"Content-Type", empty(obj->content_type)
+                                                ? "application/octet-stream"
+                                                : obj->content_type};
+    if (!empty(obj->content_encoding))
+        h[n++] = (sigv4_header){"Content-Encoding", obj->content_encoding};
+    if (!empty(opt->sse))
+        h[n++] = (sigv4_header){"x-amz-server-side-encryption", opt->sse};
+    if (!empty(opt->sse_kms_key_id))
+        h[n++] = (sigv4_header){"x-amz-server-side-encryption-aws-kms-key-id",
+                                opt->sse_kms_key_id};
+    if (!empty(opt->storage_class))
+        h[n++] = (sigv4_header){"x-amz-storage-class", opt->storage_class};
+    return n;
+}
+
+int s3_build_put(const s3_options *opt, const store_object *obj, time_t now,
+                 s3_request *out, char *errbuf, size_t errlen)
+{
+    sigv4_header h[OBJECT_HEADERS];
+    call c = {"PUT", NULL, NULL, NULL, 0, 1, h, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (!opt) {
+        set_err(errbuf, errlen, "s3: no options");
+        return -1;
+    }
+    if (check_object(obj, errbuf, errlen) != 0)
+        return -1;
+    c.key = obj->key;
+    c.body = obj->data;
+    c.len = obj->len;
+    c.n_extra = object_headers(opt, obj, h);
+    return build(opt, &c, now, out, errbuf, errlen);
+}
+
+int s3_build_mpu_begin(const s3_options *opt, const store_object *obj,
+                       time_t now, s3_request *out, char *errbuf, size_t errlen)
+{
+    sigv4_header h[OBJECT_HEADERS];
+    call c = {"POST", NULL, "uploads", NULL, 0, 0, h, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (!opt || !obj) {
+        set_err(errbuf, errlen, "s3: no options or no object");
+        return -1;
+    }
+    if (check_key(obj->key, errbuf, errlen) != 0)
+        return -1;
+    c.key = obj->key;
+    c.n_extra = object_headers(opt, obj, h);
+    return build(opt, &c, now, out, errbuf, errlen);
+}
+
+/* Builds c with the query made of p. */
+static int build_with_query(const s3_options *opt, call *c, const qparam *p,
+                            size_t n, time_t now, s3_request *out, char *errbuf,
+                            size_t errlen)
+{
+    char *query = make_query(p, n);
+    int rc;
+
+    if (!query) {
+        set_err(errbuf, errlen, "s3: out of memory");
+        return -1;
+    }
+    c->query = query;
+    rc = build(opt, c, now, out, errbuf, errlen);
+    c->query = NULL;
+    free(query);
+    return rc;
+}
+
+int s3_build_mpu_part(const s3_options *opt, const char *key,
+                      const char *upload_id, int part_no, const void *data,
+                      size_t len, time_t now, s3_request *out, char *errbuf,
+                      size_t errlen)
+{
+    char num[16];
+    qparam q[] = {{"partNumber", num}, {"uploadId", upload_id}};
+    call c = {"PUT", key, NULL, data, len, 1, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (check_key(key, errbuf, errlen) != 0 ||
+        check_upload_id(upload_id, errbuf, errlen) != 0)
+        return -1;
+    if (part_no < 1 || part_no > S3_MAX_PARTS) {
+        set_err(errbuf, errlen, "s3: part number %d not in 1..%d", part_no,
+                S3_MAX_PARTS);
+        return -1;
+    }
+    if (!data && len > 0) {
+        set_err(errbuf, errlen, "s3: part has a length but no data");
+        return -1;
+    }
+    snprintf(num, sizeof(num), "%d", part_no);
+    return build_with_query(opt, &c, q, 2, now, out, errbuf, errlen);
+}
+
+/* Text content escaped for XML; with out NULL it only measures. */
+static size_t xml_escape(const char *s, char *out)
+{
+    size_t o = 0;
+
+    for (; *s; s++) {
+        const char *rep = *s == '&'   ? "&amp;"
+                          : *s == '<' ? "&lt;"
+                          : *s == '>' ? "&gt;"
+                                      : NULL;
+        size_t k = rep ? strlen(rep) : 1;
+
+        if (out)
+            memcpy(out + o, rep ? rep : s, k);
+        o += k;
+    }
+    return o;
+}
+
+#define COMPLETE_OPEN                                                          \
+    "<CompleteMultipartUpload "                                                \
+    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+#define COMPLETE_CLOSE "</CompleteMultipartUpload>"
+#define PART_OPEN "<Part><PartNumber>%d</PartNumber><ETag>"
+#define PART_CLOSE "</ETag></Part>"
+
+/* The body of CompleteMultipartUpload: parts 1..n in order. */
+static char *complete_body(const char *const *etags, int n, size_t *len)
+{
+    size_t cap = sizeof(COMPLETE_OPEN COMPLETE_CLOSE);
+    size_t o = 0;
+    char *x;
+
+    for (int i = 0; i < n; i++)
+        cap += sizeof(PART_OPEN PART_CLOSE) + 8 + xml_escape(etags[i], NULL);
+    x = malloc(cap);
+    if (!x)
+        return NULL;
+    o += (size_t)snprintf(x + o, cap - o, "%s", COMPLETE_OPEN);
+    for (int i = 0; i < n; i++) {
+        o += (size_t)snprintf(x + o, cap - o, PART_OPEN, i + 1);
+        o += xml_escape(etags[i], x + o);
+        o += (size_t)snprintf(x + o, cap - o, "%s", PART_CLOSE);
+    }
+    o += (size_t)snprintf(x + o, cap - o, "%s", COMPLETE_CLOSE);
+    *len = o;
+    return x;
+}
+
+int s3_build_mpu_complete(const s3_options *opt, const char *key,
+                          const char *upload_id, const char *const *etags,
+                          int n_parts, time_t now, s3_request *out,
+                          char *errbuf, size_t errlen)
+{
+    sigv4_header h[] = {{"Content-Type", "application/xml"}};
+    qparam q[] = {{"uploadId", upload_id}};
+    call c = {"POST", key, NULL, NULL, 0, 0, h, 1};
+    char *xml;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (check_key(key, errbuf, errlen) != 0 ||
+        check_upload_id(upload_id, errbuf, errlen) != 0 ||
+        check_etags(etags, n_parts, errbuf, errlen) != 0)
+        return -1;
+    xml = complete_body(etags, n_parts, &c.len);
+    if (!xml) {
+        set_err(errbuf, errlen, "s3: out of memory");
+        return -1;
+    }
+    c.body = xml;
+    rc = build_with_query(opt, &c, q, 1, now, out, errbuf, errlen);
+    if (rc == 0) {
+        out->body = xml; /* out owns it now */
+        out->body_len = c.len;
+        xml = NULL;
+    }
+    free(xml);
+    return rc;
+}
+
+int s3_build_mpu_abort(const s3_options *opt, const char *key,
+                       const char *upload_id, time_t now, s3_request *out,
+                       char *errbuf, size_t errlen)
+{
+    qparam q[] = {{"uploadId", upload_id}};
+    call c = {"DELETE", key, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (check_key(key, errbuf, errlen) != 0 ||
+        check_upload_id(upload_id, errbuf, errlen) != 0)
+        return -1;
+    return build_with_query(opt, &c, q, 1, now, out, errbuf, errlen);
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+int s3_build_mpu_list(const s3_options *opt, const char *prefix,
+                      const char *key_marker, const char *upload_id_marker,
+                      time_t now, s3_request *out, char *errbuf, size_t errlen)
+{
+    qparam q[5];
+    size_t n = 0;
+    call c = {"GET", NULL, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
+        (key_marker && strlen(key_marker) > S3_MAX_KEY) ||
+        (upload_id_marker && strlen(upload_id_marker) > S3_MAX_UPLOAD_ID)) {
+        set_err(errbuf, errlen, "s3: prefix or marker too long");
+        return -1;
+    }
+    q[n++] = (qparam){"uploads", NULL};
+    if (!empty(prefix))
+        q[n++] = (qparam){"prefix", prefix};
+    if (!empty(key_marker))
+        q[n++] = (qparam){"key-marker", key_marker};
+    if (!empty(upload_id_marker))
+        q[n++] = (qparam){"upload-id-marker", upload_id_marker};
+    q[n++] = (qparam){"max-uploads", STR(S3_LIST_PAGE)};
+    return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
+}
+
 void s3_request_free(s3_request *r)
 {
     if (!r)
@@ -310,64 +738,294 @@ void s3_request_free(s3_request *r)
     free(r->url);
     for (size_t i = 0; i < r->n_headers && i < S3_MAX_HEADERS; i++)
         free(r->headers[i]);
+    free(r->body);
     sigv4_result_free(&r->sig);
     memset(r, 0, sizeof(*r));
 }
 
-/* Copies the text of the first <tag>...</tag> into out, entities decoded
- * and control characters blanked so errbuf stays one line. */
-static void xml_field(const char *body, size_t len, const char *tag, char *out,
-                      size_t outlen)
+/* Reading S3's answers. They are flat, machine-written XML whose text
+ * never holds a raw '<', so finding an element by name is enough. Text is
+ * unescaped with numeric references too: Go servers such as versitygw
+ * write '"' as "&#34;". */
+
+/* Code point cp as UTF-8 into out; returns its bytes, 0 when XML cannot
+ * hold it (NUL, surrogates, beyond Unicode). */
+static size_t utf8_put(unsigned long cp, char out[4])
 {
-    static const char *const ents[][2] = {{"&amp;", "&"},
-                                          {"&lt;", "<"},
-                                          {"&gt;", ">"},
-                                          {"&quot;", "\""},
-                                          {"&apos;", "'"}};
-    const size_t n_ents = sizeof(ents) / sizeof(ents[0]);
-    char open[32];
-    char close[32];
+    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int digit_value(char c, int hex)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (hex && c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (hex && c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "&#38;" or "&#x26;" at s, ending at semi. */
+static size_t char_ref(const char *s, const char *semi, char out[4])
+{
+    int hex = s[2] == 'x';
+    const char *p = s + 2 + hex;
+    unsigned long cp = 0;
+
+    if (p == semi)
+        return 0;
+    for (; p < semi; p++) {
+        int d = digit_value(*p, hex);
+
+        if (d < 0)
+            return 0;
+        cp = cp * (hex ? 16 : 10) + (unsigned long)d;
+    }
+    return utf8_put(cp, out);
+}
+
+/* The entity at s (a '&' with n bytes left): its text into out, its
+ * length into *used. Returns the text's bytes, 0 for no known entity. */
+static size_t xml_entity(const char *s, size_t n, char out[4], size_t *used)
+{
+    static const char *const named[][2] = {{"&amp;", "&"},
+                                           {"&lt;", "<"},
+                                           {"&gt;", ">"},
+                                           {"&quot;", "\""},
+                                           {"&apos;", "'"}};
+    const char *semi = memchr(s, ';', n < 12 ? n : 12);
+    size_t k;
+    size_t w;
+
+    if (!semi)
+        return 0;
+    k = (size_t)(semi - s) + 1;
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        if (k == strlen(named[i][0]) && memcmp(s, named[i][0], k) == 0) {
+            out[0] = named[i][1][0];
+            *used = k;
+            return 1;
+        }
+    }
+    w = k > 3 && s[1] == '#' ? char_ref(s, semi, out) : 0;
+    if (w > 0)
+        *used = k;
+    return w;
+}
+
+/* The n bytes of text at s, entities decoded, into out (NUL-terminated
+ * even on failure). Strict, for keys and ids: an unknown entity or a NUL
+ * is -1, no room -2. Lenient, for error messages: unknown entities stay,
+ * control characters become blanks, the text is cut to fit. Returns the
+ * length written. */
+static long xml_text(const char *s, size_t n, char *out, size_t outlen,
+                     int strict)
+{
+    size_t o = 0;
+    size_t i = 0;
+    int full = 0;
+
+    if (outlen == 0)
+        return -2;
+    while (i < n) {
+        char c[4];
+        size_t used = 1;
+        size_t k = s[i] == '&' ? xml_entity(s + i, n - i, c, &used) : 0;
+
+        if (k == 0 && strict && (s[i] == '&' || s[i] == '\0'))
+            break;
+        if (k == 0) {
+            c[0] = s[i];
+            k = 1;
+        }
+        if (!strict && k == 1 && ((unsigned char)c[0] < ' ' || c[0] == 127))
+            c[0] = ' ';
+        full = o + k >= outlen;
+        if (full)
+            break;
+        memcpy(out + o, c, k);
+        o += k;
+        i += used;
+    }
+    out[o] = '\0';
+    if (strict && i < n)
+        return full ? -2 : -1;
+    return (long)o;
+}
+
+/* The text between the first <tag> and the </tag> after it, within
+ * len bytes. Returns 1 when found. */
+static int xml_find(const char *body, size_t len, const char *tag,
+                    const char **val, size_t *vlen)
+{
+    char open[40];
+    char close[40];
     const char *s;
     const char *e;
-    size_t o = 0;
 
-    out[0] = '\0';
+    if (!body)
+        return 0;
     snprintf(open, sizeof(open), "<%s>", tag);
     snprintf(close, sizeof(close), "</%s>", tag);
-    s = body ? memmem(body, len, open, strlen(open)) : NULL;
+    s = memmem(body, len, open, strlen(open));
     if (!s)
-        return;
+        return 0;
     s += strlen(open);
     e = memmem(s, len - (size_t)(s - body), close, strlen(close));
     if (!e)
-        return;
-    while (s < e && o + 1 < outlen) {
-        size_t k = 0;
-
-        while (k < n_ents && strncmp(s, ents[k][0], strlen(ents[k][0])))
-            k++;
-        out[o++] = k < n_ents ? ents[k][1][0] : (*s < ' ' ? ' ' : *s);
-        s += k < n_ents ? strlen(ents[k][0]) : 1;
-    }
-    out[o] = '\0';
+        return 0;
+    *val = s;
+    *vlen = (size_t)(e - s);
+    return 1;
 }
 
-/* Error codes that can succeed when tried again: throttling, server
- * trouble, a body damaged or cut short in transit (the digests caught
- * it), and clock skew, which NTP fixes without a restart. */
+/* Lenient copy of the first <tag>'s text, "" when there is none: for
+ * error messages, so errbuf stays one line. */
+static void xml_field(const char *body, size_t len, const char *tag, char *out,
+                      size_t outlen)
+{
+    const char *v;
+    size_t vlen;
+
+    out[0] = '\0';
+    if (xml_find(body, len, tag, &v, &vlen))
+        xml_text(v, vlen, out, outlen, 0);
+}
+
+/* Strict copy of the first <tag>'s text: 0, 1 when absent (out is ""),
+ * -1 malformed, -2 longer than outlen - 1. */
+static int xml_value(const char *body, size_t len, const char *tag, char *out,
+                     size_t outlen)
+{
+    const char *v;
+    size_t vlen;
+    long n;
+
+    out[0] = '\0';
+    if (!xml_find(body, len, tag, &v, &vlen))
+        return 1;
+    n = xml_text(v, vlen, out, outlen, 1);
+    return n < 0 ? (int)n : 0;
+}
+
+int s3_parse_upload_id(const char *body, size_t len, char *id, size_t idlen)
+{
+    int rc;
+
+    if (!id || idlen == 0)
+        return -2;
+    rc = xml_value(body, len, "UploadId", id, idlen);
+    if (rc == 1 || (rc == 0 && id[0] == '\0'))
+        return -1;
+    return rc;
+}
+
+typedef void (*upload_fn)(const char *key, const char *upload_id, void *arg);
+
+/* Calls fn (when given) for every <Upload> of a page. Returns the count,
+ * or -1 when one lacks a Key or an UploadId. */
+static long walk_uploads(const char *body, size_t len, upload_fn fn, void *arg)
+{
+    const char *p = body;
+    const char *end = body + len;
+    char key[S3_MAX_KEY + 1];
+    char id[S3_MAX_UPLOAD_ID + 1];
+    long n = 0;
+
+    for (;;) {
+        const char *u = memmem(p, (size_t)(end - p), "<Upload>", 8);
+        const char *e = u ? memmem(u, (size_t)(end - u), "</Upload>", 9) : NULL;
+        size_t ulen = e ? (size_t)(e - u) : 0;
+
+        if (!u)
+            return n;
+        if (!e || xml_value(u, ulen, "Key", key, sizeof(key)) != 0 ||
+            xml_value(u, ulen, "UploadId", id, sizeof(id)) != 0 || !*key ||
+            !*id)
+            return -1;
+        if (fn)
+            fn(key, id, arg);
+        n++;
+        p = e + 9;
+    }
+}
+
+long s3_parse_uploads(const char *body, size_t len, upload_fn fn, void *arg,
+                      s3_upload_page *page)
+{
+    char flag[8];
+    long n;
+
+    memset(page, 0, sizeof(*page));
+    /* The closing tag proves the page arrived whole. */
+    if (!body || !memmem(body, len, "<ListMultipartUploadsResult", 27) ||
+        !memmem(body, len, "</ListMultipartUploadsResult>", 29))
+        return -1;
+    if (xml_value(body, len, "IsTruncated", flag, sizeof(flag)) < 0 ||
+        xml_value(body, len, "NextKeyMarker", page->next_key_marker,
+                  sizeof(page->next_key_marker)) < 0 ||
+        xml_value(body, len, "NextUploadIdMarker", page->next_upload_id_marker,
+                  sizeof(page->next_upload_id_marker)) < 0)
+        goto bad;
+    page->truncated = strcmp(flag, "true") == 0;
+    n = walk_uploads(body, len, NULL, NULL);
+    if (n < 0)
+        goto bad;
+    if (fn && n > 0)
+        walk_uploads(body, len, fn, arg);
+    return n;
+bad:
+    memset(page, 0, sizeof(*page));
+    return -1;
+}
+
+/* The server asks every client to slow down (S3 answers 503 SlowDown;
+ * other servers 429, or these codes with other statuses). */
+static int throttle_code(const char *code)
+{
+    static const char *const codes[] = {
+        "SlowDown",           "TooManyRequests", "RequestLimitExceeded",
+        "ServiceUnavailable", "Throttling",      "ThrottlingException",
+    };
+
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        if (strcmp(code, codes[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Error codes that can succeed when tried again: server trouble, a body
+ * damaged or cut short in transit (the digests caught it), and clock
+ * skew, which NTP fixes without a restart. */
 static int retryable_code(const char *code)
 {
     static const char *const codes[] = {
-        "SlowDown",
-        "RequestTimeout",
-        "OperationAborted",
-        "InternalError",
-        "ServiceUnavailable",
-        "Throttling",
-        "ThrottlingException",
-        "BadDigest",
-        "IncompleteBody",
-        "XAmzContentSHA256Mismatch",
+        "RequestTimeout",       "OperationAborted",
+        "InternalError",        "BadDigest",
+        "IncompleteBody",       "XAmzContentSHA256Mismatch",
         "RequestTimeTooSkewed",
     };
 
@@ -378,15 +1036,27 @@ static int retryable_code(const char *code)
     return 0;
 }
 
-store_result s3_classify(long status, const char *body, size_t len,
-                         char *errbuf, size_t errlen)
+/* status 0: an error inside a 200 answer, judged by its code alone. 501
+ * is the one 5xx that no retry fixes: the server lacks the operation. */
+static store_result code_result(long status, const char *code)
 {
-    char code[64];
+    if (status == 503 || status == 429 || throttle_code(code))
+        return STORE_THROTTLED;
+    if (status == 501 || strcmp(code, "NotImplemented") == 0)
+        return STORE_PERMANENT;
+    if (status >= 500 || status == 408 || retryable_code(code))
+        return STORE_RETRY;
+    return STORE_PERMANENT;
+}
+
+/* "HTTP 403 SignatureDoesNotMatch: <Message>" into errbuf, the code into
+ * code. */
+static void describe(long status, const char *body, size_t len, char *code,
+                     size_t codelen, char *errbuf, size_t errlen)
+{
     char msg[384];
 
-    if (status >= 200 && status < 300)
-        return STORE_OK;
-    xml_field(body, len, "Code", code, sizeof(code));
+    xml_field(body, len, "Code", code, codelen);
     xml_field(body, len, "Message", msg, sizeof(msg));
     if (*code && *msg)
         set_err(errbuf, errlen, "HTTP %ld %s: %s", status, code, msg);
@@ -394,9 +1064,36 @@ store_result s3_classify(long status, const char *body, size_t len,
         set_err(errbuf, errlen, "HTTP %ld %s", status, code);
     else
         set_err(errbuf, errlen, "HTTP %ld", status);
-    if (status >= 500 || status == 429 || status == 408 || retryable_code(code))
+}
+
+store_result s3_classify(long status, const char *body, size_t len,
+                         char *errbuf, size_t errlen)
+{
+    char code[64];
+
+    if (status >= 200 && status < 300)
+        return STORE_OK;
+    describe(status, body, len, code, sizeof(code), errbuf, errlen);
+    return code_result(status, code);
+}
+
+/* S3 answers 200 at once and reports a failure found while assembling
+ * the parts in the body; a body cut short holds neither. */
+store_result s3_check_complete(const char *body, size_t len, char *errbuf,
+                               size_t errlen)
+{
+    char code[64];
+
+    if (body && memmem(body, len, "<Error>", 7)) {
+        describe(200, body, len, code, sizeof(code), errbuf, errlen);
+        return *code ? code_result(0, code) : STORE_RETRY;
+    }
+    if (!body || !memmem(body, len, "<CompleteMultipartUploadResult", 30)) {
+        set_err(errbuf, errlen,
+                "HTTP 200 without a CompleteMultipartUploadResult");
         return STORE_RETRY;
-    return STORE_PERMANENT;
+    }
+    return STORE_OK;
 }
 
 /* The body is sent from memory; curl may rewind it (a reused connection
@@ -430,22 +1127,114 @@ static int seek_body(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-typedef struct response {
-    char buf[RESPONSE_MAX];
+/* What comes back: the status, the start of the body, one header. */
+typedef struct reply {
+    long status;
+    char *body; /* NUL-terminated once a byte arrived; NULL before */
     size_t len;
-} response;
+    size_t cap;
+    size_t max;       /* bytes kept; the rest is dropped */
+    int cut;          /* the body was longer than max */
+    int squeeze;      /* drop blanks after '>': S3's keep-alive spaces */
+    const char *want; /* the header to capture ("ETag"), or NULL */
+    char header[HEADER_MAX];
+    int header_state; /* 0 absent, 1 captured, -1 too long */
+} reply;
 
-/* Keeps the start of the response body (where the error XML is) and
- * drops the rest, so a large body cannot grow memory. */
+static void reply_init(reply *r, size_t max)
+{
+    memset(r, 0, sizeof(*r));
+    r->max = max;
+}
+
+static void reply_free(reply *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* Keeps up to max bytes, so a large body cannot grow memory. Returns -1
+ * when out of memory. */
+static int reply_add(reply *r, const char *p, size_t n)
+{
+    size_t k = n < r->max - r->len ? n : r->max - r->len;
+    size_t cap = r->cap ? r->cap : 1024;
+    char *nb;
+
+    r->cut |= k < n;
+    if (k == 0)
+        return 0;
+    while (cap < r->len + k + 1)
+        cap *= 2;
+    if (cap > r->cap) {
+        nb = realloc(r->body, cap);
+        if (!nb)
+            return -1;
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = '\0';
+    return 0;
+}
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* S3 sends CompleteMultipartUpload's 200 at once, then blanks to keep
+ * the connection open until the result: dropping blanks that follow a
+ * tag (or nothing) keeps that result inside max. */
+static int reply_add_squeezed(reply *r, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (blank(p[i]) && (r->len == 0 || r->body[r->len - 1] == '>'))
+            continue;
+        if (reply_add(r, p + i, 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static size_t write_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    response *r = ud;
+    reply *r = ud;
     size_t n = size * nmemb;
-    size_t room = sizeof(r->buf) - r->len;
-    size_t k = n < room ? n : room;
+    int rc = r->squeeze ? reply_add_squeezed(r, ptr, n) : reply_add(r, ptr, n);
 
-    memcpy(r->buf + r->len, ptr, k);
-    r->len += k;
+    return rc == 0 ? n : 0; /* 0 makes curl fail the transfer */
+}
+
+/* Captures r->want, the value trimmed; each new status line (after a
+ * "100 Continue") starts over. */
+static size_t read_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+    reply *r = ud;
+    size_t n = size * nitems;
+    size_t wl = strlen(r->want);
+    const char *v = buf + wl + 1;
+    const char *e = buf + n;
+
+    if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+        r->header_state = 0;
+        r->header[0] = '\0';
+        return n;
+    }
+    if (n <= wl || strncasecmp(buf, r->want, wl) != 0 || buf[wl] != ':')
+        return n;
+    while (v < e && blank(*v))
+        v++;
+    while (e > v && blank(e[-1]))
+        e--;
+    if ((size_t)(e - v) >= sizeof(r->header)) {
+        r->header_state = -1;
+        return n;
+    }
+    memcpy(r->header, v, (size_t)(e - v));
+    r->header[e - v] = '\0';
+    r->header_state = 1;
     return n;
 }
 
@@ -471,9 +1260,46 @@ static struct curl_slist *header_list(const s3_request *req)
 
 typedef struct transfer {
     reader rd;
-    response resp;
+    reply *rep;
     char curl_err[CURL_ERROR_SIZE];
 } transfer;
+
+#define SETOPT(o, v)                                                           \
+    do {                                                                       \
+        what = #o;                                                             \
+        cc = curl_easy_setopt(h, o, v);                                        \
+        if (cc != CURLE_OK)                                                    \
+            goto fail;                                                         \
+    } while (0)
+
+/* PUT and POST send the body through the reader (POST is curl's upload
+ * under another name, so both rewind alike); DELETE has none. */
+static int setup_method(CURL *h, const s3_request *req, transfer *t,
+                        char *errbuf, size_t errlen)
+{
+    CURLcode cc = CURLE_OK;
+    const char *what = "";
+
+    if (has_body(req->method)) {
+        SETOPT(CURLOPT_UPLOAD, 1L);
+        SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->rd.len);
+        SETOPT(CURLOPT_READFUNCTION, read_body);
+        SETOPT(CURLOPT_READDATA, &t->rd);
+        SETOPT(CURLOPT_SEEKFUNCTION, seek_body);
+        SETOPT(CURLOPT_SEEKDATA, &t->rd);
+    }
+    if (strcmp(req->method, "PUT") != 0 && strcmp(req->method, "GET") != 0)
+        SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+    if (t->rep->want) {
+        SETOPT(CURLOPT_HEADERFUNCTION, read_header);
+        SETOPT(CURLOPT_HEADERDATA, t->rep);
+    }
+    return 0;
+fail:
+    set_err(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
+            curl_easy_strerror(cc));
+    return -1;
+}
 
 static int setup(CURL *h, const s3_options *opt, const s3_request *req,
                  struct curl_slist *headers, transfer *t, char *errbuf,
@@ -486,39 +1312,26 @@ static int setup(CURL *h, const s3_options *opt, const s3_request *req,
     long request_ms =
         opt->request_timeout_ms ? opt->request_timeout_ms : DEFAULT_REQUEST_MS;
 
-#define SETOPT(o, v)                                                           \
-    do {                                                                       \
-        what = #o;                                                             \
-        cc = curl_easy_setopt(h, o, v);                                        \
-        if (cc != CURLE_OK)                                                    \
-            goto fail;                                                         \
-    } while (0)
     SETOPT(CURLOPT_URL, req->url);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     /* Keys may hold "." and ".." segments: send the path as signed. */
     SETOPT(CURLOPT_PATH_AS_IS, 1L);
     SETOPT(CURLOPT_HTTPHEADER, headers);
-    SETOPT(CURLOPT_UPLOAD, 1L);
-    SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->rd.len);
-    SETOPT(CURLOPT_READFUNCTION, read_body);
-    SETOPT(CURLOPT_READDATA, &t->rd);
-    SETOPT(CURLOPT_SEEKFUNCTION, seek_body);
-    SETOPT(CURLOPT_SEEKDATA, &t->rd);
     SETOPT(CURLOPT_WRITEFUNCTION, write_body);
-    SETOPT(CURLOPT_WRITEDATA, &t->resp);
+    SETOPT(CURLOPT_WRITEDATA, t->rep);
     SETOPT(CURLOPT_ERRORBUFFER, t->curl_err);
     /* Worker threads: no signals for timeouts. */
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     SETOPT(CURLOPT_TIMEOUT_MS, request_ms);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-#undef SETOPT
-    return 0;
+    return setup_method(h, req, t, errbuf, errlen);
 fail:
     set_err(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
             curl_easy_strerror(cc));
     return -1;
 }
+#undef SETOPT
 
 /* Transport failures are worth a retry, except a URL or build that can
  * never work. */
@@ -536,21 +1349,21 @@ static store_result transport_result(CURLcode cc)
 }
 
 static store_result perform(CURL *h, const s3_options *opt,
-                            const s3_request *req, const store_object *obj,
-                            char *errbuf, size_t errlen)
+                            const s3_request *req, const void *body, size_t len,
+                            reply *rep, char *errbuf, size_t errlen)
 {
     store_result res = STORE_PERMANENT;
     struct curl_slist *headers = header_list(req);
     transfer *t = calloc(1, sizeof(*t));
     CURLcode cc;
-    long status = 0;
 
     if (!headers || !t) {
         set_err(errbuf, errlen, "s3: out of memory");
         res = STORE_RETRY;
         goto fail;
     }
-    t->rd = (reader){obj->data, obj->len, 0};
+    t->rd = (reader){body, body ? len : 0, 0};
+    t->rep = rep;
     if (setup(h, opt, req, headers, t, errbuf, errlen) != 0)
         goto fail;
     cc = curl_easy_perform(h);
@@ -560,14 +1373,14 @@ static store_result perform(CURL *h, const s3_options *opt,
         res = transport_result(cc);
         goto fail;
     }
-    cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
     if (cc != CURLE_OK) {
         set_err(errbuf, errlen, "curl: no response code: %s",
                 curl_easy_strerror(cc));
         res = STORE_RETRY;
         goto fail;
     }
-    res = s3_classify(status, t->resp.buf, t->resp.len, errbuf, errlen);
+    res = s3_classify(rep->status, rep->body, rep->len, errbuf, errlen);
 fail:
     curl_slist_free_all(headers);
     free(t);
@@ -586,7 +1399,7 @@ static CURL *pool_get(s3_store *s)
 }
 
 /* A handle returns reset (no pointers into a finished call's memory)
- * but keeps its open connection for the next put. */
+ * but keeps its open connection for the next request. */
 static void pool_put(s3_store *s, CURL *h)
 {
     if (!h)
@@ -601,27 +1414,251 @@ static void pool_put(s3_store *s, CURL *h)
     curl_easy_cleanup(h);
 }
 
+/* Sends one built request on a pooled handle: the one way every
+ * operation reaches the network. The answer is classified; on STORE_OK
+ * rep holds the body and the wanted header. */
+static store_result exec(s3_store *s, const s3_request *req, const void *body,
+                         size_t len, reply *rep, char *why, size_t whylen)
+{
+    store_result res;
+    CURL *h = pool_get(s);
+
+    if (!h) {
+        set_err(why, whylen, "s3: curl_easy_init failed");
+        return STORE_RETRY;
+    }
+    res = perform(h, &s->opt, req, body, len, rep, why, whylen);
+    pool_put(s, h);
+    return res;
+}
+
+static time_t store_now(const s3_store *s)
+{
+    return s->opt.clock ? s->opt.clock() : time(NULL);
+}
+
+/* The store's operations: build, exec, read the answer. Each one writes
+ * "<Operation>: <why>" into errbuf when it fails. */
+
 static store_result s3_put(store *st, const store_object *obj, char *errbuf,
                            size_t errlen)
 {
     s3_store *s = (s3_store *)st;
     store_result res = STORE_PERMANENT;
-    time_t now = s->opt.clock ? s->opt.clock() : time(NULL);
+    char why[WHY_MAX] = "";
     s3_request req;
-    CURL *h = NULL;
+    reply rep;
 
-    if (s3_build_put(&s->opt, obj, now, &req, errbuf, errlen) != 0)
-        return STORE_PERMANENT;
-    h = pool_get(s);
-    if (!h) {
-        set_err(errbuf, errlen, "s3: curl_easy_init failed");
-        res = STORE_RETRY;
-        goto fail;
-    }
-    res = perform(h, &s->opt, &req, obj, errbuf, errlen);
-fail:
-    pool_put(s, h);
+    reply_init(&rep, RESPONSE_MAX);
+    if (s3_build_put(&s->opt, obj, store_now(s), &req, why, sizeof(why)) == 0)
+        res = exec(s, &req, obj->data, obj->len, &rep, why, sizeof(why));
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "PutObject: %s", why);
     s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+/* 404 NoSuchUpload is success: the upload is gone, which is the point
+ * (aborted before, or completed by a request whose answer was lost). */
+static store_result abort_upload(s3_store *s, const char *key,
+                                 const char *upload_id, char *why,
+                                 size_t whylen)
+{
+    store_result res = STORE_PERMANENT;
+    char code[64];
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, RESPONSE_MAX);
+    if (s3_build_mpu_abort(&s->opt, key, upload_id, store_now(s), &req, why,
+                           whylen) == 0)
+        res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    if (res == STORE_PERMANENT && rep.status == 404) {
+        xml_field(rep.body, rep.len, "Code", code, sizeof(code));
+        if (strcmp(code, "NoSuchUpload") == 0)
+            res = STORE_OK;
+    }
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+/* The upload id of a begin's answer into upload_id. An id the caller has
+ * no room for is aborted at once, so that it is not left behind. */
+static store_result take_upload_id(s3_store *s, const char *key,
+                                   const reply *rep, char *upload_id,
+                                   size_t idlen, char *why, size_t whylen)
+{
+    char id[S3_MAX_UPLOAD_ID + 1];
+    char ignored[WHY_MAX];
+    int rc = s3_parse_upload_id(rep->body, rep->len, id, sizeof(id));
+
+    if (rc != 0) {
+        set_err(why, whylen, "s3: %s UploadId in the answer",
+                rc == -2 ? "too long an" : "no valid");
+        return STORE_PERMANENT;
+    }
+    if (!upload_id || strlen(id) >= idlen) {
+        abort_upload(s, key, id, ignored, sizeof(ignored));
+        set_err(why, whylen, "s3: upload id of %zu bytes does not fit in %zu",
+                strlen(id), idlen);
+        return STORE_PERMANENT;
+    }
+    memcpy(upload_id, id, strlen(id) + 1);
+    return STORE_OK;
+}
+
+static store_result s3_mpu_begin(store *st, const store_object *obj,
+                                 char *upload_id, size_t idlen, char *errbuf,
+                                 size_t errlen)
+{
+    s3_store *s = (s3_store *)st;
+    store_result res = STORE_PERMANENT;
+    char why[WHY_MAX] = "";
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, RESPONSE_MAX);
+    if (s3_build_mpu_begin(&s->opt, obj, store_now(s), &req, why,
+                           sizeof(why)) == 0)
+        res = exec(s, &req, NULL, 0, &rep, why, sizeof(why));
+    if (res == STORE_OK)
+        res = take_upload_id(s, obj->key, &rep, upload_id, idlen, why,
+                             sizeof(why));
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "CreateMultipartUpload: %s", why);
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+static store_result s3_mpu_part(store *st, const char *key,
+                                const char *upload_id, int part_no,
+                                const void *data, size_t len, char *etag,
+                                size_t etaglen, char *errbuf, size_t errlen)
+{
+    s3_store *s = (s3_store *)st;
+    store_result res = STORE_PERMANENT;
+    char why[WHY_MAX] = "";
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, RESPONSE_MAX);
+    rep.want = "ETag";
+    if (s3_build_mpu_part(&s->opt, key, upload_id, part_no, data, len,
+                          store_now(s), &req, why, sizeof(why)) == 0)
+        res = exec(s, &req, data, len, &rep, why, sizeof(why));
+    if (res == STORE_OK &&
+        (rep.header_state != 1 || !etag || strlen(rep.header) >= etaglen)) {
+        set_err(why, sizeof(why), "s3: %s ETag in the answer",
+                rep.header_state == 1 ? "no room for the" : "no valid");
+        res = STORE_PERMANENT;
+    }
+    if (res == STORE_OK)
+        memcpy(etag, rep.header, strlen(rep.header) + 1);
+    else
+        set_err(errbuf, errlen, "UploadPart %d: %s", part_no, why);
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+static store_result s3_mpu_complete(store *st, const char *key,
+                                    const char *upload_id,
+                                    const char *const *etags, int n_parts,
+                                    char *errbuf, size_t errlen)
+{
+    s3_store *s = (s3_store *)st;
+    store_result res = STORE_PERMANENT;
+    char why[WHY_MAX] = "";
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, RESPONSE_MAX);
+    rep.squeeze = 1;
+    if (s3_build_mpu_complete(&s->opt, key, upload_id, etags, n_parts,
+                              store_now(s), &req, why, sizeof(why)) == 0)
+        res = exec(s, &req, req.body, req.body_len, &rep, why, sizeof(why));
+    if (res == STORE_OK)
+        res = s3_check_complete(rep.body, rep.len, why, sizeof(why));
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "CompleteMultipartUpload: %s", why);
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+static store_result s3_mpu_abort(store *st, const char *key,
+                                 const char *upload_id, char *errbuf,
+                                 size_t errlen)
+{
+    char why[WHY_MAX] = "";
+    store_result res =
+        abort_upload((s3_store *)st, key, upload_id, why, sizeof(why));
+
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "AbortMultipartUpload: %s", why);
+    return res;
+}
+
+/* One page of ListMultipartUploads from the markers in page (both ""
+ * for the first); fn is called for its uploads, page then holds where the
+ * next one starts. */
+static store_result list_page(s3_store *s, const char *prefix,
+                              s3_upload_page *page, upload_fn fn, void *arg,
+                              char *why, size_t whylen)
+{
+    store_result res = STORE_PERMANENT;
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, LIST_RESPONSE_MAX);
+    if (s3_build_mpu_list(&s->opt, prefix, page->next_key_marker,
+                          page->next_upload_id_marker, store_now(s), &req, why,
+                          whylen) == 0)
+        res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    if (res == STORE_OK &&
+        (rep.cut || s3_parse_uploads(rep.body, rep.len, fn, arg, page) < 0)) {
+        set_err(why, whylen, "s3: %s",
+                rep.cut ? "page too large" : "not a page of uploads");
+        res = STORE_PERMANENT;
+    }
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+static store_result s3_mpu_list(store *st, const char *prefix, upload_fn fn,
+                                void *arg, char *errbuf, size_t errlen)
+{
+    store_result res;
+    char why[WHY_MAX] = "";
+    s3_upload_page *page = calloc(2, sizeof(*page)); /* this one, the last */
+
+    if (!page) {
+        set_err(errbuf, errlen, "ListMultipartUploads: out of memory");
+        return STORE_RETRY;
+    }
+    for (;;) {
+        res = list_page((s3_store *)st, prefix, &page[0], fn, arg, why,
+                        sizeof(why));
+        if (res != STORE_OK || !page[0].truncated)
+            break;
+        /* A page that does not move on would be asked for forever. */
+        if (!page[0].next_key_marker[0] ||
+            (strcmp(page[0].next_key_marker, page[1].next_key_marker) == 0 &&
+             strcmp(page[0].next_upload_id_marker,
+                    page[1].next_upload_id_marker) == 0)) {
+            set_err(why, sizeof(why), "s3: truncated page, no new marker");
+            res = STORE_PERMANENT;
+            break;
+        }
+        page[1] = page[0];
+    }
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "ListMultipartUploads: %s", why);
+    free(page);
     return res;
 }
 
@@ -648,6 +1685,9 @@ static void s3_destroy(store *st)
     free(s->access_key);
     free_secret(s->secret_key);
     free_secret(s->session_token);
+    free(s->sse);
+    free(s->sse_kms_key_id);
+    free(s->storage_class);
     free(s);
 }
 
@@ -664,7 +1704,10 @@ static int copy_options(s3_store *s, const s3_options *opt)
         copy_str(&s->region, opt->region) ||
         copy_str(&s->access_key, opt->access_key) ||
         copy_str(&s->secret_key, opt->secret_key) ||
-        copy_str(&s->session_token, opt->session_token))
+        copy_str(&s->session_token, opt->session_token) ||
+        copy_str(&s->sse, opt->sse) ||
+        copy_str(&s->sse_kms_key_id, opt->sse_kms_key_id) ||
+        copy_str(&s->storage_class, opt->storage_class))
         return -1;
     s->opt = *opt;
     s->opt.endpoint = s->endpoint;
@@ -673,6 +1716,9 @@ static int copy_options(s3_store *s, const s3_options *opt)
     s->opt.access_key = s->access_key;
     s->opt.secret_key = s->secret_key;
     s->opt.session_token = s->session_token;
+    s->opt.sse = s->sse;
+    s->opt.sse_kms_key_id = s->sse_kms_key_id;
+    s->opt.storage_class = s->storage_class;
     return 0;
 }
 
@@ -696,6 +1742,11 @@ store *s3_store_new(const s3_options *opt, char *errbuf, size_t errlen)
     s->base.put = s3_put;
     s->base.destroy = s3_destroy;
     s->base.name = "s3";
+    s->base.mpu_begin = s3_mpu_begin;
+    s->base.mpu_part = s3_mpu_part;
+    s->base.mpu_complete = s3_mpu_complete;
+    s->base.mpu_abort = s3_mpu_abort;
+    s->base.mpu_list = s3_mpu_list;
     return &s->base;
 fail:
     s3_destroy(s ? &s->base : NULL);

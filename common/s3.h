@@ -1,5 +1,6 @@
-/* s3.h -- the S3 object store: PutObject over libcurl, signed with SigV4,
- * for AWS and any S3-compatible server, path-style or virtual-hosted. */
+/* s3.h -- the S3 object store: PutObject and multipart uploads over libcurl,
+ * signed with SigV4, for AWS and any S3-compatible server, path-style or
+ * virtual-hosted. */
 #ifndef MILLRACE_S3_H
 #define MILLRACE_S3_H
 
@@ -9,7 +10,11 @@
 #include <stddef.h>
 #include <time.h>
 
-#define S3_MAX_HEADERS 12
+#define S3_MAX_HEADERS 16
+#define S3_MAX_KEY 1024       /* S3's limit on a key, in bytes */
+#define S3_MAX_UPLOAD_ID 1024 /* longer upload ids are refused */
+#define S3_MAX_PARTS 10000    /* part numbers are 1..S3_MAX_PARTS */
+#define S3_LIST_PAGE 1000     /* uploads asked for per ListMultipartUploads */
 
 typedef struct s3_options {
     /* "http://127.0.0.1:17070" or "https://s3.us-east-1.amazonaws.com":
@@ -26,6 +31,16 @@ typedef struct s3_options {
     long connect_timeout_ms; /* 0 = 10 s */
     long request_timeout_ms; /* whole request, body included; 0 = 300 s */
     time_t (*clock)(void);   /* NULL = time() */
+    /* Server-side encryption of the objects written: NULL or "" none,
+     * "AES256" (S3-managed keys) or "aws:kms". Sent on PutObject and
+     * CreateMultipartUpload only; the parts inherit it. */
+    const char *sse;
+    /* With "aws:kms": the key id or ARN; NULL or "" = the account's
+     * default key. Refused without "aws:kms". */
+    const char *sse_kms_key_id;
+    /* NULL or "" = the server's default; "STANDARD_IA", "GLACIER_IR", ...
+     * (letters, digits, '_' and '-'). Same operations as sse. */
+    const char *storage_class;
 } s3_options;
 
 /* Calls curl_global_init. main calls it once before starting threads,
@@ -34,26 +49,76 @@ int s3_global_init(void);
 void s3_global_cleanup(void);
 
 /* Checks and copies the options (the caller keeps its own). No network
- * I/O happens until the first put. Returns NULL with a reason in errbuf.
- * store_put may be called from many threads at once; store_destroy only
- * after every put has returned. */
+ * I/O happens until the first request. Returns NULL with a reason in
+ * errbuf. The store has put and all five mpu_* operations of store.h;
+ * any of them may be called from many threads at once, store_destroy only
+ * after every call has returned. A failed call writes "<Operation>: "
+ * and the reason into errbuf ("UploadPart 3: HTTP 503 SlowDown: ...").
+ *
+ * mpu_complete fails on a 200 answer that carries an <Error> (S3 reports
+ * late failures that way) or no result at all. mpu_abort counts an upload
+ * that no longer exists (404 NoSuchUpload) as aborted. mpu_list follows
+ * the pages of ListMultipartUploads and calls fn once per upload, page by
+ * page; on an error it returns with fn called for the pages before. */
 store *s3_store_new(const s3_options *opt, char *errbuf, size_t errlen);
 
 /* One signed request, ready for curl. */
 typedef struct s3_request {
-    char *url;
+    const char *method;            /* "PUT", "POST", "GET", "DELETE" */
+    char *url;                     /* query included */
     char *headers[S3_MAX_HEADERS]; /* "Name: value" */
     size_t n_headers;
+    /* The body when the builder made it (CompleteMultipartUpload's XML);
+     * NULL when the caller's data is the body, or there is none. */
+    char *body;
+    size_t body_len;
     sigv4_result sig; /* the signing steps, for tests and debugging */
 } s3_request;
 
-/* Builds a PutObject of obj for time now: URL (key percent-encoded like
- * the canonical URI), Host, Content-Type, Content-Encoding, Content-Length,
- * Content-MD5, x-amz-content-sha256 (SHA-256 of the body: a signed
- * payload), X-Amz-Date, X-Amz-Security-Token and Authorization. Pure: no
- * network. Returns 0, or -1 with a reason in errbuf. */
+/* The builders below are pure (no network) and sign for time now. Every
+ * request carries Host, x-amz-content-sha256 (SHA-256 of the body: a
+ * signed payload), X-Amz-Date, X-Amz-Security-Token when there is a
+ * session token, and Authorization; the key is percent-encoded in the URL
+ * exactly as in the canonical URI, and query values once. Each returns 0,
+ * or -1 with a reason in errbuf and *out zeroed. */
+
+/* PutObject of obj: PUT /key with Content-Type, Content-Encoding,
+ * Content-Length, Content-MD5, and the SSE and storage class headers. */
 int s3_build_put(const s3_options *opt, const store_object *obj, time_t now,
                  s3_request *out, char *errbuf, size_t errlen);
+
+/* CreateMultipartUpload: POST /key?uploads, empty body, with the headers
+ * of s3_build_put that describe the finished object (obj->data and
+ * obj->len are ignored). */
+int s3_build_mpu_begin(const s3_options *opt, const store_object *obj,
+                       time_t now, s3_request *out, char *errbuf,
+                       size_t errlen);
+
+/* UploadPart: PUT /key?partNumber=N&uploadId=ID with Content-Length and
+ * Content-MD5 of the part (data may be NULL when len is 0). */
+int s3_build_mpu_part(const s3_options *opt, const char *key,
+                      const char *upload_id, int part_no, const void *data,
+                      size_t len, time_t now, s3_request *out, char *errbuf,
+                      size_t errlen);
+
+/* CompleteMultipartUpload: POST /key?uploadId=ID whose body (out->body)
+ * lists parts 1..n_parts with their ETags, XML-escaped. */
+int s3_build_mpu_complete(const s3_options *opt, const char *key,
+                          const char *upload_id, const char *const *etags,
+                          int n_parts, time_t now, s3_request *out,
+                          char *errbuf, size_t errlen);
+
+/* AbortMultipartUpload: DELETE /key?uploadId=ID. */
+int s3_build_mpu_abort(const s3_options *opt, const char *key,
+                       const char *upload_id, time_t now, s3_request *out,
+                       char *errbuf, size_t errlen);
+
+/* ListMultipartUploads: GET /?uploads&prefix=P&max-uploads=S3_LIST_PAGE,
+ * plus key-marker and upload-id-marker when continuing a page. NULL or ""
+ * leaves a parameter out. */
+int s3_build_mpu_list(const s3_options *opt, const char *prefix,
+                      const char *key_marker, const char *upload_id_marker,
+                      time_t now, s3_request *out, char *errbuf, size_t errlen);
 
 /* Accepts a zeroed or half-filled request. */
 void s3_request_free(s3_request *r);
@@ -63,5 +128,33 @@ void s3_request_free(s3_request *r);
  * error body (body need not be NUL-terminated). */
 store_result s3_classify(long status, const char *body, size_t len,
                          char *errbuf, size_t errlen);
+
+/* The body of a 200 answer to CompleteMultipartUpload: STORE_OK when it
+ * holds the result; an <Error> is classified by its code as s3_classify
+ * does (InternalError: retry, SlowDown: throttled, InvalidPart:
+ * permanent); no result at all is a retry. */
+store_result s3_check_complete(const char *body, size_t len, char *errbuf,
+                               size_t errlen);
+
+/* The <UploadId> of a CreateMultipartUpload answer, XML-unescaped, into
+ * id. Returns 0; -1 when absent, empty or malformed; -2 when longer than
+ * idlen - 1. */
+int s3_parse_upload_id(const char *body, size_t len, char *id, size_t idlen);
+
+/* Where the next page of ListMultipartUploads starts. */
+typedef struct s3_upload_page {
+    int truncated; /* IsTruncated: another page follows */
+    char next_key_marker[S3_MAX_KEY + 1];
+    char next_upload_id_marker[S3_MAX_UPLOAD_ID + 1];
+} s3_upload_page;
+
+/* One page of ListMultipartUploads: calls fn with the unescaped Key and
+ * UploadId of each <Upload>, in order, and fills page. The page is checked
+ * whole first, so fn is called for all of it or none. Returns the number
+ * of uploads, or -1 when the body is not such a page. */
+long s3_parse_uploads(const char *body, size_t len,
+                      void (*fn)(const char *key, const char *upload_id,
+                                 void *arg),
+                      void *arg, s3_upload_page *page);
 
 #endif

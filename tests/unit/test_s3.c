@@ -1,11 +1,20 @@
-/* test_s3.c -- building a signed PutObject without a network (URL, key
- * encoding, headers, signature for a fixed clock, checked against
- * botocore's S3SigV4Auth), and mapping S3 responses to store results. */
+/* test_s3.c -- building signed S3 requests without a network (PutObject
+ * and the multipart operations: URL, key and query encoding, headers,
+ * signature for a fixed clock, checked against botocore's S3SigV4Auth),
+ * reading S3's XML answers, mapping responses to store results, and the
+ * store's operations against a canned HTTP server on loopback. */
 #include "s3.h"
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define HIVE_KEY                                                               \
     "prefix/events/dt=2026-11-27/hour=18/"                                     \
@@ -329,10 +338,35 @@ static const classify_case classify_cases[] = {
     {503,
      "<Error><Code>SlowDown</Code><Message>Please reduce your request "
      "rate.</Message></Error>",
-     STORE_RETRY, "HTTP 503 SlowDown: Please reduce your request rate."},
+     STORE_THROTTLED, "HTTP 503 SlowDown: Please reduce your request rate."},
     {500, "", STORE_RETRY, "HTTP 500"},
     {502, "<html>bad gateway</html>", STORE_RETRY, "HTTP 502"},
-    {429, "", STORE_RETRY, "HTTP 429"},
+    {429, "", STORE_THROTTLED, "HTTP 429"},
+    {503, "", STORE_THROTTLED, "HTTP 503"},
+    {503, "<Error><Code>ServiceUnavailable</Code></Error>", STORE_THROTTLED,
+     "HTTP 503 ServiceUnavailable"},
+    {400, "<Error><Code>TooManyRequests</Code></Error>", STORE_THROTTLED,
+     "HTTP 400 TooManyRequests"},
+    {403, "<Error><Code>RequestLimitExceeded</Code></Error>", STORE_THROTTLED,
+     "HTTP 403 RequestLimitExceeded"},
+    {400, "<Error><Code>ThrottlingException</Code></Error>", STORE_THROTTLED,
+     "HTTP 400 ThrottlingException"},
+    {504, "", STORE_RETRY, "HTTP 504"},
+    {408, "", STORE_RETRY, "HTTP 408"},
+    {400, "<Error><Code>XAmzContentSHA256Mismatch</Code></Error>", STORE_RETRY,
+     "HTTP 400 XAmzContentSHA256Mismatch"},
+    {403, "<Error><Code>RequestTimeTooSkewed</Code></Error>", STORE_RETRY,
+     "HTTP 403 RequestTimeTooSkewed"},
+    {500, "<Error><Code>InternalError</Code></Error>", STORE_RETRY,
+     "HTTP 500 InternalError"},
+    {501, "<Error><Code>NotImplemented</Code></Error>", STORE_PERMANENT,
+     "HTTP 501 NotImplemented"},
+    {404, "<Error><Code>NoSuchUpload</Code></Error>", STORE_PERMANENT,
+     "HTTP 404 NoSuchUpload"},
+    {400, "<Error><Code>InvalidToken</Code></Error>", STORE_PERMANENT,
+     "HTTP 400 InvalidToken"},
+    {400, "<Error><Code>EntityTooSmall</Code></Error>", STORE_PERMANENT,
+     "HTTP 400 EntityTooSmall"},
     {400, "<Error><Code>RequestTimeout</Code></Error>", STORE_RETRY,
      "HTTP 400 RequestTimeout"},
     {400, "<Error><Code>BadDigest</Code></Error>", STORE_RETRY,
@@ -343,6 +377,10 @@ static const classify_case classify_cases[] = {
      "<Error><Code>X</Code><Message>&quot;a&amp;b&quot;\n&lt;c&gt; "
      "&apos;d&apos;</Message></Error>",
      STORE_PERMANENT, "HTTP 400 X: \"a&b\" <c> 'd'"},
+    {400,
+     "<Error><Code>X</Code><Message>&#34;a&#39;&#xA;&#x20AC; &bogus; &#0; "
+     "&</Message></Error>",
+     STORE_PERMANENT, "HTTP 400 X: \"a' \xe2\x82\xac &bogus; &#0; &"},
     {400, "<Error><Code>Unterminated", STORE_PERMANENT, "HTTP 400"},
 };
 
@@ -366,7 +404,7 @@ static void classify_reads_only_len_bytes(void)
     const char body[] = "<Error><Code>SlowDown</Code></Error>";
     char err[256] = "";
 
-    ASSERT_EQ(s3_classify(503, body, 20, err, sizeof(err)), STORE_RETRY);
+    ASSERT_EQ(s3_classify(503, body, 20, err, sizeof(err)), STORE_THROTTLED);
     ASSERT_STR_EQ(err, "HTTP 503");
     ASSERT_EQ(s3_classify(500, NULL, 0, err, sizeof(err)), STORE_RETRY);
 }
@@ -395,7 +433,7 @@ static void put_unreachable_server_is_retry(void)
     st = s3_store_new(&o, err, sizeof(err));
     ASSERT(st != NULL);
     ASSERT_EQ(store_put(st, &hive_object, err, sizeof(err)), STORE_RETRY);
-    ASSERT(strstr(err, "curl: ") == err);
+    ASSERT(strstr(err, "PutObject: curl: ") == err);
     store_destroy(st);
 }
 
@@ -410,8 +448,994 @@ static void put_rejects_bad_key_without_network(void)
     st = s3_store_new(&o, err, sizeof(err));
     ASSERT(st != NULL);
     ASSERT_EQ(store_put(st, &obj, err, sizeof(err)), STORE_PERMANENT);
-    ASSERT(strstr(err, "key") != NULL);
+    ASSERT(strstr(err, "PutObject: s3: object key") == err);
     store_destroy(st);
+}
+
+/* --- encryption and storage class options ---------------------------- */
+
+static s3_options encrypted(void)
+{
+    s3_options o = path_style();
+
+    o.sse = "aws:kms";
+    o.sse_kms_key_id = "arn:aws:kms:us-east-1:111122223333:key/k-1";
+    o.storage_class = "STANDARD_IA";
+    return o;
+}
+
+static void build_put_sends_sse_and_storage_class(void)
+{
+    s3_options o = encrypted();
+    s3_request r;
+    char err[256] = "";
+
+    ASSERT_EQ(s3_build_put(&o, &hive_object, NOW, &r, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(header(&r, "x-amz-server-side-encryption"), "aws:kms");
+    ASSERT_STR_EQ(header(&r, "x-amz-server-side-encryption-aws-kms-key-id"),
+                  "arn:aws:kms:us-east-1:111122223333:key/k-1");
+    ASSERT_STR_EQ(header(&r, "x-amz-storage-class"), "STANDARD_IA");
+    ASSERT_STR_EQ(r.sig.signed_headers,
+                  "content-encoding;content-length;content-md5;content-type;"
+                  "host;x-amz-content-sha256;x-amz-date;"
+                  "x-amz-server-side-encryption;"
+                  "x-amz-server-side-encryption-aws-kms-key-id;"
+                  "x-amz-storage-class");
+    ASSERT_EQ(r.n_headers, 11);
+    s3_request_free(&r);
+}
+
+static void build_put_sends_aes256_alone(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+
+    o.sse = "AES256";
+    o.storage_class = "";
+    ASSERT_EQ(s3_build_put(&o, &hive_object, NOW, &r, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(header(&r, "x-amz-server-side-encryption"), "AES256");
+    ASSERT(header(&r, "x-amz-server-side-encryption-aws-kms-key-id") == NULL);
+    ASSERT(header(&r, "x-amz-storage-class") == NULL);
+    s3_request_free(&r);
+}
+
+static void options_rejected_encryption(void)
+{
+    s3_options o = path_style();
+
+    o.sse = "aes256";
+    expect_bad_options(o, "sse \"aes256\"");
+    o.sse = "aws:kms:dsse";
+    expect_bad_options(o, "sse");
+    o.sse = "AES256";
+    o.sse_kms_key_id = "k";
+    expect_bad_options(o, "sse_kms_key_id needs sse aws:kms");
+    o.sse = "aws:kms";
+    o.sse_kms_key_id = "k 1";
+    expect_bad_options(o, "sse_kms_key_id");
+    o = path_style();
+    o.storage_class = "STANDARD IA";
+    expect_bad_options(o, "storage class");
+    o.storage_class = "GLACIER\r\nX: 1";
+    expect_bad_options(o, "storage class");
+}
+
+static void store_new_accepts_encryption(void)
+{
+    s3_options o = encrypted();
+    char err[256] = "";
+    store *st = s3_store_new(&o, err, sizeof(err));
+
+    ASSERT(st != NULL);
+    store_destroy(st);
+    o.sse_kms_key_id = NULL; /* the account's default key */
+    st = s3_store_new(&o, err, sizeof(err));
+    ASSERT(st != NULL);
+    store_destroy(st);
+}
+
+/* --- multipart requests ------------------------------------------------ */
+
+#define UPLOAD_ID "2~iCw/+b=z"
+#define UPLOAD_ID_ENC "2~iCw%2F%2Bb%3Dz"
+
+/* Line n (0-based) of the canonical request. */
+static void canonical_line(const s3_request *r, int n, char *out, size_t len)
+{
+    const char *s = r->sig.canonical_request;
+
+    for (int i = 0; i < n; i++)
+        s = strchr(s, '\n') + 1;
+    snprintf(out, len, "%.*s", (int)strcspn(s, "\n"), s);
+}
+
+static void build_mpu_begin_request(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_mpu_begin(&o, &hive_object, NOW, &r, err, sizeof(err)),
+              0);
+    ASSERT_STR_EQ(r.method, "POST");
+    ASSERT_STR_EQ(r.url,
+                  "http://127.0.0.1:17070/millrace" HIVE_PATH "?uploads");
+    canonical_line(&r, 0, line, sizeof(line));
+    ASSERT_STR_EQ(line, "POST");
+    canonical_line(&r, 1, line, sizeof(line));
+    ASSERT_STR_EQ(line, "/millrace" HIVE_PATH);
+    ASSERT_STR_EQ(header(&r, "Content-Type"), "application/x-ndjson");
+    ASSERT_STR_EQ(header(&r, "Content-Encoding"), "gzip");
+    ASSERT_STR_EQ(header(&r, "Content-Length"), "0");
+    ASSERT(header(&r, "Content-MD5") == NULL);
+    ASSERT_STR_EQ(
+        header(&r, "x-amz-content-sha256"),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    ASSERT(r.body == NULL);
+    s3_request_free(&r);
+}
+
+/* A bare "uploads" is signed as "uploads=", as S3 canonicalizes it. */
+static void build_mpu_begin_signs_bare_uploads(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_mpu_begin(&o, &hive_object, NOW, &r, err, sizeof(err)),
+              0);
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "uploads=");
+    s3_request_free(&r);
+}
+
+static void build_mpu_begin_sends_sse_and_storage_class(void)
+{
+    s3_options o = encrypted();
+    s3_request r;
+    char err[256] = "";
+
+    ASSERT_EQ(s3_build_mpu_begin(&o, &hive_object, NOW, &r, err, sizeof(err)),
+              0);
+    ASSERT_STR_EQ(header(&r, "x-amz-server-side-encryption"), "aws:kms");
+    ASSERT_STR_EQ(header(&r, "x-amz-server-side-encryption-aws-kms-key-id"),
+                  "arn:aws:kms:us-east-1:111122223333:key/k-1");
+    ASSERT_STR_EQ(header(&r, "x-amz-storage-class"), "STANDARD_IA");
+    ASSERT(strstr(r.sig.signed_headers, ";x-amz-server-side-encryption;"
+                                        "x-amz-server-side-encryption-aws-kms-"
+                                        "key-id;x-amz-storage-class") != NULL);
+    s3_request_free(&r);
+}
+
+static void build_mpu_part_request(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_mpu_part(&o, "a b/k", UPLOAD_ID, 3, BODY,
+                                sizeof(BODY) - 1, NOW, &r, err, sizeof(err)),
+              0);
+    ASSERT_STR_EQ(r.method, "PUT");
+    ASSERT_STR_EQ(r.url, "http://127.0.0.1:17070/millrace/a%20b/k"
+                         "?partNumber=3&uploadId=" UPLOAD_ID_ENC);
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "partNumber=3&uploadId=" UPLOAD_ID_ENC);
+    ASSERT_STR_EQ(header(&r, "Content-Length"), "8");
+    ASSERT_STR_EQ(header(&r, "Content-MD5"), "RYj/N5e3jYGdhY+jvdgrCQ==");
+    ASSERT_STR_EQ(
+        header(&r, "x-amz-content-sha256"),
+        "e346432021b04179518d9614f3560ccd71354a4ee101ddcb893d6959a9d6301c");
+    ASSERT_STR_EQ(r.sig.signed_headers, "content-length;content-md5;host;"
+                                        "x-amz-content-sha256;x-amz-date");
+    s3_request_free(&r);
+}
+
+/* The object's encryption and class are set once, at the begin. */
+static void build_mpu_part_omits_object_headers(void)
+{
+    s3_options o = encrypted();
+    s3_request r;
+    char err[256] = "";
+
+    ASSERT_EQ(
+        s3_build_mpu_part(&o, "k", "u", 1, "x", 1, NOW, &r, err, sizeof(err)),
+        0);
+    ASSERT(header(&r, "x-amz-server-side-encryption") == NULL);
+    ASSERT(header(&r, "x-amz-server-side-encryption-aws-kms-key-id") == NULL);
+    ASSERT(header(&r, "x-amz-storage-class") == NULL);
+    ASSERT(header(&r, "Content-Type") == NULL);
+    s3_request_free(&r);
+}
+
+static void build_mpu_part_rejects_bad_arguments(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256];
+
+    ASSERT_EQ(
+        s3_build_mpu_part(&o, "k", "u", 0, "x", 1, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT(strstr(err, "part number 0") != NULL);
+    ASSERT_EQ(s3_build_mpu_part(&o, "k", "u", 10001, "x", 1, NOW, &r, err,
+                                sizeof(err)),
+              -1);
+    ASSERT_EQ(
+        s3_build_mpu_part(&o, "k", "", 1, "x", 1, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT(strstr(err, "upload id") != NULL);
+    ASSERT_EQ(
+        s3_build_mpu_part(&o, "/k", "u", 1, "x", 1, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT_EQ(
+        s3_build_mpu_part(&o, "k", "u", 1, NULL, 1, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT(r.url == NULL);
+    ASSERT_EQ(s3_build_mpu_part(&o, "k", "u", 10000, NULL, 0, NOW, &r, err,
+                                sizeof(err)),
+              0);
+    s3_request_free(&r);
+}
+
+static void build_mpu_complete_request(void)
+{
+    static const char *const etags[] = {"\"a1\"", "\"b&<2>\""};
+    static const char want[] =
+        "<CompleteMultipartUpload "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Part><PartNumber>1</PartNumber><ETag>\"a1\"</ETag></Part>"
+        "<Part><PartNumber>2</PartNumber><ETag>\"b&amp;&lt;2&gt;\"</ETag>"
+        "</Part></CompleteMultipartUpload>";
+    s3_options o = encrypted();
+    s3_request r;
+    char err[256] = "";
+    char sha[65];
+    char len[16];
+
+    ASSERT_EQ(s3_build_mpu_complete(&o, "k", UPLOAD_ID, etags, 2, NOW, &r, err,
+                                    sizeof(err)),
+              0);
+    ASSERT_STR_EQ(r.method, "POST");
+    ASSERT_STR_EQ(r.url,
+                  "http://127.0.0.1:17070/millrace/k?uploadId=" UPLOAD_ID_ENC);
+    ASSERT_EQ(r.body_len, strlen(want));
+    ASSERT_STR_EQ(r.body, want);
+    ASSERT_EQ(sigv4_sha256_hex(want, strlen(want), sha), 0);
+    ASSERT_STR_EQ(header(&r, "x-amz-content-sha256"), sha);
+    snprintf(len, sizeof(len), "%zu", strlen(want));
+    ASSERT_STR_EQ(header(&r, "Content-Length"), len);
+    ASSERT_STR_EQ(header(&r, "Content-Type"), "application/xml");
+    ASSERT(header(&r, "x-amz-server-side-encryption") == NULL);
+    ASSERT(header(&r, "x-amz-storage-class") == NULL);
+    s3_request_free(&r);
+}
+
+static void build_mpu_complete_rejects_bad_etags(void)
+{
+    static const char *const bad[] = {"\"a\"", "\"b\nc\""};
+    static const char *const missing[] = {"\"a\"", NULL};
+    s3_options o = path_style();
+    s3_request r;
+    char err[256];
+
+    ASSERT_EQ(
+        s3_build_mpu_complete(&o, "k", "u", bad, 0, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT(strstr(err, "0 parts") != NULL);
+    ASSERT_EQ(
+        s3_build_mpu_complete(&o, "k", "u", bad, 2, NOW, &r, err, sizeof(err)),
+        -1);
+    ASSERT(strstr(err, "part 2") != NULL);
+    ASSERT_EQ(s3_build_mpu_complete(&o, "k", "u", missing, 2, NOW, &r, err,
+                                    sizeof(err)),
+              -1);
+    ASSERT(r.body == NULL);
+}
+
+static void build_mpu_abort_request(void)
+{
+    s3_options o = virtual_hosted();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(
+        s3_build_mpu_abort(&o, "k/x=1", UPLOAD_ID, NOW, &r, err, sizeof(err)),
+        0);
+    ASSERT_STR_EQ(r.method, "DELETE");
+    ASSERT_STR_EQ(r.url, "https://millrace.s3.us-east-1.amazonaws.com/k/x%3D1"
+                         "?uploadId=" UPLOAD_ID_ENC);
+    canonical_line(&r, 0, line, sizeof(line));
+    ASSERT_STR_EQ(line, "DELETE");
+    ASSERT(header(&r, "Content-Length") == NULL);
+    ASSERT(header(&r, "Content-MD5") == NULL);
+    s3_request_free(&r);
+}
+
+static void build_mpu_list_request(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_mpu_list(&o, "s3test/a b", NULL, "", NOW, &r, err,
+                                sizeof(err)),
+              0);
+    ASSERT_STR_EQ(r.method, "GET");
+    ASSERT_STR_EQ(r.url, "http://127.0.0.1:17070/millrace"
+                         "?uploads&prefix=s3test%2Fa%20b&max-uploads=1000");
+    canonical_line(&r, 1, line, sizeof(line));
+    ASSERT_STR_EQ(line, "/millrace");
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "max-uploads=1000&prefix=s3test%2Fa%20b&uploads=");
+    ASSERT(header(&r, "Content-Length") == NULL);
+    s3_request_free(&r);
+}
+
+static void build_mpu_list_continues_from_markers(void)
+{
+    s3_options o = virtual_hosted();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_mpu_list(&o, NULL, "p/a&b", UPLOAD_ID, NOW, &r, err,
+                                sizeof(err)),
+              0);
+    ASSERT_STR_EQ(
+        r.url, "https://millrace.s3.us-east-1.amazonaws.com/"
+               "?uploads&key-marker=p%2Fa%26b&upload-id-marker=" UPLOAD_ID_ENC
+               "&max-uploads=1000");
+    canonical_line(&r, 1, line, sizeof(line));
+    ASSERT_STR_EQ(line, "/");
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "key-marker=p%2Fa%26b&max-uploads=1000&"
+                        "upload-id-marker=" UPLOAD_ID_ENC "&uploads=");
+    s3_request_free(&r);
+}
+
+/* Every operation carries the session token, signed. */
+static void build_mpu_all_send_session_token(void)
+{
+    static const char *const etags[] = {"\"e\""};
+    s3_options o = virtual_hosted();
+    s3_request r[5];
+    char err[256] = "";
+
+    ASSERT_EQ(
+        s3_build_mpu_begin(&o, &hive_object, NOW, &r[0], err, sizeof(err)), 0);
+    ASSERT_EQ(s3_build_mpu_part(&o, "k", "u", 1, "x", 1, NOW, &r[1], err,
+                                sizeof(err)),
+              0);
+    ASSERT_EQ(s3_build_mpu_complete(&o, "k", "u", etags, 1, NOW, &r[2], err,
+                                    sizeof(err)),
+              0);
+    ASSERT_EQ(s3_build_mpu_abort(&o, "k", "u", NOW, &r[3], err, sizeof(err)),
+              0);
+    ASSERT_EQ(
+        s3_build_mpu_list(&o, "p", NULL, NULL, NOW, &r[4], err, sizeof(err)),
+        0);
+    for (int i = 0; i < 5; i++) {
+        ASSERT_STR_EQ(header(&r[i], "X-Amz-Security-Token"), "tok/en+=");
+        ASSERT(strstr(r[i].sig.signed_headers, ";x-amz-security-token"));
+        s3_request_free(&r[i]);
+    }
+}
+
+/* --- reading answers ---------------------------------------------------- */
+
+static int parse_id(const char *body, char *id, size_t idlen)
+{
+    return s3_parse_upload_id(body, body ? strlen(body) : 0, id, idlen);
+}
+
+static void parse_upload_id_cases(void)
+{
+    char id[8];
+
+    ASSERT_EQ(parse_id("<InitiateMultipartUploadResult><Key>k</Key>"
+                       "<UploadId>a&amp;b&#x2F;c</UploadId>",
+                       id, sizeof(id)),
+              0);
+    ASSERT_STR_EQ(id, "a&b/c");
+    ASSERT_EQ(parse_id("<UploadId>1234567</UploadId>", id, sizeof(id)), 0);
+    ASSERT_STR_EQ(id, "1234567");
+    ASSERT_EQ(parse_id("<UploadId>12345678</UploadId>", id, sizeof(id)), -2);
+    ASSERT_EQ(parse_id("<UploadId></UploadId>", id, sizeof(id)), -1);
+    ASSERT_EQ(parse_id("<UploadId>a&bogus;</UploadId>", id, sizeof(id)), -1);
+    ASSERT_EQ(parse_id("<UploadId>abc", id, sizeof(id)), -1);
+    ASSERT_EQ(parse_id("<Error><Code>X</Code></Error>", id, sizeof(id)), -1);
+    ASSERT_EQ(parse_id(NULL, id, sizeof(id)), -1);
+}
+
+typedef struct seen {
+    char text[1024];
+    int n;
+} seen;
+
+static void collect(const char *key, const char *upload_id, void *arg)
+{
+    seen *s = arg;
+    size_t o = strlen(s->text);
+
+    snprintf(s->text + o, sizeof(s->text) - o, "[%s|%s]", key, upload_id);
+    s->n++;
+}
+
+#define PAGE_HEAD                                                              \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult " \
+    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>millrace"       \
+    "</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+#define PAGE_TAIL "</ListMultipartUploadsResult>"
+#define UPLOAD(k, id)                                                          \
+    "<Upload><Initiated>2026-11-27T18:37:14Z</Initiated><Key>" k "</Key>"      \
+    "<UploadId>" id "</UploadId><Initiator><ID></ID></Initiator>"              \
+    "<StorageClass>STANDARD</StorageClass></Upload>"
+
+static void parse_uploads_truncated_page(void)
+{
+    static const char body[] = PAGE_HEAD
+        "<NextKeyMarker>s3test/a&amp;b</NextKeyMarker>"
+        "<NextUploadIdMarker>u-2</NextUploadIdMarker>"
+        "<Prefix>s3test/</Prefix><MaxUploads>2</MaxUploads>"
+        "<IsTruncated>true</IsTruncated>" UPLOAD("s3test/&#34;q&#39; &lt;x&gt;",
+                                                 "u-1")
+            UPLOAD("s3test/a&amp;b", "u-2") PAGE_TAIL;
+    s3_upload_page page;
+    seen s = {"", 0};
+
+    ASSERT_EQ(s3_parse_uploads(body, sizeof(body) - 1, collect, &s, &page), 2);
+    ASSERT_STR_EQ(s.text, "[s3test/\"q' <x>|u-1][s3test/a&b|u-2]");
+    ASSERT_EQ(page.truncated, 1);
+    ASSERT_STR_EQ(page.next_key_marker, "s3test/a&b");
+    ASSERT_STR_EQ(page.next_upload_id_marker, "u-2");
+}
+
+static void parse_uploads_last_page(void)
+{
+    static const char body[] =
+        PAGE_HEAD "<NextKeyMarker></NextKeyMarker><NextUploadIdMarker>"
+                  "</NextUploadIdMarker><IsTruncated>false</IsTruncated>"
+                  "<Upload><Key>k\xc3\xbc&#x20AC;</Key><UploadId>u</UploadId>"
+                  "</Upload>" PAGE_TAIL;
+    s3_upload_page page;
+    seen s = {"", 0};
+
+    ASSERT_EQ(s3_parse_uploads(body, sizeof(body) - 1, collect, &s, &page), 1);
+    ASSERT_STR_EQ(s.text, "[k\xc3\xbc\xe2\x82\xac|u]");
+    ASSERT_EQ(page.truncated, 0);
+    ASSERT_STR_EQ(page.next_key_marker, "");
+}
+
+static void parse_uploads_empty_page(void)
+{
+    static const char body[] =
+        PAGE_HEAD "<IsTruncated>false</IsTruncated>" PAGE_TAIL;
+    s3_upload_page page;
+    seen s = {"", 0};
+
+    ASSERT_EQ(s3_parse_uploads(body, sizeof(body) - 1, collect, &s, &page), 0);
+    ASSERT_EQ(s.n, 0);
+}
+
+/* A page is taken whole or not at all: fn sees nothing of a bad one. */
+static void parse_uploads_rejects_bad_pages(void)
+{
+    static const char *const bodies[] = {
+        PAGE_HEAD UPLOAD("a", "1") "<Upload><Key>b</Key></Upload>" PAGE_TAIL,
+        PAGE_HEAD UPLOAD("a", "1") UPLOAD("b&nbsp;", "2") PAGE_TAIL,
+        PAGE_HEAD UPLOAD("a", "1") UPLOAD("b&#0;", "2") PAGE_TAIL,
+        PAGE_HEAD UPLOAD("a", "1") UPLOAD("", "2") PAGE_TAIL,
+        PAGE_HEAD UPLOAD("a", "1") "<Upload><Key>b</Key>" PAGE_TAIL,
+        PAGE_HEAD UPLOAD("a", "1"), /* cut short */
+        "<Error><Code>AccessDenied</Code></Error>",
+        "",
+    };
+    s3_upload_page page;
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        seen s = {"", 0};
+
+        if (s3_parse_uploads(bodies[i], strlen(bodies[i]), collect, &s,
+                             &page) != -1)
+            TEST_FAIL_("page %zu accepted", i);
+        ASSERT_EQ(s.n, 0);
+    }
+}
+
+static void parse_uploads_key_of_max_length(void)
+{
+    char key[S3_MAX_KEY * 5 + 2];
+    char body[sizeof(key) + 512];
+    s3_upload_page page;
+    int n;
+
+    /* 1024 '&', each escaped: 5120 bytes of XML for a 1024-byte key. */
+    for (int i = 0; i < S3_MAX_KEY; i++)
+        memcpy(key + 5 * i, "&amp;", 5);
+    key[S3_MAX_KEY * 5] = '\0';
+    n = snprintf(body, sizeof(body), PAGE_HEAD UPLOAD("%s", "u") PAGE_TAIL,
+                 key);
+    ASSERT_EQ(s3_parse_uploads(body, (size_t)n, NULL, NULL, &page), 1);
+    memcpy(key + 5 * S3_MAX_KEY, "a", 2); /* one byte too many */
+    n = snprintf(body, sizeof(body), PAGE_HEAD UPLOAD("%s", "u") PAGE_TAIL,
+                 key);
+    ASSERT_EQ(s3_parse_uploads(body, (size_t)n, NULL, NULL, &page), -1);
+}
+
+typedef struct complete_case {
+    const char *body;
+    store_result want;
+    const char *want_err; /* NULL: errbuf untouched */
+} complete_case;
+
+static const complete_case complete_cases[] = {
+    {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+     "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/"
+     "2006-03-01/\"><Bucket>b</Bucket><Key>k</Key><ETag>\"e-3\"</ETag>"
+     "</CompleteMultipartUploadResult>",
+     STORE_OK, NULL},
+    {"<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code><Message>We "
+     "encountered an internal error. Please try again.</Message></Error>",
+     STORE_RETRY,
+     "HTTP 200 InternalError: We encountered an internal error. Please try "
+     "again."},
+    {"<Error><Code>SlowDown</Code></Error>", STORE_THROTTLED,
+     "HTTP 200 SlowDown"},
+    {"<Error><Code>InvalidPart</Code></Error>", STORE_PERMANENT,
+     "HTTP 200 InvalidPart"},
+    {"<Error><Message>?</Message></Error>", STORE_RETRY, "HTTP 200"},
+    {"", STORE_RETRY, "HTTP 200 without a CompleteMultipartUploadResult"},
+    {"<?xml version=\"1.0\"?>\n", STORE_RETRY,
+     "HTTP 200 without a CompleteMultipartUploadResult"},
+};
+
+static void check_complete_reads_200_bodies(void)
+{
+    for (size_t i = 0; i < sizeof(complete_cases) / sizeof(complete_cases[0]);
+         i++) {
+        const complete_case *c = &complete_cases[i];
+        char err[256] = "untouched";
+
+        ASSERT_EQ(s3_check_complete(c->body, strlen(c->body), err, sizeof(err)),
+                  c->want);
+        ASSERT_STR_EQ(err, c->want_err ? c->want_err : "untouched");
+    }
+}
+
+static void store_new_has_multipart(void)
+{
+    s3_options o = path_style();
+    char err[256] = "";
+    store *st = s3_store_new(&o, err, sizeof(err));
+
+    ASSERT(st != NULL);
+    ASSERT(st->mpu_begin && st->mpu_part && st->mpu_complete && st->mpu_abort &&
+           st->mpu_list);
+    store_destroy(st);
+}
+
+static void mpu_part_rejects_bad_number_without_network(void)
+{
+    s3_options o = path_style();
+    char err[256] = "";
+    char etag[64];
+    store *st;
+
+    o.endpoint = "http://127.0.0.1:1";
+    st = s3_store_new(&o, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_part(st, "k", "u", 0, "x", 1, etag, sizeof(etag), err,
+                           sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT(strstr(err, "UploadPart 0: s3: part number 0") == err);
+    store_destroy(st);
+}
+
+static void mpu_unreachable_server_is_retry(void)
+{
+    s3_options o = path_style();
+    char err[256] = "";
+    char id[64];
+    store *st;
+
+    o.endpoint = "http://127.0.0.1:1";
+    o.connect_timeout_ms = 2000;
+    st = s3_store_new(&o, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+              STORE_RETRY);
+    ASSERT(strstr(err, "CreateMultipartUpload: curl: ") == err);
+    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_RETRY);
+    ASSERT(strstr(err, "AbortMultipartUpload: curl: ") == err);
+    store_destroy(st);
+}
+
+/* --- the store against a canned HTTP server ------------------------------
+ * Answers a real server cannot be made to give (SlowDown, a 200 carrying
+ * an <Error>, keep-alive blanks, NoSuchUpload) come from a thread that
+ * answers each connection with the next canned response. */
+
+#define CANNED_MAX 4
+
+typedef struct canned {
+    int fd;
+    int port;
+    const char *responses[CANNED_MAX];
+    size_t n;
+    char requests[CANNED_MAX][4096]; /* request line and headers */
+    size_t n_served;
+    pthread_t thread;
+} canned;
+
+/* The head of one request into out; the body is read and dropped. */
+static int read_request(int c, char *out, size_t outlen)
+{
+    size_t got = 0;
+    long body = 0;
+    char *end = NULL;
+    char *h;
+    char buf[8192];
+
+    while (!end) {
+        ssize_t n = recv(c, out + got, outlen - 1 - got, 0);
+
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+        out[got] = '\0';
+        end = strstr(out, "\r\n\r\n");
+        if (!end && got + 1 >= outlen)
+            return -1;
+    }
+    h = strcasestr(out, "\r\nContent-Length:");
+    if (h && h < end)
+        body = strtol(h + 17, NULL, 10);
+    body -= (long)(got - (size_t)(end + 4 - out));
+    end[2] = '\0';
+    while (body > 0) {
+        ssize_t n = recv(c, buf, sizeof(buf), 0);
+
+        if (n <= 0)
+            return -1;
+        body -= n;
+    }
+    return 0;
+}
+
+static void *canned_serve(void *arg)
+{
+    canned *cs = arg;
+
+    for (size_t i = 0; i < cs->n; i++) {
+        struct pollfd p = {cs->fd, POLLIN, 0};
+        int c;
+        size_t off = 0;
+        size_t len = strlen(cs->responses[i]);
+
+        if (poll(&p, 1, 5000) != 1)
+            break;
+        c = accept(cs->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        if (read_request(c, cs->requests[i], sizeof(cs->requests[i])) == 0) {
+            while (off < len) {
+                ssize_t n =
+                    send(c, cs->responses[i] + off, len - off, MSG_NOSIGNAL);
+
+                if (n <= 0)
+                    break;
+                off += (size_t)n;
+            }
+            cs->n_served++;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static int canned_start(canned *cs)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cs->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (cs->fd < 0 || bind(cs->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(cs->fd, 8) != 0 ||
+        getsockname(cs->fd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    cs->port = ntohs(a.sin_port);
+    return pthread_create(&cs->thread, NULL, canned_serve, cs) == 0 ? 0 : -1;
+}
+
+static void canned_stop(canned *cs)
+{
+    pthread_join(cs->thread, NULL);
+    close(cs->fd);
+}
+
+/* A store on the canned server; responses answered in order. */
+static store *canned_store(canned *cs, const char *const *responses, size_t n)
+{
+    s3_options o = path_style();
+    char endpoint[64];
+    char err[256] = "";
+
+    memset(cs, 0, sizeof(*cs));
+    for (size_t i = 0; i < n && i < CANNED_MAX; i++)
+        cs->responses[i] = responses[i];
+    cs->n = n;
+    if (canned_start(cs) != 0)
+        return NULL;
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", cs->port);
+    o.endpoint = endpoint;
+    o.request_timeout_ms = 5000;
+    return s3_store_new(&o, err, sizeof(err));
+}
+
+static const char *const slow_down[] = {
+    "HTTP/1.1 503 Slow Down\r\nConnection: close\r\n\r\n"
+    "<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"};
+
+static void put_slow_down_is_throttled(void)
+{
+    canned cs;
+    store *st = canned_store(&cs, slow_down, 1);
+    char err[256] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(store_put(st, &hive_object, err, sizeof(err)), STORE_THROTTLED);
+    ASSERT_STR_EQ(err, "PutObject: HTTP 503 SlowDown: Reduce your rate");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0], "PUT /millrace/prefix/") == cs.requests[0]);
+}
+
+static const char *const begun[] = {
+    "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    "<InitiateMultipartUploadResult><Bucket>millrace</Bucket><Key>k</Key>"
+    "<UploadId>id&amp;1</UploadId></InitiateMultipartUploadResult>"};
+
+static void mpu_begin_returns_upload_id(void)
+{
+    canned cs;
+    store *st = canned_store(&cs, begun, 1);
+    char err[256] = "";
+    char id[16] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(id, "id&1");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0], "POST /millrace" HIVE_PATH
+                                  "?uploads HTTP/1.1\r\n") == cs.requests[0]);
+    ASSERT(
+        strcasestr(cs.requests[0], "\r\nContent-Type: application/x-ndjson"));
+}
+
+/* An id the caller cannot hold would be lost: the upload is aborted. */
+static void mpu_begin_aborts_id_too_long_for_caller(void)
+{
+    static const char *const answers[] = {
+        begun[0], "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 2);
+    char err[256] = "";
+    char id[4] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT(strstr(err, "does not fit") != NULL);
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[1],
+                  "DELETE /millrace" HIVE_PATH
+                  "?uploadId=id%261 HTTP/1.1\r\n") == cs.requests[1]);
+}
+
+/* A 1xx before the answer carries headers of its own: not the ETag. */
+static void mpu_part_returns_etag(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 100 Continue\r\nETag: \"wrong\"\r\n\r\n"
+        "HTTP/1.1 200 OK\r\netag:   \"d41d8cd98f00b204e9800998ecf8427e\"  \r\n"
+        "Connection: close\r\nContent-Length: 0\r\n\r\n"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "";
+    char etag[64] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_part(st, "k", "u+1", 2, BODY, sizeof(BODY) - 1, etag,
+                           sizeof(etag), err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(etag, "\"d41d8cd98f00b204e9800998ecf8427e\"");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0], "PUT /millrace/k?partNumber=2&uploadId=u%2B1 "
+                                  "HTTP/1.1\r\n") == cs.requests[0]);
+    ASSERT(strcasestr(cs.requests[0],
+                      "\r\nContent-MD5: RYj/N5e3jYGdhY+jvdgrCQ==\r\n"));
+}
+
+/* The ETag of a 1xx is not the part's. */
+static void mpu_part_without_etag_is_permanent(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 100 Continue\r\nETag: \"e\"\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "";
+    char etag[64] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_part(st, "k", "u", 1, "x", 1, etag, sizeof(etag), err,
+                           sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "UploadPart 1: s3: no valid ETag in the answer");
+    store_destroy(st);
+    canned_stop(&cs);
+}
+
+static const char *const etags_2[] = {"\"a\"", "\"b\""};
+
+static void mpu_complete_200_with_error_is_retry(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n   "
+        "<Error><Code>InternalError</Code><Message>Try again.</Message>"
+        "</Error>"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
+              STORE_RETRY);
+    ASSERT_STR_EQ(
+        err, "CompleteMultipartUpload: HTTP 200 InternalError: Try again.");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0], "POST /millrace/k?uploadId=u HTTP/1.1\r\n") ==
+           cs.requests[0]);
+}
+
+/* S3 keeps a slow Complete alive with blanks before the result; far more
+ * of them than the bytes kept of an answer must not hide it. */
+static void mpu_complete_after_keepalive_blanks(void)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    static const char tail[] =
+        "<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag>"
+        "</CompleteMultipartUploadResult>";
+    size_t blanks = 300000;
+    char *resp = malloc(sizeof(head) + blanks + sizeof(tail));
+    const char *answers[1] = {resp};
+    canned cs;
+    store *st;
+    char err[256] = "";
+
+    ASSERT(resp != NULL);
+    memcpy(resp, head, sizeof(head) - 1);
+    for (size_t i = 0; i < blanks; i++)
+        resp[sizeof(head) - 1 + i] = i % 2 ? ' ' : '\n';
+    memcpy(resp + sizeof(head) - 1 + blanks, tail, sizeof(tail));
+    st = canned_store(&cs, answers, 1);
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
+              STORE_OK);
+    store_destroy(st);
+    canned_stop(&cs);
+    free(resp);
+}
+
+static void mpu_abort_no_such_upload_is_done(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+        "<Error><Code>NoSuchUpload</Code></Error>",
+        "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+        "<Error><Code>NoSuchBucket</Code></Error>"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 2);
+    char err[256] = "untouched";
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_OK);
+    ASSERT_STR_EQ(err, "untouched");
+    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "AbortMultipartUpload: HTTP 404 NoSuchBucket");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0], "DELETE /millrace/k?uploadId=u HTTP/1.1") ==
+           cs.requests[0]);
+}
+
+#define PAGE_RESPONSE(body)                                                    \
+    "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" PAGE_HEAD body PAGE_TAIL
+
+static void mpu_list_follows_pages(void)
+{
+    static const char *const answers[] = {
+        PAGE_RESPONSE("<NextKeyMarker>p/a&amp;b</NextKeyMarker>"
+                      "<NextUploadIdMarker>u2</NextUploadIdMarker>"
+                      "<IsTruncated>true</IsTruncated>" UPLOAD("p/a", "u1")
+                          UPLOAD("p/a&amp;b", "u2")),
+        PAGE_RESPONSE("<IsTruncated>false</IsTruncated>" UPLOAD(
+            "p/a&amp;b", "u3") UPLOAD("p/c", "u4")),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 2);
+    char err[256] = "";
+    seen s = {"", 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_list(st, "p/", collect, &s, err, sizeof(err)), STORE_OK);
+    ASSERT_STR_EQ(s.text, "[p/a|u1][p/a&b|u2][p/a&b|u3][p/c|u4]");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0],
+                  "GET /millrace?uploads&prefix=p%2F&"
+                  "max-uploads=1000 HTTP/1.1") == cs.requests[0]);
+    ASSERT(strstr(cs.requests[1],
+                  "GET /millrace?uploads&prefix=p%2F&key-marker=p%2Fa%26b&"
+                  "upload-id-marker=u2&max-uploads=1000 HTTP/1.1") ==
+           cs.requests[1]);
+}
+
+/* Calls fn for the pages before a failure, then reports it. */
+static void mpu_list_stops_on_page_without_marker(void)
+{
+    static const char *const answers[] = {
+        PAGE_RESPONSE("<IsTruncated>true</IsTruncated>" UPLOAD("p/a", "u1")),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "";
+    seen s = {"", 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_list(st, "p/", collect, &s, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err,
+                  "ListMultipartUploads: s3: truncated page, no new marker");
+    ASSERT_STR_EQ(s.text, "[p/a|u1]");
+    store_destroy(st);
+    canned_stop(&cs);
+}
+
+static void mpu_list_error_page_is_classified(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n"
+        "<Error><Code>AccessDenied</Code></Error>"};
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "";
+    seen s = {"", 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->mpu_list(st, NULL, collect, &s, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "ListMultipartUploads: HTTP 403 AccessDenied");
+    ASSERT_EQ(s.n, 0);
+    store_destroy(st);
+    canned_stop(&cs);
 }
 
 static void global_init(void)
@@ -424,15 +1448,33 @@ static void global_cleanup(void)
     s3_global_cleanup();
 }
 
-TEST_MAIN(T(global_init), T(build_put_path_style_url),
-          T(build_put_virtual_hosted_url),
-          T(build_put_url_path_is_canonical_uri), T(build_put_encodes_key_once),
-          T(build_put_sends_every_header),
-          T(build_put_signature_matches_botocore),
-          T(build_put_session_token_signed),
-          T(build_put_stable_for_fixed_clock),
-          T(build_put_defaults_content_type), T(options_rejected),
-          T(build_put_rejects_bad_objects), T(build_put_rejects_long_key),
-          T(classify_maps_responses), T(classify_reads_only_len_bytes),
-          T(store_new_and_destroy), T(put_unreachable_server_is_retry),
-          T(put_rejects_bad_key_without_network), T(global_cleanup))
+TEST_MAIN(
+    T(global_init), T(build_put_path_style_url),
+    T(build_put_virtual_hosted_url), T(build_put_url_path_is_canonical_uri),
+    T(build_put_encodes_key_once), T(build_put_sends_every_header),
+    T(build_put_signature_matches_botocore), T(build_put_session_token_signed),
+    T(build_put_stable_for_fixed_clock), T(build_put_defaults_content_type),
+    T(options_rejected), T(build_put_rejects_bad_objects),
+    T(build_put_rejects_long_key), T(classify_maps_responses),
+    T(classify_reads_only_len_bytes), T(store_new_and_destroy),
+    T(put_unreachable_server_is_retry), T(put_rejects_bad_key_without_network),
+    T(build_put_sends_sse_and_storage_class), T(build_put_sends_aes256_alone),
+    T(options_rejected_encryption), T(store_new_accepts_encryption),
+    T(build_mpu_begin_request), T(build_mpu_begin_signs_bare_uploads),
+    T(build_mpu_begin_sends_sse_and_storage_class), T(build_mpu_part_request),
+    T(build_mpu_part_omits_object_headers),
+    T(build_mpu_part_rejects_bad_arguments), T(build_mpu_complete_request),
+    T(build_mpu_complete_rejects_bad_etags), T(build_mpu_abort_request),
+    T(build_mpu_list_request), T(build_mpu_list_continues_from_markers),
+    T(build_mpu_all_send_session_token), T(parse_upload_id_cases),
+    T(parse_uploads_truncated_page), T(parse_uploads_last_page),
+    T(parse_uploads_empty_page), T(parse_uploads_rejects_bad_pages),
+    T(parse_uploads_key_of_max_length), T(check_complete_reads_200_bodies),
+    T(store_new_has_multipart), T(mpu_part_rejects_bad_number_without_network),
+    T(mpu_unreachable_server_is_retry), T(put_slow_down_is_throttled),
+    T(mpu_begin_returns_upload_id), T(mpu_begin_aborts_id_too_long_for_caller),
+    T(mpu_part_returns_etag), T(mpu_part_without_etag_is_permanent),
+    T(mpu_complete_200_with_error_is_retry),
+    T(mpu_complete_after_keepalive_blanks), T(mpu_abort_no_such_upload_is_done),
+    T(mpu_list_follows_pages), T(mpu_list_stops_on_page_without_marker),
+    T(mpu_list_error_page_is_classified), T(global_cleanup))
