@@ -386,13 +386,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("consumer", "assigned %d partition(s)", parts->cnt);
         on_assign(c, parts);
-        if (c->cooperative) {
+        if (c->cooperative)
             e = rd_kafka_incremental_assign(rk, parts);
-        } else {
+        else
             rd_kafka_assign(rk, parts);
-            /* A pause can outlive a revoke; start every partition. */
-            rd_kafka_resume_partitions(rk, parts);
-        }
+        /* A pause outlives a revoke in librdkafka; start every partition
+         * we are given running. */
+        rd_kafka_resume_partitions(rk, parts);
     } else {
         log_info("consumer", "revoking %d partition(s)", parts->cnt);
         on_revoke(c, parts);

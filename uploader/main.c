@@ -42,6 +42,9 @@ static store *open_store(const uploader_config *cfg, char *errbuf,
     o.path_style = cfg->s3.path_style;
     o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
     o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;
+    o.sse = cfg->s3.sse;
+    o.sse_kms_key_id = cfg->s3.sse_kms_key_id;
+    o.storage_class = cfg->s3.storage_class;
     return s3_store_new(&o, errbuf, errlen);
 }
 

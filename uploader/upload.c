@@ -334,17 +334,31 @@ static int put_multipart(upload_job *j, upload_ctx *c, const store_object *obj)
         etags[i] = parts[i].etag;
     }
     if (rc == OP_STORED) {
-        mpu_done d = {&m, etags, n};
+        mpu_done d = {&m, etags, n, 0, 0};
         rc = with_retries(j, c, obj->key, op_complete, &d);
+        *redo = d.redo;
     }
     if (rc != OP_STORED)
         abort_upload(c, obj->key, m.upload_id);
-    else
+    else if (!*redo)
         atomic_fetch_add(&c->stats->multipart_uploads, 1);
 done:
     free(parts);
     free(args);
     free(etags);
+    return rc;
+}
+
+static int put_multipart(upload_job *j, upload_ctx *c,
+                         const store_object *obj)
+{
+    int redo = 1;
+    int rc = OP_STORED;
+
+    while (redo && rc == OP_STORED) {
+        redo = 0;
+        rc = put_multipart_once(j, c, obj, &redo);
+    }
     return rc;
 }
 
