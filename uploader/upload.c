@@ -253,14 +253,26 @@ typedef struct mpu_done {
     mpu *m;
     const char *const *etags;
     int n;
+    int retried; /* an earlier attempt's answer was lost */
+    int redo;    /* the upload is gone: start over */
 } mpu_done;
 
 static store_result op_complete(upload_ctx *c, void *arg, char *err, size_t len)
 {
     mpu_done *d = arg;
+    store_result r = c->st->mpu_complete(c->st, d->m->obj->key, d->m->upload_id,
+                                         d->etags, d->n, err, len);
 
-    return c->st->mpu_complete(c->st, d->m->obj->key, d->m->upload_id, d->etags,
-                               d->n, err, len);
+    /* After a lost answer the upload may have completed, or been cleaned
+     * up: either way it cannot be completed again, so the whole object is
+     * uploaded anew (same key, same bytes: overwriting is harmless). */
+    if (r == STORE_PERMANENT && d->retried && strstr(err, "NoSuchUpload")) {
+        d->redo = 1;
+        return STORE_OK;
+    }
+    if (r != STORE_OK)
+        d->retried = 1;
+    return r;
 }
 
 /* Best effort, a few tries whatever the job's state: an abort must not be
@@ -296,7 +308,8 @@ static void abort_stale(const char *key, const char *upload_id, void *arg)
     abort_upload(s->c, key, upload_id);
 }
 
-static int put_multipart(upload_job *j, upload_ctx *c, const store_object *obj)
+static int put_multipart_once(upload_job *j, upload_ctx *c,
+                              const store_object *obj, int *redo)
 {
     mpu m = {j, c, obj, ""};
     stale s = {c, obj->key};
@@ -349,8 +362,7 @@ done:
     return rc;
 }
 
-static int put_multipart(upload_job *j, upload_ctx *c,
-                         const store_object *obj)
+static int put_multipart(upload_job *j, upload_ctx *c, const store_object *obj)
 {
     int redo = 1;
     int rc = OP_STORED;
