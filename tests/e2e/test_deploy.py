@@ -9,8 +9,11 @@ not run. What is checked instead, offline:
   user, HEALTHCHECK and EXPOSE against the daemons' listen addresses; every source
   folder the Makefile compiles is copied into the build stage.
 - docker-compose.yml: `docker compose config` (the compose plugin when the docker
-  client has one, else Debian's docker-compose 1.29); its structure (scalable
-  uploader, health-gated depends_on, images pinned to the versions the tests run).
+  client has one, else Debian's docker-compose 1.29), and compose-go, the loader
+  inside `docker compose` v2, against the current Compose Specification schema
+  (tests/deploy/gocheck); both render the daemons' environment alike. Its
+  structure: scalable uploader, health-gated depends_on, images pinned to the
+  versions the tests run.
 - deploy/k8s: `kustomize build`, then kubeconform -strict against the Kubernetes
   JSON schemas bundled by the kubernetes-validate wheel and KEDA's own CRD schema;
   selectors, probes, grace periods, autoscaling bounds.
@@ -22,7 +25,8 @@ not run. What is checked instead, offline:
   Prometheus is the daemon's effective listen port, and each path answers 200 on
   the daemons started here against the local Kafka and S3 servers.
 - The Grafana dashboard queries only metric names the running daemons expose,
-  plus an explicit allow-list of names that other issues are adding.
+  plus an explicit allow-list of names that other issues are adding; every query
+  parses with Prometheus' own PromQL parser.
 - The one-shot jobs' scripts (topic and bucket creation) run against the local
   Kafka 3.9.2 broker and versitygw server.
 """
@@ -398,6 +402,23 @@ def test_compose_config_is_valid_with_and_without_the_monitoring_profile(compose
     for name in ("kafka", "kafka-init", "s3", "s3-init", "ingest-api", "uploader"):
         assert not compose["services"][name].get("profiles"), name
     print(f"validated with {compose['_tool']}")
+
+
+def test_compose_spec_loader_accepts_the_file_and_renders_the_same_environment(tools, compose):
+    """compose-go, the library `docker compose` v2 loads files with, validates
+    against the current Compose Specification (Debian's docker-compose 1.29 knows
+    an older one)."""
+    env = clean_env({"HOME": os.environ.get("HOME", "/root")})
+    for profiles in ([], ["monitoring"]):
+        r = run([tools["DEPLOYCHECK"], "compose", COMPOSE_FILE] + profiles, env=env)
+        assert r.returncode == 0, f"compose-go rejects docker-compose.yml:\n{r.stderr}"
+        project = yaml.safe_load(r.stdout)
+        want = {"prometheus", "grafana"} if profiles else set()
+        assert {"prometheus", "grafana"} & set(project["services"]) == want
+    for d in DAEMONS + ("kafka-init", "s3-init"):
+        a = env_list_to_dict(project["services"][d].get("environment"))
+        b = env_list_to_dict(compose["services"][d].get("environment"))
+        assert a == b, f"{d}: compose-go and {compose['_tool']} render different environments"
 
 
 def test_compose_uploader_scales_and_startup_is_health_gated(compose):
@@ -829,6 +850,15 @@ def all_panels(dash):
     for p in dash.get("panels", []):
         yield p
         yield from p.get("panels", [])
+
+
+def test_dashboard_queries_parse_as_promql(tools):
+    dash = json.load(open(DASHBOARD))
+    exprs = [t["expr"] for p in all_panels(dash) for t in p.get("targets", [])]
+    # Grafana replaces its range variables before Prometheus sees the query
+    exprs = [re.sub(r"\$__(rate_interval|interval|range)", "5m", e) for e in exprs]
+    r = run([tools["DEPLOYCHECK"], "promql"] + exprs)
+    assert r.returncode == 0, r.stderr
 
 
 def test_dashboard_queries_metrics_the_daemons_expose(live):
