@@ -90,19 +90,49 @@ static const char *reason(int status)
     }
 }
 
+/* What becomes of the connection after an answer. */
+enum {
+    CONN_KEEP = 0,   /* the body was read: the connection may carry more */
+    CONN_UNREAD = 1, /* the body was not read (the head decided) */
+    CONN_CLOSE = 2,  /* close it, whatever is left unread */
+};
+
+/* Unread body bytes civetweb may read and drop after an early answer so
+ * that the connection stays usable and the client, still sending, reads
+ * the answer rather than a reset. Anything larger, or chunked (of unknown
+ * length), closes the connection instead: civetweb would otherwise read
+ * all of it, however long. */
+#define DRAIN_MAX (64 * 1024)
+
+static int must_close(struct mg_connection *c, int after)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+
+    if (after == CONN_CLOSE)
+        return 1;
+    if (after == CONN_KEEP)
+        return 0;
+    return mg_get_header(c, "Transfer-Encoding") != NULL ||
+           ri->content_length > DRAIN_MAX;
+}
+
 /* Writes a whole response with one write where it fits, so that a small
- * answer leaves in one packet. close_conn: the body was not read, so the
- * connection cannot carry another request. */
+ * answer leaves in one packet. */
 static int respond(http_server *s, struct mg_connection *c, int status,
                    const char *ctype, const char *body, size_t len,
-                   const char *extra, int close_conn)
+                   const char *extra, int after)
 {
     const char *method = mg_get_request_info(c)->request_method;
     int head_only = method && strcmp(method, "HEAD") == 0;
+    int closing = must_close(c, after);
     char buf[2048];
     int n;
 
     metrics_count_status(s->m, status);
+    /* Debian's civetweb: stop civetweb from reading the rest of the body
+     * after the handler (and from keeping the connection). */
+    if (closing)
+        mg_disable_keep_alive(c);
     n = snprintf(buf, sizeof(buf),
                  "HTTP/1.1 %d %s\r\n"
                  "Content-Type: %s\r\n"
@@ -110,7 +140,7 @@ static int respond(http_server *s, struct mg_connection *c, int status,
                  "Cache-Control: no-store\r\n"
                  "%s%s\r\n",
                  status, reason(status), ctype, len, extra ? extra : "",
-                 close_conn ? "Connection: close\r\n" : "");
+                 closing ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(buf))
         return 500;
     if (head_only) {
@@ -127,10 +157,10 @@ static int respond(http_server *s, struct mg_connection *c, int status,
 }
 
 static int reply_json(http_server *s, struct mg_connection *c, int status,
-                      const char *body, const char *extra, int close_conn)
+                      const char *body, const char *extra, int after)
 {
     return respond(s, c, status, "application/json", body, strlen(body), extra,
-                   close_conn);
+                   after);
 }
 
 /* JSON string content for text: quotes, backslashes and control bytes
@@ -159,7 +189,7 @@ static void json_escape(const char *text, char *out, size_t outlen)
 /* A JSON error body: {"error": code, "detail": text[, "index": n]}. */
 static int reply_error(http_server *s, struct mg_connection *c, int status,
                        const char *code, const char *detail, long index,
-                       const char *extra, int close_conn)
+                       const char *extra, int after)
 {
     char body[1024];
     char esc[700];
@@ -172,7 +202,7 @@ static int reply_error(http_server *s, struct mg_connection *c, int status,
     else
         snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n",
                  code, esc);
-    return reply_json(s, c, status, body, extra, close_conn);
+    return reply_json(s, c, status, body, extra, after);
 }
 
 static const char *unavailable_code(metrics_reason why)
@@ -194,7 +224,7 @@ static const char *unavailable_code(metrics_reason why)
 }
 
 static int unavailable(http_server *s, struct mg_connection *c, const char *rid,
-                       metrics_reason why, const char *detail, int close_conn)
+                       metrics_reason why, const char *detail, int after)
 {
     char extra[96];
 
@@ -202,7 +232,7 @@ static int unavailable(http_server *s, struct mg_connection *c, const char *rid,
     snprintf(extra, sizeof(extra), "Retry-After: %lld\r\nX-Request-Id: %s\r\n",
              s->cfg->ingest.retry_after_s, rid);
     return reply_error(s, c, 503, unavailable_code(why), detail, -1, extra,
-                       close_conn);
+                       after);
 }
 
 static metrics_reason reason_of(publish_status st)
@@ -224,16 +254,16 @@ static metrics_reason reason_of(publish_status st)
 }
 
 static int reply_unauthorized(http_server *s, struct mg_connection *c,
-                              auth_result r, int close_conn)
+                              auth_result r, int after)
 {
     if (r == AUTH_MISSING)
         return reply_error(
             s, c, 401, "missing_token", "send Authorization: Bearer <token>",
-            -1, "WWW-Authenticate: Bearer realm=\"millrace\"\r\n", close_conn);
+            -1, "WWW-Authenticate: Bearer realm=\"millrace\"\r\n", after);
     return reply_error(s, c, 401, "invalid_token", "the token is not valid", -1,
                        "WWW-Authenticate: Bearer realm=\"millrace\", "
                        "error=\"invalid_token\"\r\n",
-                       close_conn);
+                       after);
 }
 
 static int read_conn(void *ctx, void *buf, size_t len)
@@ -260,7 +290,8 @@ static int get_text(http_server *s, struct mg_connection *c,
                            &rawlen, &nread, &err);
     atomic_fetch_add_explicit(&s->m->body_bytes, nread, memory_order_relaxed);
     if (rc < 0)
-        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL, 1);
+        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
+                           CONN_CLOSE);
     if (!plan->gzip) {
         *text = raw;
         *len = rawlen;
@@ -274,10 +305,11 @@ static int get_text(http_server *s, struct mg_connection *c,
         char detail[128];
         snprintf(detail, sizeof(detail),
                  "the decompressed body exceeds the limit of %lld bytes", max);
-        return reply_error(s, c, 413, "body_too_large", detail, -1, NULL, 0);
+        return reply_error(s, c, 413, "body_too_large", detail, -1, NULL,
+                           CONN_KEEP);
     }
     return reply_error(s, c, 400, "bad_gzip", "the body is not valid gzip", -1,
-                       NULL, 0);
+                       NULL, CONN_KEEP);
 }
 
 /* Everything the head decides; 0 to go on and read the body. */
@@ -286,18 +318,17 @@ static int check_head(http_server *s, struct mg_connection *c,
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *te = mg_get_header(c, "Transfer-Encoding");
-    int pending = ri->content_length > 0 || te != NULL;
     request_head h;
     request_error err;
     auth_result ar;
 
     ar = auth_check(s->auth, mg_get_header(c, "Authorization"));
     if (ar != AUTH_OK)
-        return reply_unauthorized(s, c, ar, pending);
+        return reply_unauthorized(s, c, ar, CONN_UNREAD);
     if (strcmp(ri->request_method, "POST") != 0)
         return reply_error(s, c, 405, "method_not_allowed",
                            "use POST for /v1/events", -1, "Allow: POST\r\n",
-                           pending);
+                           CONN_UNREAD);
     h.content_type = mg_get_header(c, "Content-Type");
     h.content_encoding = mg_get_header(c, "Content-Encoding");
     h.transfer_encoding = te;
@@ -305,7 +336,7 @@ static int check_head(http_server *s, struct mg_connection *c,
     h.content_length = ri->content_length;
     if (request_plan_of(&h, s->cfg->ingest.max_body_bytes, plan, &err) < 0)
         return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
-                           pending);
+                           CONN_UNREAD);
     return 0;
 }
 
@@ -325,7 +356,7 @@ static int serve_events(http_server *s, struct mg_connection *c,
 
     if (atomic_load(&s->draining))
         return unavailable(s, c, rid, METRICS_SHUTTING_DOWN,
-                           "the server is shutting down", 1);
+                           "the server is shutting down", CONN_CLOSE);
     status = check_head(s, c, &plan);
     if (status)
         return status;
@@ -335,19 +366,19 @@ static int serve_events(http_server *s, struct mg_connection *c,
     snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", rid);
     if (validate_body(text, len, plan.kind, &s->limits, &batch, &verr) < 0) {
         status = reply_error(s, c, verr.status, verr.code, verr.detail,
-                             verr.index, extra, 0);
+                             verr.index, extra, CONN_KEEP);
         goto done;
     }
     st = publish_events(s->pub, &batch, rid, detail, sizeof(detail));
     if (st != PUBLISH_OK) {
         log_debug("http", "request %s: 503: %s", rid, detail);
-        status = unavailable(s, c, rid, reason_of(st), detail, 0);
+        status = unavailable(s, c, rid, reason_of(st), detail, CONN_KEEP);
         goto done;
     }
     atomic_fetch_add_explicit(&s->m->events_accepted, batch.n,
                               memory_order_relaxed);
     snprintf(body, sizeof(body), "{\"accepted\":%zu}\n", batch.n);
-    status = reply_json(s, c, 202, body, extra, 0);
+    status = reply_json(s, c, 202, body, extra, CONN_KEEP);
 done:
     event_batch_clear(&batch);
     free(text);
@@ -372,7 +403,7 @@ static int handle_events(struct mg_connection *c, void *cbdata)
 
 static int handle_healthz(struct mg_connection *c, void *cbdata)
 {
-    return reply_json(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL, 0);
+    return reply_json(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL, CONN_KEEP);
 }
 
 static int handle_readyz(struct mg_connection *c, void *cbdata)
@@ -381,15 +412,15 @@ static int handle_readyz(struct mg_connection *c, void *cbdata)
 
     if (atomic_load(&s->draining))
         return reply_error(s, c, 503, "shutting_down",
-                           "the server is shutting down", -1, NULL, 0);
+                           "the server is shutting down", -1, NULL, CONN_KEEP);
     if (publisher_fatal(s->pub))
         return reply_error(s, c, 503, "producer_failed",
                            "the Kafka producer failed and must be restarted",
-                           -1, NULL, 0);
+                           -1, NULL, CONN_KEEP);
     if (!publisher_ready(s->pub))
         return reply_error(s, c, 503, "kafka_unreachable",
-                           "Kafka is not reachable", -1, NULL, 0);
-    return reply_json(s, c, 200, "{\"status\":\"ready\"}\n", NULL, 0);
+                           "Kafka is not reachable", -1, NULL, CONN_KEEP);
+    return reply_json(s, c, 200, "{\"status\":\"ready\"}\n", NULL, CONN_KEEP);
 }
 
 static int handle_metrics(struct mg_connection *c, void *cbdata)
@@ -417,8 +448,8 @@ static int handle_metrics(struct mg_connection *c, void *cbdata)
                                NULL, 0);
         metrics_render(s->m, &smp, buf, need + 1);
     }
-    status =
-        respond(s, c, 200, "text/plain; version=0.0.4", buf, need, NULL, 0);
+    status = respond(s, c, 200, "text/plain; version=0.0.4", buf, need, NULL,
+                     CONN_KEEP);
     if (buf != stack)
         free(buf);
     return status;
@@ -431,8 +462,7 @@ static int handle_other(struct mg_connection *c, void *cbdata)
 
     snprintf(detail, sizeof(detail), "no such path: %.150s", ri->local_uri);
     return reply_error(cbdata, c, 404, "not_found", detail, -1, NULL,
-                       ri->content_length > 0 ||
-                           mg_get_header(c, "Transfer-Encoding") != NULL);
+                       CONN_UNREAD);
 }
 
 /* /healthz and friends take GET (and HEAD) only. */
@@ -443,7 +473,7 @@ static int get_only(struct mg_connection *c, void *cbdata,
 
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
         return reply_error(cbdata, c, 405, "method_not_allowed", "use GET", -1,
-                           "Allow: GET, HEAD\r\n", 1);
+                           "Allow: GET, HEAD\r\n", CONN_UNREAD);
     return fn(c, cbdata);
 }
 
@@ -486,7 +516,7 @@ static int on_http_error(struct mg_connection *c, int status, const char *msg)
         break;
     }
     reply_error(s, c, status, code, msg && msg[0] ? msg : reason(status), -1,
-                NULL, 1);
+                NULL, CONN_CLOSE);
     return 0;
 }
 
@@ -546,6 +576,32 @@ static void civetweb_options(const ingest_config *cfg, const char **opts,
     opts[i] = NULL;
 }
 
+/* civetweb loads OpenSSL when TLS is first used; a civetweb that cannot
+ * (Debian 12's 1.15 is built for the OpenSSL 1.1 API and looks for
+ * SSL_get_peer_certificate, which OpenSSL 3 no longer exports) would
+ * start and then crash on the first handshake. So TLS is initialised
+ * here, and a failure is a start-up error. */
+static int tls_unavailable(char *errbuf, size_t errlen)
+{
+    if (!mg_check_feature(MG_FEATURES_TLS)) {
+        snprintf(errbuf, errlen,
+                 "TLS is unavailable: civetweb %s is built without it",
+                 mg_version());
+        return 1;
+    }
+    if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
+        snprintf(errbuf, errlen,
+                 "TLS is unavailable: civetweb %s could not load OpenSSL "
+                 "(a civetweb built for the OpenSSL 1.1 API, as Debian "
+                 "12's 1.15 is, cannot use OpenSSL 3). Terminate TLS in "
+                 "front of ingest-api, or link a civetweb built for the "
+                 "OpenSSL 3 API",
+                 mg_version());
+        return 1;
+    }
+    return 0;
+}
+
 http_server *http_start(const ingest_config *cfg, publisher *pub,
                         ingest_metrics *m, char *errbuf, size_t errlen)
 {
@@ -563,10 +619,8 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
-    if (tls && !mg_check_feature(MG_FEATURES_TLS)) {
-        snprintf(errbuf, errlen, "this civetweb is built without TLS");
+    if (tls && tls_unavailable(errbuf, errlen))
         goto fail;
-    }
     s->cfg = cfg;
     s->pub = pub;
     s->m = m;
@@ -589,7 +643,6 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     error.code = &code;
     error.text = why;
     error.text_buffer_size = sizeof(why);
-    mg_init_library(tls ? MG_FEATURES_TLS : 0);
     s->ctx = mg_start2(&init, &error);
     if (s->ctx == NULL) {
         snprintf(errbuf, errlen, "cannot listen on %s: %s", cfg->ingest.listen,
