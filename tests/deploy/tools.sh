@@ -81,7 +81,7 @@ if ! [ -x "$BIN/millrace-deploycheck" ] ||
     [ "$(cat "$BIN/millrace-deploycheck.version" 2>/dev/null)" != "$check_sum" ]; then
     say "building tests/deploy/gocheck (compose-go, PromQL parser)"
     rm -f "$BIN/millrace-deploycheck.version"
-    (cd "$check_src" && goenv go build -trimpath -ldflags "-s -w" \
+    (cd "$check_src" && goenv go build -buildvcs=false -trimpath -ldflags "-s -w" \
         -o "$BIN/millrace-deploycheck" .) >>"$LOG" 2>&1 ||
         die "go build of tests/deploy/gocheck failed (log: $LOG)"
     echo "$check_sum" >"$BIN/millrace-deploycheck.version"
