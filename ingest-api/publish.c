@@ -117,8 +117,12 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         set_up(p, 0, reason);
         return;
     }
-    log_warn("publish", "kafka: %s: %s",
-             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    /* librdkafka's own log already has every transport error. */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        log_debug("publish", "kafka: %s", reason);
+    else
+        log_warn("publish", "kafka: %s: %s",
+                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void *poll_main(void *arg)

@@ -731,6 +731,7 @@ def test_ingest_broker_stopped_during_load_never_acks_a_lost_event(private_kafka
         lost = load.acked - stored
         assert not lost, f"{len(lost)} acknowledged events are not in Kafka: {sorted(lost)[:5]}"
     finally:
+        print(ing.log_text())  # shown when the test fails
         assert ing.stop() == 0
 
 
@@ -760,6 +761,7 @@ def test_ingest_frozen_broker_answers_within_the_delivery_bound(private_kafka):
         assert "thawed" in stored
     finally:
         os.kill(pid, signal.SIGCONT)
+        print(ing.log_text())  # shown when the test fails
         assert ing.stop() == 0
 
 
