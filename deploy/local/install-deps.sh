@@ -52,6 +52,8 @@ RUNTIME_PKGS=(
 TOOL_PKGS=(
     clang clang-format valgrind
     wrk kcat curl python3-pip
+    # `make bench-ingest`: its plot of throughput and p99 against concurrency
+    gnuplot-nox
     # the local Kafka broker (deploy/local/kafka.sh): a JRE and Maven for its jars
     openjdk-17-jre-headless maven
 )
