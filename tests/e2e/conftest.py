@@ -67,7 +67,10 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait=True):
-        env = dict(os.environ)
+        # The harness's own MILLRACE_* and AWS_* variables (from env.sh)
+        # would also configure the daemon: only what the test sets counts.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MILLRACE_", "AWS_")) or k == "MILLRACE_WRAP"}
         env.update(self.env)
         self.log = open(self.log_path, "ab")
         prefix = os.environ.get("MILLRACE_WRAP", "").split()
@@ -168,7 +171,7 @@ class Stack:
     # --- reading back -------------------------------------------------
     def objects(self):
         """{key: bytes} of every object under this test's prefix."""
-        s3 = s3_client()
+        s3 = s3_client(endpoint=getattr(self, "s3_endpoint", None))
         out = {}
         for page in s3.get_paginator("list_objects_v2").paginate(
                 Bucket=BUCKET, Prefix=self.prefix + "/"):
@@ -244,8 +247,8 @@ class Stack:
                 pass
 
 
-def s3_client(secret=None):
-    return boto3.client("s3", endpoint_url=S3_ENDPOINT, region_name=REGION,
+def s3_client(secret=None, endpoint=None):
+    return boto3.client("s3", endpoint_url=endpoint or S3_ENDPOINT, region_name=REGION,
                         aws_access_key_id=ACCESS_KEY,
                         aws_secret_access_key=secret or SECRET_KEY,
                         config=Config(s3={"addressing_style": "path"},

@@ -4,6 +4,7 @@ object through kill -9, rebalances, an S3 outage; bad records to the DLQ."""
 import json
 import os
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -193,3 +194,79 @@ def test_metrics_show_lag_latency_and_workers(stack):
               "millrace_uploader_bytes_written_total", "millrace_uploader_retries_total"):
         assert k in m
     assert up.stop() == 0
+
+
+def in_progress_uploads(prefix):
+    r = s3_client().list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/")
+    return r.get("Uploads", [])
+
+
+def test_kill_9_during_multipart_upload_leaves_no_orphan(stack):
+    # ~48 MB uncompressed in one partition: one batch, one object in 5 MiB
+    # parts, uploaded by a single worker so the upload takes a while.
+    ids = [uuid.uuid4().hex for _ in range(24_000)]
+    pad = "m" * 2000
+    produce(stack.topic, [{"id": i, "pad": pad} for i in ids], partition=2)
+    env = {"MILLRACE_UPLOADER_FORMAT": "none", "MAX_WORKERS": 1,
+           "MILLRACE_UPLOADER_MAX_BYTES": "128M", "MAX_AGE_MS": 3000,
+           "MILLRACE_UPLOADER_MAX_RECORDS": 1_000_000,
+           "MILLRACE_UPLOADER_MULTIPART_THRESHOLD": "5M",
+           "MILLRACE_UPLOADER_PART_SIZE": "5M"}
+    up = stack.uploader(**env).start()
+    wait_until(lambda: in_progress_uploads(stack.prefix), 60,
+               "a multipart upload in progress", interval=0.02)
+    up.kill()
+    assert in_progress_uploads(stack.prefix), "the killed upload should be pending"
+
+    again = stack.uploader(**env).start()
+    found = assert_exactly(stack, ids, timeout=240)
+    assert len(found) == len(ids)
+    assert in_progress_uploads(stack.prefix) == []
+    assert again.metrics()["millrace_uploader_multipart_uploads_total"] >= 1
+    wait_until(stack.fully_committed, 60, "offsets committed")
+    assert again.stop() == 0
+
+
+@pytest.fixture
+def private_s3():
+    """A versitygw of this test's own, so it can be stopped and started
+    without disturbing anyone else's tests."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    env = dict(os.environ, S3_PORT="27171",
+               S3_RUN_DIR=os.path.join(root, ".run", "s3-outage-test"))
+    script = os.path.join(root, "deploy", "local", "s3.sh")
+
+    def run(cmd):
+        subprocess.run(["bash", script, cmd], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    run("start")
+    yield run, "http://127.0.0.1:27171"
+    run("stop")
+
+
+def test_s3_outage_of_30s_recovers_without_loss(stack, private_s3):
+    run, endpoint = private_s3
+    up = stack.uploader(S3_ENDPOINT=endpoint, **FAST).start()
+    with Load(stack.topic) as load:
+        wait_until(lambda: up.metrics().get(
+            "millrace_uploader_objects_written_total", 0) > 0, 60, "first objects")
+        run("stop")
+        outage_ends = time.monotonic() + 30
+        wait_until(lambda: up.metrics().get("millrace_uploader_retries_total", 0) > 0,
+                   30, "retries during the outage")
+        time.sleep(max(0.0, outage_ends - time.monotonic()))  # the outage lasts 30 s
+        run("start")
+    found = assert_exactly(stack_on(stack, endpoint), load.ids)
+    assert len(found) == len(load.ids)
+    wait_until(stack.fully_committed, 60, "lag drained")
+    assert up.stop() == 0
+
+
+def stack_on(stack, endpoint):
+    """The same stack, read back from another S3 endpoint."""
+    import conftest
+    other = conftest.Stack.__new__(conftest.Stack)
+    other.__dict__.update(stack.__dict__)
+    other.s3_endpoint = endpoint
+    return other
