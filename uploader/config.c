@@ -89,6 +89,9 @@ static const cfg_row rows[] = {
     ROW("uploader.lag_interval_ms", CFG_INT, uploader.lag_interval_ms, "5000",
         100, 600000, NULL, NULL,
         "How often consumer lag per partition is measured for /metrics."),
+    ROW("uploader.index", CFG_BOOL, uploader.index, "true", 0, 0, NULL, NULL,
+        "Write an index entry per batch under {prefix}/_millrace/index/, "
+        "so replay re-makes batches exactly."),
     ROW("s3.endpoint", CFG_STR, s3.endpoint, "", 0, 0, NULL, "S3_ENDPOINT",
         "S3 endpoint URL, e.g. http://127.0.0.1:7070 (empty: AWS, "
         "https://s3.REGION.amazonaws.com)."),

@@ -34,6 +34,7 @@ typedef struct uploader_config {
         long long multipart_threshold;
         long long part_size;
         long long lag_interval_ms;
+        int index;
     } uploader;
     struct {
         char *endpoint;

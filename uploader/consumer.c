@@ -461,6 +461,8 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     c->uctx.retry_max_ms = cfg->uploader.retry_max_ms;
     c->uctx.stats = stats;
     c->uctx.dlq = dq;
+    c->uctx.check_records = dq != NULL;
+    c->uctx.write_index = cfg->uploader.index;
     c->uctx.line_metadata = cfg->uploader.line_metadata;
     c->uctx.time_field = cfg->uploader.time_field;
     c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;

@@ -190,12 +190,18 @@ static int encode_hour(const batch *b, int64_t hour, const encode_opts *opt,
         goto done;
     o->hour_ms = hour;
     o->records = 0;
+    o->first_offset = -1;
     for (size_t i = 0; i < b->n; i++) {
         const batch_record *r = &b->recs[i];
-        if ((opt->skip && opt->skip[i]) || objkey_hour_start(r->ts_ms) != hour)
+        if (objkey_hour_start(r->ts_ms) != hour)
             continue;
-        if (o->records == 0)
+        /* The key names the hour's first record even when that record is
+         * skipped, so writing it later (a replay after the cause is
+         * fixed) rewrites this object instead of adding another. */
+        if (o->first_offset < 0)
             o->first_offset = r->offset;
+        if (opt->skip && opt->skip[i])
+            continue;
         o->last_offset = r->offset;
         o->records++;
         if (feed_record(&e, opt, b, r) < 0)

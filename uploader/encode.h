@@ -16,7 +16,8 @@ typedef enum encode_format {
 
 typedef struct encoded_object {
     int64_t hour_ms;      /* start of the hour its records belong to */
-    int64_t first_offset; /* of its first record: names the object */
+    int64_t first_offset; /* of the hour's first record in the batch, kept
+                             or skipped: names the object */
     int64_t last_offset;
     size_t records;
     char *data;

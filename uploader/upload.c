@@ -119,11 +119,11 @@ static int after_failure(upload_job *j, upload_ctx *c, tries *t, store_result r,
         }
         t->permanent++;
         if (c->permanent_to_dlq_after > 0 &&
-            t->permanent >= c->permanent_to_dlq_after && c->dlq) {
-            log_error("upload",
-                      "%s: %s (permanent, %d attempts: its records "
-                      "go to the dead-letter topic)",
-                      what, err, t->permanent);
+            t->permanent >= c->permanent_to_dlq_after) {
+            log_error("upload", "%s: %s (permanent, %d attempts: giving up%s)",
+                      what, err, t->permanent,
+                      c->dlq ? "; its records go to the dead-letter topic"
+                             : "");
             return OP_GAVE_UP;
         }
         delay = upload_backoff_ms(c->retry_max_ms, c->retry_max_ms, 0,
@@ -132,6 +132,10 @@ static int after_failure(upload_job *j, upload_ctx *c, tries *t, store_result r,
                   "%s: %s (permanent; partition %d is stopped, retrying in "
                   "%lld ms)",
                   what, err, (int)j->b->partition, delay);
+    } else if (c->max_transient > 0 && t->attempt + 1 >= c->max_transient) {
+        log_error("upload", "%s: %s (giving up after %d attempts)", what, err,
+                  t->attempt + 1);
+        return OP_GAVE_UP;
     } else if (r == STORE_THROTTLED) {
         int level = atomic_fetch_add(&c->throttle_level, 1);
         int64_t until;
@@ -442,8 +446,8 @@ int upload_parse_time(const char *v, size_t len, int64_t *ms)
     return strcmp(end, "\"") == 0 ? 0 : -1;
 }
 
-/* Marks in skip the records that cannot be written and sends them to the
- * dead-letter topic; applies the event time field to the others. */
+/* Marks in skip the records that cannot be written (sending them to the
+ * dead-letter topic when there is one); applies the event time field. */
 static int sort_records(upload_job *j, upload_ctx *c, unsigned char *skip)
 {
     batch *b = j->b;
@@ -459,22 +463,28 @@ static int sort_records(upload_job *j, upload_ctx *c, unsigned char *skip)
         const char *tv;
         size_t tlen;
 
-        if (r->len > c->max_record_bytes) {
+        if (c->check_records && r->len > c->max_record_bytes) {
             reason = "too_large";
             why = "larger than uploader.max_record_bytes";
-        } else if (jsoncheck_object(v, r->len, c->max_depth, &why) < 0) {
+            j->skipped_too_large++;
+        } else if (c->check_records &&
+                   jsoncheck_object(v, r->len, c->max_depth, &why) < 0) {
             reason = "not_json";
+            j->skipped_not_json++;
         }
         if (reason) {
-            dlq_record *grown = realloc(bad, (nbad + 1) * sizeof(*bad));
-            if (grown == NULL) {
-                free(bad);
-                return OP_ABANDONED;
-            }
-            bad = grown;
-            bad[nbad++] = (dlq_record){
-                v, r->len, b->partition, r->offset, r->kafka_ms, reason, why};
             skip[i] = 1;
+            if (c->dlq) {
+                dlq_record *grown = realloc(bad, (nbad + 1) * sizeof(*bad));
+                if (grown == NULL) {
+                    free(bad);
+                    return OP_ABANDONED;
+                }
+                bad = grown;
+                bad[nbad++] =
+                    (dlq_record){v,           r->len, b->partition, r->offset,
+                                 r->kafka_ms, reason, why};
+            }
             continue;
         }
         if (c->time_field && c->time_field[0] &&
@@ -483,8 +493,8 @@ static int sort_records(upload_job *j, upload_ctx *c, unsigned char *skip)
     }
     if (nbad) {
         log_warn("upload",
-                 "partition %d: %zu record(s) cannot be written; "
-                 "sending them to %s",
+                 "partition %d: %zu record(s) cannot be written; sending "
+                 "them to %s",
                  (int)b->partition, nbad, dlq_topic(c->dlq));
         rc = send_dlq(j, c, bad, nbad);
     }
@@ -559,16 +569,67 @@ static int store_one(upload_job *j, upload_ctx *c, const unsigned char *skip,
         return OP_ABANDONED;
     }
     rc = store_object_of(j, c, o, key);
-    if (rc == OP_GAVE_UP)
+    if (rc == OP_GAVE_UP && c->dlq)
         return object_to_dlq(j, c, skip, o);
     if (rc != OP_STORED)
         return rc;
+    j->objects_written++;
     atomic_fetch_add(&c->stats->objects, 1);
     atomic_fetch_add(&c->stats->bytes, o->len);
     atomic_fetch_add(&c->stats->records, o->records);
     log_debug("upload", "stored %s (%zu records, %zu bytes)", key, o->records,
               o->len);
     return OP_STORED;
+}
+
+/* The batch's index entry: its exact range and objects, for replay. */
+static int store_index(upload_job *j, upload_ctx *c, const encoded_object *objs,
+                       size_t n)
+{
+    batch *b = j->b;
+    size_t cap = 256 + n * 1200;
+    char *body = malloc(cap);
+    char key[1024];
+    store_object obj;
+    size_t len;
+    int rc;
+
+    if (body == NULL)
+        return OP_ABANDONED;
+    len = (size_t)snprintf(
+        body, cap,
+        "{\"topic\":\"%s\",\"partition\":%d,\"first\":%lld,"
+        "\"last\":%lld,\"records\":%zu,\"skipped\":%zu,"
+        "\"format\":\"%s\",\"objects\":[",
+        c->topic, (int)b->partition, (long long)batch_first_offset(b),
+        (long long)batch_last_offset(b), b->n,
+        j->skipped_not_json + j->skipped_too_large, encode_ext(c->format));
+    for (size_t i = 0; i < n && len < cap; i++) {
+        objkey_format(key, sizeof(key), c->prefix, c->topic, b->partition,
+                      objs[i].first_offset, objs[i].hour_ms,
+                      encode_ext(c->format));
+        len +=
+            (size_t)snprintf(body + len, cap - len,
+                             "%s{\"key\":\"%s\",\"records\":%zu,"
+                             "\"bytes\":%zu}",
+                             i ? "," : "", key, objs[i].records, objs[i].len);
+    }
+    if (len < cap)
+        len += (size_t)snprintf(body + len, cap - len, "]}\n");
+    if (len >= cap ||
+        objkey_index(key, sizeof(key), c->prefix, c->topic, b->partition,
+                     batch_first_offset(b), batch_last_offset(b)) < 0) {
+        free(body);
+        return OP_ABANDONED;
+    }
+    obj.key = key;
+    obj.data = body;
+    obj.len = len;
+    obj.content_type = "application/json";
+    obj.content_encoding = NULL;
+    rc = with_retries(j, c, key, op_put, &obj);
+    free(body);
+    return rc;
 }
 
 void upload_run(void *job, void *ctx)
@@ -584,7 +645,7 @@ void upload_run(void *job, void *ctx)
     j->result = UPLOAD_ABANDONED;
     if (skip == NULL)
         return;
-    if (c->dlq && sort_records(j, c, skip) != OP_STORED)
+    if (sort_records(j, c, skip) != OP_STORED)
         goto done;
     if (encode_batch_opts(j->b, &eo, &objs, &n, err, sizeof(err)) < 0) {
         log_error("upload", "%s", err);
@@ -595,6 +656,8 @@ void upload_run(void *job, void *ctx)
     for (size_t i = 0; i < n; i++)
         if (store_one(j, c, skip, &objs[i]) != OP_STORED)
             goto done;
+    if (c->write_index && store_index(j, c, objs, n) != OP_STORED)
+        goto done;
     j->result = UPLOAD_STORED;
 done:
     encoded_objects_free(objs, n);

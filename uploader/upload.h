@@ -44,13 +44,21 @@ typedef struct upload_ctx {
     long long retry_base_ms;
     long long retry_max_ms;
     upload_stats *stats;
-    /* Records are checked (JSON object, size) only when dlq is set. */
+    /* With check_records, records that are not one JSON object or are
+     * larger than max_record_bytes are left out of the objects: sent to
+     * dlq when it is set, otherwise only counted (replay). */
+    int check_records;
     dlq *dlq;
     size_t max_record_bytes;
     int max_depth;
-    /* After this many permanent failures of one object, send its records
-     * to the dead-letter topic and move on (0: block forever). */
+    /* After this many permanent failures of one object, give up on it:
+     * its records go to dlq when set, else the job fails (0: never give
+     * up, block). */
     int permanent_to_dlq_after;
+    /* Give up after this many transient failures in a row (0: never). */
+    int max_transient;
+    /* Write the batch's index entry once its objects are stored. */
+    int write_index;
     /* Objects above multipart_threshold go up in part_size parts, run on
      * pool (NULL: no multipart). */
     size_t multipart_threshold;
@@ -73,6 +81,10 @@ typedef struct upload_job {
     atomic_int abandon;   /* set by the consumer thread */
     upload_result result; /* set by the worker */
     int64_t next_offset;  /* to commit once stored: last offset + 1 */
+    /* Filled by the worker, for replay's report. */
+    size_t objects_written;
+    size_t skipped_not_json;
+    size_t skipped_too_large;
 } upload_job;
 
 /* Takes ownership of b. */

@@ -169,13 +169,16 @@ class Stack:
         return d
 
     # --- reading back -------------------------------------------------
-    def objects(self):
-        """{key: bytes} of every object under this test's prefix."""
+    def objects(self, index=False):
+        """{key: bytes} of every data object under this test's prefix (with
+        index=True: of the batch index entries under _millrace/ instead)."""
         s3 = s3_client(endpoint=getattr(self, "s3_endpoint", None))
         out = {}
         for page in s3.get_paginator("list_objects_v2").paginate(
                 Bucket=BUCKET, Prefix=self.prefix + "/"):
             for o in page.get("Contents", []):
+                if ("/_millrace/" in o["Key"]) != index:
+                    continue
                 out[o["Key"]] = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
         return out
 
