@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +181,8 @@ static int only_space(const char *p, size_t n)
     return 1;
 }
 
-static int validate_json(const char *body, size_t len,
-                         const ingest_limits *lim, event_batch *out,
-                         validate_error *err)
+static int validate_json(const char *body, size_t len, const ingest_limits *lim,
+                         event_batch *out, validate_error *err)
 {
     json_error_t je;
     json_t *root;
@@ -261,9 +261,9 @@ static int validate_ndjson(const char *body, size_t len,
     return 0;
 }
 
-int validate_body(const char *body, size_t len, body_kind kind,
-                  const ingest_limits *lim, event_batch *out,
-                  validate_error *err)
+int validate_body_reference(const char *body, size_t len, body_kind kind,
+                            const ingest_limits *lim, event_batch *out,
+                            validate_error *err)
 {
     int rc;
 
@@ -277,4 +277,504 @@ int validate_body(const char *body, size_t len, body_kind kind,
     if (rc < 0)
         event_batch_clear(out);
     return rc;
+}
+
+/* ---- the fast path ----
+ *
+ * One pass over the text, no tree, no allocation but the events' own: it
+ * checks the grammar, UTF-8, escapes, numbers, duplicate keys, depth,
+ * required fields and limits, and copies each event without its blanks.
+ * It accepts only what the jansson path above accepts, with the same
+ * meaning; for anything else (an error, or what it does not decide
+ * itself: escaped keys, objects of more than SCAN_MAX_KEYS keys, numbers
+ * near the limits, a real number as the message key) it declines, and the
+ * jansson path decides and words the error. Text is copied as sent:
+ * escapes and number spellings are kept, not re-encoded. */
+
+#define SCAN_MAX_KEYS 64
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+typedef struct scan {
+    const char *p, *end;
+    char *out; /* compact copy, written as the text is read */
+    int max_depth;
+    span keys[SCAN_MAX_KEYS * 4]; /* keys of the objects being read */
+    int nkeys;
+    /* the event's top level: its keys and the key field's value */
+    span top[SCAN_MAX_KEYS];
+    int ntop;
+    const char *key_field;
+    const char *kv; /* the key field's value in out, or NULL */
+    size_t kv_len;
+    char kv_type; /* 's' string, 'x' escaped string, 'i' integer,
+                     'r' real (or -0), 'o' anything else */
+} scan;
+
+static int scan_value(scan *s, int depth, int is_key_value);
+
+static void scan_ws(scan *s)
+{
+    while (s->p < s->end &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hex4(const char *p, unsigned *cp)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *cp = v;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n;
+
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    if (c == 0xE0)
+        lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+        hi = 0x9F; /* surrogates */
+    else if (c == 0xF0)
+        lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+        hi = 0x8F; /* beyond U+10FFFF */
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* A string, copied with its quotes. *escaped: it held a backslash. */
+static int scan_string(scan *s, int *escaped)
+{
+    const char *p = s->p + 1;
+
+    *escaped = 0;
+    while (p < s->end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            p++;
+            memcpy(s->out, s->p, (size_t)(p - s->p));
+            s->out += p - s->p;
+            s->p = p;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            unsigned cp, lo;
+            *escaped = 1;
+            if (p + 1 >= s->end)
+                return -1;
+            if (strchr("\"\\/bfnrt", p[1]) && p[1] != '\0') {
+                p += 2;
+                continue;
+            }
+            if (p[1] != 'u' || s->end - p < 6 || hex4(p + 2, &cp) < 0 ||
+                cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+                return -1;
+            p += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+                    hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                p += 6;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        {
+            size_t n = utf8_len((const unsigned char *)p,
+                                (const unsigned char *)s->end);
+            if (n == 0)
+                return -1;
+            p += n;
+        }
+    }
+    return -1;
+}
+
+/* A number, copied; declines near the limits of int64 and double. */
+static int scan_number(scan *s, char *type)
+{
+    const char *p = s->p;
+    const char *digits;
+    long int_digits, exp = 0;
+    int neg = 0, real = 0;
+
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    digits = p;
+    if (p < s->end && *p == '0') {
+        p++;
+    } else if (p < s->end && *p >= '1' && *p <= '9') {
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return -1;
+    }
+    int_digits = (long)(p - digits);
+    if (p < s->end && *p == '.') {
+        const char *f = ++p;
+        real = 1;
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == f || p - f > 300)
+            return -1;
+    }
+    if (p < s->end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        const char *e;
+        real = 1;
+        p++;
+        if (p < s->end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        e = p;
+        while (p < s->end && *p >= '0' && *p <= '9' && p - e < 7)
+            exp = exp * 10 + (*p++ - '0');
+        if (p == e || (p < s->end && *p >= '0' && *p <= '9'))
+            return -1;
+        if (eneg)
+            exp = -exp;
+    }
+    if (real && (int_digits > 300 || int_digits + exp > 300))
+        return -1; /* may overflow a double: let jansson decide */
+    if (!real) {
+        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
+        if (int_digits > 19 ||
+            (int_digits == 19 && memcmp(digits, lim, 19) > 0))
+            return -1;
+    }
+    /* -0 is the integer 0 to jansson: as a key it would read "0". */
+    *type = real || (neg && digits[0] == '0') ? 'r' : 'i';
+    memcpy(s->out, s->p, (size_t)(p - s->p));
+    s->out += p - s->p;
+    s->p = p;
+    return 0;
+}
+
+static int scan_literal(scan *s, const char *word)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return -1;
+    memcpy(s->out, word, n);
+    s->out += n;
+    s->p += n;
+    return 0;
+}
+
+static int scan_object(scan *s, int depth)
+{
+    int base = s->nkeys;
+    int top = depth == 1;
+    int rc = -1;
+
+    *s->out++ = '{';
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == '}')
+        goto close;
+    for (;;) {
+        span k;
+        int escaped;
+        if (s->p >= s->end || *s->p != '"')
+            goto done;
+        k.p = s->out + 1;
+        if (scan_string(s, &escaped) < 0 || escaped)
+            goto done;
+        k.n = (size_t)(s->out - k.p - 1);
+        for (int i = base; i < s->nkeys; i++)
+            if (s->keys[i].n == k.n && memcmp(s->keys[i].p, k.p, k.n) == 0)
+                goto done; /* a duplicate key */
+        if (s->nkeys - base >= SCAN_MAX_KEYS ||
+            s->nkeys >= (int)(sizeof(s->keys) / sizeof(s->keys[0])))
+            goto done;
+        s->keys[s->nkeys++] = k;
+        if (top)
+            s->top[s->ntop++] = k;
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            goto done;
+        *s->out++ = ':';
+        s->p++;
+        scan_ws(s);
+        if (scan_value(s, depth + 1,
+                       top && s->key_field && k.n == strlen(s->key_field) &&
+                           memcmp(k.p, s->key_field, k.n) == 0) < 0)
+            goto done;
+        scan_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            *s->out++ = ',';
+            s->p++;
+            scan_ws(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == '}')
+            break;
+        goto done;
+    }
+close:
+    *s->out++ = '}';
+    s->p++;
+    rc = 0;
+done:
+    s->nkeys = base;
+    return rc;
+}
+
+static int scan_array(scan *s, int depth)
+{
+    *s->out++ = '[';
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ']')
+        goto close;
+    for (;;) {
+        if (scan_value(s, depth + 1, 0) < 0)
+            return -1;
+        scan_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            *s->out++ = ',';
+            s->p++;
+            scan_ws(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']')
+            break;
+        return -1;
+    }
+close:
+    *s->out++ = ']';
+    s->p++;
+    return 0;
+}
+
+/* is_key_value: this is the key field's value; remember where it went. */
+static int scan_value(scan *s, int depth, int is_key_value)
+{
+    char *start = s->out;
+    char type = 'o';
+    int escaped = 0;
+    int rc;
+
+    if (s->p >= s->end)
+        return -1;
+    switch (*s->p) {
+    case '{':
+    case '[':
+        /* Containers nest: depth counts them, the event object being 1. */
+        if (depth > s->max_depth)
+            return -1;
+        rc = *s->p == '{' ? scan_object(s, depth) : scan_array(s, depth);
+        break;
+    case '"':
+        rc = scan_string(s, &escaped);
+        type = escaped ? 'x' : 's';
+        break;
+    case 't':
+        rc = scan_literal(s, "true");
+        break;
+    case 'f':
+        rc = scan_literal(s, "false");
+        break;
+    case 'n':
+        rc = scan_literal(s, "null");
+        break;
+    default:
+        rc = scan_number(s, &type);
+        break;
+    }
+    if (rc == 0 && is_key_value) {
+        s->kv = start;
+        s->kv_len = (size_t)(s->out - start);
+        s->kv_type = type;
+    }
+    return rc;
+}
+
+/* The key of the event just read, as the jansson path would make it. */
+static int fast_key(const scan *s, event *e)
+{
+    const char *v = s->kv;
+    size_t n = s->kv_len;
+
+    if (v == NULL || s->kv_type == 'o')
+        return 0; /* absent, or not a string or number: no key */
+    if (s->kv_type == 'x' || s->kv_type == 'r')
+        return -1; /* jansson decodes or reformats these: let it */
+    if (s->kv_type == 's') {
+        v++;
+        n -= 2;
+    }
+    e->key = malloc(n + 1);
+    if (e->key == NULL)
+        return -1;
+    memcpy(e->key, v, n);
+    e->key[n] = '\0';
+    e->key_len = n;
+    return 0;
+}
+
+/* One event object at s->p, into out. */
+static int fast_event(scan *s, const ingest_limits *lim, char *buf,
+                      event_batch *out)
+{
+    const char *cur = lim->required;
+    char field[256];
+    event e = {0};
+
+    if (s->p >= s->end || *s->p != '{' || out->n >= lim->max_events)
+        return -1;
+    s->out = buf;
+    s->ntop = 0;
+    s->kv = NULL;
+    if (scan_object(s, 1) < 0)
+        return -1;
+    e.len = (size_t)(s->out - buf);
+    if (e.len > lim->max_event_bytes)
+        return -1;
+    while (cur && cfg_list_next(&cur, field, sizeof(field))) {
+        size_t n = strlen(field);
+        int found = 0;
+        for (int i = 0; i < s->ntop && !found; i++)
+            found = s->top[i].n == n && memcmp(s->top[i].p, field, n) == 0;
+        if (!found)
+            return -1;
+    }
+    e.value = malloc(e.len + 1);
+    if (e.value == NULL)
+        return -1;
+    memcpy(e.value, buf, e.len);
+    e.value[e.len] = '\0';
+    if (fast_key(s, &e) < 0 || batch_push(out, e) < 0) {
+        free(e.value);
+        free(e.key);
+        return -1;
+    }
+    return 0;
+}
+
+static int fast_json(scan *s, const ingest_limits *lim, char *buf,
+                     event_batch *out)
+{
+    scan_ws(s);
+    if (s->p < s->end && *s->p == '[') {
+        s->p++;
+        scan_ws(s);
+        if (s->p < s->end && *s->p == ']')
+            return -1; /* empty: the jansson path words it */
+        for (;;) {
+            if (fast_event(s, lim, buf, out) < 0)
+                return -1;
+            scan_ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                scan_ws(s);
+                continue;
+            }
+            if (s->p < s->end && *s->p == ']') {
+                s->p++;
+                break;
+            }
+            return -1;
+        }
+    } else if (fast_event(s, lim, buf, out) < 0) {
+        return -1;
+    }
+    scan_ws(s);
+    return s->p == s->end ? 0 : -1;
+}
+
+static int fast_ndjson(scan *s, const char *body, size_t len,
+                       const ingest_limits *lim, char *buf, event_batch *out)
+{
+    const char *p = body;
+    const char *end = body + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        s->p = p;
+        s->end = eol;
+        scan_ws(s);
+        if (s->p < eol) {
+            if (fast_event(s, lim, buf, out) < 0)
+                return -1;
+            scan_ws(s);
+            if (s->p != eol)
+                return -1;
+        }
+        p = eol + 1;
+    }
+    return out->n > 0 ? 0 : -1;
+}
+
+int validate_body(const char *body, size_t len, body_kind kind,
+                  const ingest_limits *lim, event_batch *out,
+                  validate_error *err)
+{
+    char stackbuf[4096];
+    char *buf = len < sizeof(stackbuf) ? stackbuf : malloc(len + 1);
+    scan *s = malloc(sizeof(*s));
+    int rc = -1;
+
+    if (buf && s && len > 0) {
+        memset(s, 0, offsetof(scan, keys));
+        s->nkeys = 0;
+        s->ntop = 0;
+        s->kv = NULL;
+        s->p = body;
+        s->end = body + len;
+        s->max_depth = lim->max_depth;
+        s->key_field =
+            lim->key_field && lim->key_field[0] ? lim->key_field : NULL;
+        rc = kind == BODY_NDJSON ? fast_ndjson(s, body, len, lim, buf, out)
+                                 : fast_json(s, lim, buf, out);
+    }
+    free(s);
+    if (buf != stackbuf)
+        free(buf);
+    if (rc == 0) {
+        err->index = -1;
+        return 0;
+    }
+    event_batch_clear(out);
+    return validate_body_reference(body, len, kind, lim, out, err);
 }

@@ -5,6 +5,7 @@
 
 #include "../../ingest-api/validate.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 
 static const ingest_limits defaults = {
@@ -666,6 +667,128 @@ static void validate_many_events(void)
     event_batch_clear(&b);
 }
 
+/* ---- the fast path against the jansson path ----
+ * validate_body reads events in one pass and declines to jansson for
+ * anything it does not accept itself. Mutated bodies must get the same
+ * answer from both: the same events (equal as JSON) and keys, or the
+ * same error. */
+
+static const char *const seeds[] = {
+    "{\"id\":\"a1\",\"k\":\"dev-1\",\"n\":-12,\"r\":1.5e3,\"t\":true,"
+    "\"z\":null,\"a\":[1,[2,{\"x\":\"y\"}]],\"o\":{\"p\":{}}}",
+    "[{\"id\":1,\"k\":42},{\"id\":2,\"k\":-0},{\"id\":3,\"k\":2.50}]",
+    "{\"id\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\",\"s\":\"\\u00e9\\ud83d\\ude00"
+    "\\n\\t\\\"\\\\\\/\"}",
+    "{\"id\":9223372036854775807,\"m\":-9223372036854775808,\"e\":1e308}",
+    "{\"id\":1,\"\\u006b\":\"escaped key\",\"k\":\"x\\u0041\"}",
+    " [ { \"id\" : 0 , \"k\" : [ ] } , { \"id\":0.0, \"k\": {} } ] \n",
+    "{\"id\":\"deep\",\"a\":{\"b\":{\"c\":[[]]}}}",
+};
+
+/* A tiny deterministic PRNG, so failures reproduce. */
+static unsigned long long rng_state = 0x9E3779B97F4A7C15ULL;
+
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static int same_json(const char *a, const char *b)
+{
+    json_error_t je;
+    json_t *x = json_loads(a, JSON_DECODE_ANY, &je);
+    json_t *y = json_loads(b, JSON_DECODE_ANY, &je);
+    int eq = x && y && json_equal(x, y);
+
+    json_decref(x);
+    json_decref(y);
+    return eq;
+}
+
+/* 1 when both paths agree on body; prints the difference otherwise. */
+static int paths_agree(const char *body, size_t len, body_kind kind,
+                       const ingest_limits *lim)
+{
+    event_batch a = {0}, b = {0};
+    validate_error ea, eb;
+    int ra = validate_body(body, len, kind, lim, &a, &ea);
+    int rb = validate_body_reference(body, len, kind, lim, &b, &eb);
+    int ok = ra == rb;
+
+    if (ok && ra == 0) {
+        ok = a.n == b.n;
+        for (size_t i = 0; ok && i < a.n; i++) {
+            ok = same_json(a.ev[i].value, b.ev[i].value) &&
+                 (a.ev[i].key == NULL) == (b.ev[i].key == NULL) &&
+                 (a.ev[i].key == NULL ||
+                  (a.ev[i].key_len == b.ev[i].key_len &&
+                   memcmp(a.ev[i].key, b.ev[i].key, a.ev[i].key_len) == 0));
+        }
+    } else if (ok) {
+        ok = ea.status == eb.status && strcmp(ea.code, eb.code) == 0 &&
+             ea.index == eb.index;
+    }
+    if (!ok)
+        fprintf(stderr, "  paths differ (fast %d, jansson %d) on %d: %.*s\n",
+                ra, rb, (int)kind, (int)len, body);
+    event_batch_clear(&a);
+    event_batch_clear(&b);
+    return ok;
+}
+
+static void validate_fast_path_agrees_with_jansson_on_mutations(void)
+{
+    static const char alphabet[] = "\"\\{}[]:, 0-eE.u\n\xff\xc3\xed\x80\x01";
+    ingest_limits lim = defaults;
+    char buf[512];
+    int disagree = 0;
+
+    lim.key_field = "k";
+    lim.required = "id";
+    lim.max_depth = 4;
+    for (size_t si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++) {
+        size_t n = strlen(seeds[si]);
+        disagree += !paths_agree(seeds[si], n, BODY_JSON, &lim);
+        disagree += !paths_agree(seeds[si], n, BODY_NDJSON, &lim);
+        for (int round = 0; round < 4000 && disagree < 5; round++) {
+            size_t len = n, at = rnd((unsigned)n);
+            memcpy(buf, seeds[si], n);
+            switch (rnd(3)) {
+            case 0: /* delete a byte */
+                memmove(buf + at, buf + at + 1, n - at - 1);
+                len--;
+                break;
+            case 1: /* insert a byte */
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = alphabet[rnd(sizeof(alphabet) - 1)];
+                len++;
+                break;
+            default: /* replace a byte */
+                buf[at] = alphabet[rnd(sizeof(alphabet) - 1)];
+                break;
+            }
+            disagree += !paths_agree(buf, len,
+                                     round % 2 ? BODY_NDJSON : BODY_JSON, &lim);
+        }
+    }
+    ASSERT_EQ(disagree, 0);
+}
+
+static void validate_fast_path_keeps_text_as_sent(void)
+{
+    event_batch b;
+    validate_error err;
+
+    ASSERT_EQ(check("{ \"s\" : \"a\\u00e9\\/\" , \"n\" : 1E3 }", BODY_JSON,
+                    NULL, &b, &err),
+              0);
+    ASSERT_STR_EQ(b.ev[0].value, "{\"s\":\"a\\u00e9\\/\",\"n\":1E3}");
+    event_batch_clear(&b);
+}
+
 TEST_MAIN(T(validate_single_object_is_one_event),
           T(validate_array_is_n_events_in_order),
           T(validate_bytes_is_sum_of_value_lengths),
@@ -688,4 +811,6 @@ TEST_MAIN(T(validate_single_object_is_one_event),
           T(validate_missing_field_names_it), T(validate_key_field_values),
           T(validate_no_key_field_means_no_keys),
           T(validate_failure_leaves_batch_empty),
-          T(validate_batch_reusable_after_clear), T(validate_many_events))
+          T(validate_batch_reusable_after_clear), T(validate_many_events),
+          T(validate_fast_path_agrees_with_jansson_on_mutations),
+          T(validate_fast_path_keeps_text_as_sent))
