@@ -89,8 +89,10 @@ static const cfg_row rows[] = {
     ROW("ingest.queue_max_kbytes", CFG_INT, ingest.queue_max_kbytes, "131072",
         1024, 2097151, NULL, NULL,
         "Producer queue limit in KiB; a full queue answers 503."),
-    ROW("ingest.linger_ms", CFG_INT, ingest.linger_ms, "5", 0, 1000, NULL, NULL,
-        "How long the producer waits to fill a batch."),
+    ROW("ingest.linger_ms", CFG_INT, ingest.linger_ms, "2", 0, 1000, NULL, NULL,
+        "How long the producer waits to fill a batch: each ack mode kafka "
+        "request waits this long at least; longer means fewer, larger "
+        "requests to Kafka."),
     ROW("ingest.retry_after_s", CFG_INT, ingest.retry_after_s, "1", 0, 3600,
         NULL, NULL, "Retry-After sent with 503."),
     ROW("ingest.shutdown_timeout_ms", CFG_INT, ingest.shutdown_timeout_ms,

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -537,6 +539,25 @@ static int log_message(const struct mg_connection *c, const char *msg)
     return 1;
 }
 
+/* How much lower the HTTP workers run than the rest of the process. They
+ * are many (one per connection) and the producer's threads are few: at
+ * equal priority, workers that are all busy take nearly all the CPU, the
+ * producer falls behind and its queue fills (503s). Kafka's threads first
+ * means accepted events keep flowing; new requests wait instead. */
+#define WORKER_NICE 10
+
+static void *init_thread(const struct mg_context *ctx, int type)
+{
+    (void)ctx;
+    if (type == 1) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        int base = getpriority(PRIO_PROCESS, (id_t)tid);
+        if (setpriority(PRIO_PROCESS, (id_t)tid, base + WORKER_NICE) != 0)
+            log_debug("http", "cannot lower a worker's priority");
+    }
+    return NULL;
+}
+
 /* The civetweb options of the settings; strings live in num[]. */
 static void civetweb_options(const ingest_config *cfg, const char **opts,
                              char num[][24])
@@ -637,6 +658,7 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     memset(&cb, 0, sizeof(cb));
     cb.log_message = log_message;
     cb.http_error = on_http_error;
+    cb.init_thread = init_thread;
     init.callbacks = &cb;
     init.user_data = s;
     init.configuration_options = opts;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -163,11 +164,19 @@ static int probe(publisher *p, char *why, size_t whylen)
 static void *probe_main(void *arg)
 {
     publisher *p = arg;
+    unsigned long long delivered = 0;
     char why[256];
 
     while (!atomic_load(&p->stopping)) {
         struct timespec until;
         int ok = probe(p, why, sizeof(why));
+        unsigned long long now_delivered = atomic_load(&p->delivered);
+
+        /* Records acknowledged since the last probe prove the cluster
+         * reachable, even when a metadata answer was slow (a busy host). */
+        if (!ok && now_delivered != delivered)
+            ok = 1;
+        delivered = now_delivered;
 
         set_up(p, ok, why);
         atomic_store(&p->probed, 1);
@@ -274,6 +283,35 @@ static publish_status produce_error(publisher *p, rd_kafka_resp_err_t err)
     return PUBLISH_FAILED;
 }
 
+/* How long a request may wait for room in a full producer queue before
+ * it gets 503 queue_full (as the Java producer's max.block.ms): a burst
+ * waits a moment instead of failing, and the workers that wait leave the
+ * CPU to the producer's threads that drain the queue. */
+#define QUEUE_FULL_WAIT_MS 50
+
+static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
+                                       long long now_ms, const char *ingest_ms,
+                                       const char *request_id, tracker *t)
+{
+    int waited = 0;
+
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_VALUE(e->value, e->len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
+            RD_KAFKA_V_TIMESTAMP(now_ms),
+            RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
+            RD_KAFKA_V_HEADER("request_id", request_id, -1),
+            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+            waited >= QUEUE_FULL_WAIT_MS || atomic_load(&p->stopping))
+            return err;
+        usleep(1000); /* poll interval while the queue drains */
+        waited++;
+    }
+}
+
 static publish_status produce_all(publisher *p, const event_batch *b,
                                   const char *request_id, tracker *t,
                                   char *detail, size_t dlen)
@@ -295,14 +333,7 @@ static publish_status produce_all(publisher *p, const event_batch *b,
             t->refs++;
             pthread_mutex_unlock(&t->mu);
         }
-        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt),
-                                RD_KAFKA_V_VALUE(e->value, e->len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
-                                RD_KAFKA_V_TIMESTAMP(now_ms),
-                                RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
-                                RD_KAFKA_V_HEADER("request_id", request_id, -1),
-                                RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        err = produce_one(p, e, now_ms, ingest_ms, request_id, t);
         if (err) {
             if (t) {
                 /* This message and every later one will never report. */
