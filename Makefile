@@ -5,6 +5,7 @@
 #   make san        the same binaries with ASan+UBSan into build-san/
 #   make unit       C unit tests only;  make e2e  end-to-end tests only
 #   make format     clang-format every C file
+#   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
 
 CC      ?= cc
 PKGS    := rdkafka jansson libconfig libcurl libcrypto zlib libzstd
@@ -34,7 +35,7 @@ BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all san deps run test unit e2e servers-start servers-stop \
-        format format-check clean bench
+        format format-check clean bench bench-ingest
 all: $(BINS)
 
 $(B)/obj/%.o: %.c
@@ -78,8 +79,16 @@ e2e: all
 test: deps
 	@bash tests/run-all.sh
 
-bench: deps all
+bench: deps all $(B)/bench/bare-civetweb
 	@bash tests/bench/run.sh
+
+# ingest-api against a bare civetweb handler (the ceiling), on the real Kafka
+bench-ingest: deps all $(B)/bench/bare-civetweb
+	@bash tests/bench/ingest.sh
+
+$(B)/bench/bare-civetweb: tests/bench/bare_civetweb.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcivetweb -lpthread
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

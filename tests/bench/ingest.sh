@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# `make bench-ingest`: ingest-api's throughput and latency, side by side in
+# one run with its ceiling. A benchmark, not a test: nothing is asserted.
+#
+#   (a) bare     a civetweb handler that reads the body and answers 202
+#                (tests/bench/bare_civetweb.c, built by the Makefile)
+#   (b) queued   ingest-api, ack mode queued
+#   (c) kafka    ingest-api, ack mode kafka (202 after acks=all)
+#
+# (b) and (c) publish to the real local Kafka (deploy/local/kafka.sh; the
+# running one on 127.0.0.1:19092 is used if it answers, else one is started
+# and stopped again), topic bench-ingest. All three get the same civetweb
+# threads and the same ~300-byte event (tests/bench/event.json).
+#
+# Closed loop: wrk, keep-alive, at each concurrency in BENCH_CONCURRENCY,
+# the three servers taking turns at each level. Open loop: vegeta (installed
+# into .cache/bin by `go install`) at half of (c)'s peak rate, against all
+# three. Per run: requests/s answered 202, p50/p99, the server's CPU, and
+# its peak RSS. Writes tests/bench/results/ingest.{tsv,md,png} and the
+# table between the bench:ingest markers of README.md.
+#
+# Environment: BENCH_DURATION (s per run, 10), BENCH_CONCURRENCY
+# ("8 32 64 128 256"), BENCH_THREADS (civetweb threads, 256),
+# BENCH_OPEN_S (open-loop seconds, 15), KAFKA_PORT (19092).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+DURATION=${BENCH_DURATION:-10}
+CONCURRENCY=${BENCH_CONCURRENCY:-"8 32 64 128 256"}
+THREADS=${BENCH_THREADS:-256}
+OPEN_S=${BENCH_OPEN_S:-15}
+KAFKA_PORT=${KAFKA_PORT:-19092}
+BROKERS=127.0.0.1:$KAFKA_PORT
+TOPIC=bench-ingest
+VEGETA_VERSION=v12.13.0
+EVENT=tests/bench/event.json
+BIN=${BIN:-build}
+OUT=tests/bench/results
+RUN=.run/bench-ingest
+mkdir -p "$OUT" "$RUN"
+
+say() { echo "bench-ingest: $*"; }
+die() {
+    echo "bench-ingest: ERROR: $*" >&2
+    exit 1
+}
+
+# --- tools ------------------------------------------------------------------
+command -v wrk >/dev/null || die "wrk missing: run deploy/local/install-deps.sh"
+command -v gnuplot >/dev/null || die "gnuplot missing: run deploy/local/install-deps.sh"
+VEGETA=.cache/bin/vegeta
+if ! [ -x "$VEGETA" ] || [ "$(cat .cache/bin/vegeta.version 2>/dev/null)" != "$VEGETA_VERSION" ]; then
+    command -v go >/dev/null || die "go missing: needed to install vegeta"
+    say "installing vegeta $VEGETA_VERSION into .cache/bin"
+    mkdir -p .cache/bin
+    GOBIN=$root/.cache/bin GOPATH=$root/.cache/go GOFLAGS=-mod=mod \
+        go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+    echo "$VEGETA_VERSION" >.cache/bin/vegeta.version
+fi
+[ -x "$BIN/ingest-api" ] && [ -x "$BIN/bench/bare-civetweb" ] ||
+    die "build first: make all $BIN/bench/bare-civetweb"
+
+# --- Kafka ------------------------------------------------------------------
+started_kafka=0
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$started_kafka" = 1 ]; then
+        KAFKA_PORT=$KAFKA_PORT bash deploy/local/kafka.sh stop || true
+    fi
+}
+trap cleanup EXIT
+if ! kcat -b "$BROKERS" -L -m 3 >/dev/null 2>&1; then
+    say "no Kafka on $BROKERS: starting one"
+    KAFKA_PORT=$KAFKA_PORT bash deploy/local/kafka.sh start
+    started_kafka=1
+fi
+
+# --- servers ----------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+declare -A PORT PID
+PORT[bare]=$(free_port)
+"$BIN/bench/bare-civetweb" "127.0.0.1:${PORT[bare]}" "$THREADS" 2>"$RUN/bare.log" &
+PID[bare]=$!
+pids+=("${PID[bare]}")
+for mode in queued kafka; do
+    PORT[$mode]=$(free_port)
+    KAFKA_BROKERS=$BROKERS KAFKA_TOPIC=$TOPIC PORT="127.0.0.1:${PORT[$mode]}" \
+        ACK_MODE=$mode MILLRACE_INGEST_THREADS=$THREADS LOG_LEVEL=warn \
+        "$BIN/ingest-api" 2>"$RUN/$mode.log" &
+    PID[$mode]=$!
+    pids+=("${PID[$mode]}")
+done
+wait_ok() { # url
+    for _ in $(seq 300); do
+        curl -fs -o /dev/null "$1" && return 0
+        sleep 0.1 # poll interval
+    done
+    die "$1 did not answer"
+}
+wait_ok "http://127.0.0.1:${PORT[queued]}/readyz"
+wait_ok "http://127.0.0.1:${PORT[kafka]}/readyz"
+curl -fs -o /dev/null -X POST --data-binary @"$EVENT" "http://127.0.0.1:${PORT[bare]}/v1/events" ||
+    die "bare-civetweb did not answer"
+
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+wrk_run() { # target connections seconds -> one JSON line
+    local t=$1 c=$2 d=$3 threads=2
+    [ "$c" -lt 2 ] && threads=1
+    EVENT_FILE=$EVENT wrk -t"$threads" -c"$c" -d"${d}s" --timeout 10s \
+        -s tests/bench/post.lua "http://127.0.0.1:${PORT[$t]}/v1/events" | tail -n 1
+}
+
+say "warming up"
+for t in bare queued kafka; do wrk_run "$t" 64 3 >/dev/null; done
+
+TSV=$OUT/ingest.tsv
+printf 'target\tconnections\trps_202\trps_all\tp50_ms\tp99_ms\tcpu_cores\tnon202\tsocket_errors\n' >"$TSV"
+for c in $CONCURRENCY; do
+    for t in bare queued kafka; do
+        before=$(cpu_s "${PID[$t]}")
+        json=$(wrk_run "$t" "$c" "$DURATION")
+        after=$(cpu_s "${PID[$t]}")
+        python3 - "$t" "$c" "$before" "$after" "$json" >>"$TSV" <<'PY'
+import json, sys
+t, c, before, after, line = sys.argv[1:]
+r = json.loads(line)
+secs = r["duration_us"] / 1e6
+ok = r["requests"] - r["non2xx"]
+errs = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
+print(f"{t}\t{c}\t{ok / secs:.0f}\t{r['rps']:.0f}\t{r['p50_us'] / 1000:.2f}\t"
+      f"{r['p99_us'] / 1000:.2f}\t{(float(after) - float(before)) / secs:.2f}\t"
+      f"{r['non2xx']}\t{errs}")
+PY
+        say "$(tail -n 1 "$TSV")"
+    done
+done
+
+# --- open loop at half of (c)'s peak ------------------------------------------
+rate=$(awk -F'\t' '$1 == "kafka" && $3 > m {m = $3} END {printf "%d", m / 2}' "$TSV")
+OPEN=$OUT/ingest-openloop.tsv
+printf 'target\trate\tsuccess\tp50_ms\tp90_ms\tp99_ms\tmax_ms\n' >"$OPEN"
+for t in bare queued kafka; do
+    echo "POST http://127.0.0.1:${PORT[$t]}/v1/events" |
+        "$VEGETA" attack -rate="$rate" -duration="${OPEN_S}s" -body="$EVENT" \
+            -header='Content-Type: application/json' -keepalive=true -timeout=10s |
+        "$VEGETA" report -type=json >"$RUN/open-$t.json"
+    python3 - "$t" "$rate" "$RUN/open-$t.json" >>"$OPEN" <<'PY'
+import json, sys
+t, rate, path = sys.argv[1:]
+r = json.load(open(path))
+l = r["latencies"]
+ms = lambda ns: f"{ns / 1e6:.2f}"
+codes = r.get("status_codes", {})
+ok = codes.get("202", 0) / max(r["requests"], 1)
+print(f"{t}\t{rate}\t{ok:.4f}\t{ms(l['50th'])}\t{ms(l['90th'])}\t{ms(l['99th'])}\t{ms(l['max'])}")
+PY
+    say "open loop: $(tail -n 1 "$OPEN")"
+done
+
+declare -A HWM
+for t in bare queued kafka; do HWM[$t]=$(hwm_kb "${PID[$t]}"); done
+
+# --- table, plot, README ------------------------------------------------------
+MD=$OUT/ingest.md
+python3 - "$TSV" "$OPEN" "${HWM[bare]}" "${HWM[queued]}" "${HWM[kafka]}" \
+    "$DURATION" "$THREADS" "$(nproc)" "$(git rev-parse --short HEAD)" >"$MD" <<'PY'
+import csv, sys
+tsv, openl, hb, hq, hk, dur, threads, ncpu, commit = sys.argv[1:]
+rows = list(csv.DictReader(open(tsv), delimiter="\t"))
+hwm = {"bare": int(hb), "queued": int(hq), "kafka": int(hk)}
+names = {"bare": "(a) bare civetweb (ceiling)", "queued": "(b) ingest-api, ack queued",
+         "kafka": "(c) ingest-api, ack kafka"}
+peak = {t: max((r for r in rows if r["target"] == t), key=lambda r: float(r["rps_202"]))
+        for t in names}
+ceil = float(peak["bare"]["rps_202"])
+print(f"Closed loop (wrk, keep-alive, {dur} s per run, {threads} civetweb threads, "
+      f"{ncpu} CPUs shared with Kafka and the load generator; commit {commit}). "
+      "Each target's best concurrency:\n")
+print("| target | connections | 202/s | × ceiling | p50 ms | p99 ms | server CPU (cores) | peak RSS MiB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for t, n in names.items():
+    r = peak[t]
+    print(f"| {n} | {r['connections']} | {float(r['rps_202']):,.0f} | "
+          f"{float(r['rps_202']) / ceil:.2f} | {r['p50_ms']} | {r['p99_ms']} | "
+          f"{r['cpu_cores']} | {hwm[t] / 1024:.0f} |")
+print("\nAt each concurrency (202/s, and the ratio to the ceiling at the same concurrency):\n")
+conns = sorted({int(r["connections"]) for r in rows})
+print("| connections | " + " | ".join(f"{names[t].split(',')[0].split(' ')[0]} {t} 202/s (p99 ms)" for t in names) + " | (b)/(a) | (c)/(a) |")
+print("|---:|" + "---:|" * (len(names) + 2))
+for c in conns:
+    by = {r["target"]: r for r in rows if int(r["connections"]) == c}
+    a = float(by["bare"]["rps_202"])
+    cells = [f"{float(by[t]['rps_202']):,.0f} ({by[t]['p99_ms']})" for t in names]
+    print(f"| {c} | " + " | ".join(cells) +
+          f" | {float(by['queued']['rps_202']) / a:.2f} | {float(by['kafka']['rps_202']) / a:.2f} |")
+orows = list(csv.DictReader(open(openl), delimiter="\t"))
+print(f"\nOpen loop (vegeta, {orows[0]['rate']} requests/s = half of (c)'s peak):\n")
+print("| target | answered 202 | p50 ms | p90 ms | p99 ms | max ms |")
+print("|---|---:|---:|---:|---:|---:|")
+for r in orows:
+    print(f"| {names[r['target']]} | {float(r['success']) * 100:.2f}% | {r['p50_ms']} | "
+          f"{r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} |")
+PY
+
+for t in bare queued kafka; do
+    awk -F'\t' -v t="$t" 'NR > 1 && $1 == t {print $2, $3, $6}' "$TSV" >"$RUN/plot-$t.dat"
+done
+gnuplot <<EOF
+set terminal pngcairo size 900,620 noenhanced font ",10"
+set output "$OUT/ingest.png"
+set multiplot layout 2,1 title "make bench-ingest: ~300-byte events, keep-alive, $(nproc) CPUs"
+set logscale x 2
+set grid
+set key top left
+set ylabel "requests/s answered 202"
+set format y "%.0s%c"
+plot "$RUN/plot-bare.dat" using 1:2 with linespoints title "(a) bare civetweb", \
+     "$RUN/plot-queued.dat" using 1:2 with linespoints title "(b) ack queued", \
+     "$RUN/plot-kafka.dat" using 1:2 with linespoints title "(c) ack kafka"
+set ylabel "p99 latency (ms)"
+set xlabel "connections"
+set format y "%g"
+set logscale y
+plot "$RUN/plot-bare.dat" using 1:3 with linespoints title "(a) bare civetweb", \
+     "$RUN/plot-queued.dat" using 1:3 with linespoints title "(b) ack queued", \
+     "$RUN/plot-kafka.dat" using 1:3 with linespoints title "(c) ack kafka"
+unset multiplot
+EOF
+
+python3 - "$MD" <<'PY'
+import re, sys
+md = open(sys.argv[1]).read()
+text = open("README.md").read()
+new, n = re.subn(r"(<!-- bench:ingest -->\n).*?(<!-- /bench:ingest -->)",
+                 lambda m: m.group(1) + md + m.group(2), text, flags=re.S)
+if n == 1:
+    open("README.md", "w").write(new)
+    print("bench-ingest: README.md table updated")
+PY
+cat "$MD"
+say "wrote $TSV, $OPEN, $MD, $OUT/ingest.png"
