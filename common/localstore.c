@@ -2,6 +2,7 @@
  * a root directory, same keys as S3, for `make run` and tests. */
 #include "localstore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -11,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TMP_NAME ".millrace-tmp-XXXXXX"
+#define TMP_PREFIX ".millrace-tmp-"
+#define TMP_NAME TMP_PREFIX "XXXXXX"
 
 typedef struct localstore {
     store base; /* first, so a store * is a localstore * */
@@ -232,6 +234,171 @@ fail:
     return res;
 }
 
+typedef int (*object_fn)(const char *key, size_t size, void *arg);
+
+typedef struct entry {
+    char *key;
+    size_t size;
+} entry;
+
+/* What a listing gathers before sorting: keys under the prefix, after
+ * start_after, with their sizes. */
+typedef struct listing {
+    const char *prefix;
+    const char *start_after;
+    entry *e;
+    size_t n;
+    size_t cap;
+} listing;
+
+static void listing_free(listing *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->e[i].key);
+    free(l->e);
+}
+
+static int listing_add(listing *l, const char *key, size_t size)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        entry *e = realloc(l->e, cap * sizeof(*e));
+
+        if (!e)
+            return -1;
+        l->e = e;
+        l->cap = cap;
+    }
+    l->e[l->n].key = strdup(key);
+    if (!l->e[l->n].key)
+        return -1;
+    l->e[l->n++].size = size;
+    return 0;
+}
+
+/* Only directories whose keys could start with the prefix are entered:
+ * rel + "/" and the prefix agree as far as both go. */
+static int may_hold(const char *rel, const char *prefix)
+{
+    size_t n = strlen(rel);
+
+    if (strncmp(rel, prefix, n) != 0)
+        return strncmp(rel, prefix, strlen(prefix)) == 0;
+    return prefix[n] == '\0' || prefix[n] == '/';
+}
+
+static store_result walk_dir(listing *l, const char *root, const char *rel,
+                             char *errbuf, size_t errlen);
+
+/* One directory entry: a regular file under the prefix is a key, a
+ * directory that may hold some is walked; anything else (links, temp
+ * files of puts in progress, entries gone meanwhile) is passed over. */
+static store_result walk_entry(listing *l, const char *root, int dfd,
+                               const char *rel, const char *name, char *errbuf,
+                               size_t errlen)
+{
+    struct stat st;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? STORE_OK
+                               : io_error("stat", rel, errbuf, errlen);
+    if (S_ISDIR(st.st_mode))
+        return may_hold(rel, l->prefix) ? walk_dir(l, root, rel, errbuf, errlen)
+                                        : STORE_OK;
+    if (!S_ISREG(st.st_mode) ||
+        strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0 ||
+        strncmp(rel, l->prefix, strlen(l->prefix)) != 0 ||
+        strcmp(rel, l->start_after) <= 0)
+        return STORE_OK;
+    if (listing_add(l, rel, (size_t)st.st_size) != 0) {
+        set_err(errbuf, errlen, "local: out of memory");
+        return STORE_RETRY;
+    }
+    return STORE_OK;
+}
+
+/* Adds the keys below root/rel (rel "" for the root itself). A directory
+ * that is missing, or a file, holds none. */
+static store_result walk_dir(listing *l, const char *root, const char *rel,
+                             char *errbuf, size_t errlen)
+{
+    store_result res = STORE_OK;
+    char *path = *rel ? join(root, rel) : strdup(root);
+    DIR *d = path ? opendir(path) : NULL;
+    struct dirent *e;
+
+    if (!path) {
+        set_err(errbuf, errlen, "local: out of memory");
+        return STORE_RETRY;
+    }
+    if (!d) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            res = io_error("open directory", path, errbuf, errlen);
+        free(path);
+        return res;
+    }
+    while (res == STORE_OK) {
+        char *child;
+
+        errno = 0;
+        e = readdir(d);
+        if (!e) {
+            if (errno != 0)
+                res = io_error("read directory", path, errbuf, errlen);
+            break;
+        }
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        child = *rel ? join(rel, e->d_name) : strdup(e->d_name);
+        if (!child) {
+            set_err(errbuf, errlen, "local: out of memory");
+            res = STORE_RETRY;
+            break;
+        }
+        res = walk_entry(l, root, dirfd(d), child, e->d_name, errbuf, errlen);
+        free(child);
+    }
+    closedir(d);
+    free(path);
+    return res;
+}
+
+/* strcmp compares as unsigned char: UTF-8 byte order, as S3 lists. */
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
+}
+
+static store_result local_list(store *st, const char *prefix,
+                               const char *start_after, object_fn fn, void *arg,
+                               char *errbuf, size_t errlen)
+{
+    localstore *ls = (localstore *)st;
+    listing l = {prefix ? prefix : "", start_after ? start_after : "", NULL, 0,
+                 0};
+    const char *slash = strrchr(l.prefix, '/');
+    char *dir = strndup(l.prefix, slash ? (size_t)(slash - l.prefix) : 0);
+    store_result res;
+
+    if (!dir) {
+        set_err(errbuf, errlen, "local: out of memory");
+        return STORE_RETRY;
+    }
+    /* Keys are plain (see valid_key): a prefix whose directories are not
+     * holds none, and must not lead out of the root. */
+    res = !*dir || valid_key(dir) ? walk_dir(&l, ls->root, dir, errbuf, errlen)
+                                  : STORE_OK;
+    if (res == STORE_OK && l.n > 0)
+        qsort(l.e, l.n, sizeof(*l.e), by_key);
+    for (size_t i = 0; res == STORE_OK && fn && i < l.n; i++) {
+        if (fn(l.e[i].key, l.e[i].size, arg) != 0)
+            break;
+    }
+    listing_free(&l);
+    free(dir);
+    return res;
+}
+
 static void local_destroy(store *st)
 {
     localstore *ls = (localstore *)st;
@@ -281,6 +448,7 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
     ls->base.mpu_complete = NULL;
     ls->base.mpu_abort = NULL;
     ls->base.mpu_list = NULL;
+    ls->base.list = local_list;
     return &ls->base;
 fail:
     free(dir);

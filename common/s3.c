@@ -1,6 +1,6 @@
-/* s3.c -- the S3 object store: PutObject and multipart uploads over libcurl,
- * signed with SigV4, for AWS and any S3-compatible server, path-style or
- * virtual-hosted. */
+/* s3.c -- the S3 object store: PutObject, multipart uploads and listing over
+ * libcurl, signed with SigV4, for AWS and any S3-compatible server,
+ * path-style or virtual-hosted. */
 #include "s3.h"
 
 #include <curl/curl.h>
@@ -19,7 +19,7 @@
 #define POOL_MAX 16 /* idle curl handles kept for their connections */
 /* Error and result bodies are small; the rest is dropped. */
 #define RESPONSE_MAX (64 * 1024)
-/* A page of S3_LIST_PAGE uploads, keys long and escaped at worst. */
+/* A page of S3_LIST_PAGE keys or uploads, long and escaped at worst. */
 #define LIST_RESPONSE_MAX (16 * 1024 * 1024)
 #define HEADER_MAX 256 /* a captured response header: an ETag */
 #define ETAG_MAX 1024
@@ -731,6 +731,32 @@ int s3_build_mpu_list(const s3_options *opt, const char *prefix,
     return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
 }
 
+int s3_build_list(const s3_options *opt, const char *prefix,
+                  const char *start_after, const char *continuation_token,
+                  time_t now, s3_request *out, char *errbuf, size_t errlen)
+{
+    qparam q[5];
+    size_t n = 0;
+    call c = {"GET", NULL, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
+        (start_after && strlen(start_after) > S3_MAX_KEY) ||
+        (continuation_token && strlen(continuation_token) > S3_MAX_TOKEN)) {
+        set_err(errbuf, errlen, "s3: prefix, start-after or token too long");
+        return -1;
+    }
+    q[n++] = (qparam){"list-type", "2"};
+    if (!empty(prefix))
+        q[n++] = (qparam){"prefix", prefix};
+    if (!empty(start_after))
+        q[n++] = (qparam){"start-after", start_after};
+    if (!empty(continuation_token))
+        q[n++] = (qparam){"continuation-token", continuation_token};
+    q[n++] = (qparam){"max-keys", STR(S3_LIST_PAGE)};
+    return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
+}
+
 void s3_request_free(s3_request *r)
 {
     if (!r)
@@ -995,6 +1021,87 @@ long s3_parse_uploads(const char *body, size_t len, upload_fn fn, void *arg,
         goto bad;
     if (fn && n > 0)
         walk_uploads(body, len, fn, arg);
+    return n;
+bad:
+    memset(page, 0, sizeof(*page));
+    return -1;
+}
+
+typedef int (*object_fn)(const char *key, size_t size, void *arg);
+
+/* A <Size>: decimal digits only, no overflow. */
+static int parse_size(const char *s, size_t *out)
+{
+    size_t v = 0;
+
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        int d = digit_value(*s, 0);
+
+        if (d < 0 || v > (SIZE_MAX - (size_t)d) / 10)
+            return -1;
+        v = v * 10 + (size_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Calls fn (when given) for every <Contents> of a page until it returns
+ * nonzero, which sets *stopped. Returns the objects seen, or -1 when one
+ * lacks a Key or a Size. */
+static long walk_objects(const char *body, size_t len, object_fn fn, void *arg,
+                         int *stopped)
+{
+    const char *p = body;
+    const char *end = body + len;
+    char key[S3_MAX_KEY + 1];
+    char num[24];
+    size_t size;
+    long n = 0;
+
+    for (;;) {
+        const char *c = memmem(p, (size_t)(end - p), "<Contents>", 10);
+        const char *e =
+            c ? memmem(c, (size_t)(end - c), "</Contents>", 11) : NULL;
+        size_t clen = e ? (size_t)(e - c) : 0;
+
+        if (!c)
+            return n;
+        if (!e || xml_value(c, clen, "Key", key, sizeof(key)) != 0 || !*key ||
+            xml_value(c, clen, "Size", num, sizeof(num)) != 0 ||
+            parse_size(num, &size) != 0)
+            return -1;
+        n++;
+        if (fn && fn(key, size, arg) != 0) {
+            *stopped = 1;
+            return n;
+        }
+        p = e + 11;
+    }
+}
+
+long s3_parse_list(const char *body, size_t len, object_fn fn, void *arg,
+                   s3_object_page *page)
+{
+    char flag[8];
+    long n;
+
+    memset(page, 0, sizeof(*page));
+    /* The closing tag proves the page arrived whole. */
+    if (!body || !memmem(body, len, "<ListBucketResult", 17) ||
+        !memmem(body, len, "</ListBucketResult>", 19))
+        return -1;
+    if (xml_value(body, len, "IsTruncated", flag, sizeof(flag)) < 0 ||
+        xml_value(body, len, "NextContinuationToken", page->next_token,
+                  sizeof(page->next_token)) < 0)
+        goto bad;
+    page->truncated = strcmp(flag, "true") == 0;
+    n = walk_objects(body, len, NULL, NULL, &page->stopped);
+    if (n < 0)
+        goto bad;
+    if (fn && n > 0)
+        walk_objects(body, len, fn, arg, &page->stopped);
     return n;
 bad:
     memset(page, 0, sizeof(*page));
@@ -1662,6 +1769,70 @@ static store_result s3_mpu_list(store *st, const char *prefix, upload_fn fn,
     return res;
 }
 
+/* One page of ListObjectsV2; page then holds where the next one starts
+ * and whether fn stopped. */
+static store_result objects_page(s3_store *s, const char *prefix,
+                                 const char *start_after, const char *token,
+                                 s3_object_page *page, object_fn fn, void *arg,
+                                 char *why, size_t whylen)
+{
+    store_result res = STORE_PERMANENT;
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, LIST_RESPONSE_MAX);
+    if (s3_build_list(&s->opt, prefix, start_after, token, store_now(s), &req,
+                      why, whylen) == 0)
+        res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    if (res == STORE_OK &&
+        (rep.cut || s3_parse_list(rep.body, rep.len, fn, arg, page) < 0)) {
+        set_err(why, whylen, "s3: %s",
+                rep.cut ? "page too large" : "not a page of objects");
+        res = STORE_PERMANENT;
+    }
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+/* versitygw v1.8.0 (posix backend) pages correctly past S3_LIST_PAGE
+ * keys; its tokens are simply the last key of the page, and a listing of
+ * exactly S3_LIST_PAGE keys ends with one more, empty page. It does let a
+ * start-after override a continuation token, hence start-after on the
+ * first request only. */
+static store_result s3_list(store *st, const char *prefix,
+                            const char *start_after, object_fn fn, void *arg,
+                            char *errbuf, size_t errlen)
+{
+    store_result res;
+    char why[WHY_MAX] = "";
+    s3_object_page *page = calloc(2, sizeof(*page)); /* this one, the last */
+
+    if (!page) {
+        set_err(errbuf, errlen, "ListObjectsV2: out of memory");
+        return STORE_RETRY;
+    }
+    for (int first = 1;; first = 0) {
+        res = objects_page((s3_store *)st, prefix, first ? start_after : NULL,
+                           page[1].next_token, &page[0], fn, arg, why,
+                           sizeof(why));
+        if (res != STORE_OK || page[0].stopped || !page[0].truncated)
+            break;
+        /* A page that does not move on would be asked for forever. */
+        if (!page[0].next_token[0] ||
+            strcmp(page[0].next_token, page[1].next_token) == 0) {
+            set_err(why, sizeof(why), "s3: truncated page, no new token");
+            res = STORE_PERMANENT;
+            break;
+        }
+        page[1] = page[0];
+    }
+    if (res != STORE_OK)
+        set_err(errbuf, errlen, "ListObjectsV2: %s", why);
+    free(page);
+    return res;
+}
+
 static void free_secret(char *s)
 {
     if (s)
@@ -1747,6 +1918,7 @@ store *s3_store_new(const s3_options *opt, char *errbuf, size_t errlen)
     s->base.mpu_complete = s3_mpu_complete;
     s->base.mpu_abort = s3_mpu_abort;
     s->base.mpu_list = s3_mpu_list;
+    s->base.list = s3_list;
     return &s->base;
 fail:
     s3_destroy(s ? &s->base : NULL);

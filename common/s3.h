@@ -1,6 +1,6 @@
-/* s3.h -- the S3 object store: PutObject and multipart uploads over libcurl,
- * signed with SigV4, for AWS and any S3-compatible server, path-style or
- * virtual-hosted. */
+/* s3.h -- the S3 object store: PutObject, multipart uploads and listing over
+ * libcurl, signed with SigV4, for AWS and any S3-compatible server,
+ * path-style or virtual-hosted. */
 #ifndef MILLRACE_S3_H
 #define MILLRACE_S3_H
 
@@ -14,7 +14,8 @@
 #define S3_MAX_KEY 1024       /* S3's limit on a key, in bytes */
 #define S3_MAX_UPLOAD_ID 1024 /* longer upload ids are refused */
 #define S3_MAX_PARTS 10000    /* part numbers are 1..S3_MAX_PARTS */
-#define S3_LIST_PAGE 1000     /* uploads asked for per ListMultipartUploads */
+#define S3_MAX_TOKEN 4096     /* longer continuation tokens are refused */
+#define S3_LIST_PAGE 1000     /* keys or uploads asked for per listing page */
 
 typedef struct s3_options {
     /* "http://127.0.0.1:17070" or "https://s3.us-east-1.amazonaws.com":
@@ -50,10 +51,17 @@ void s3_global_cleanup(void);
 
 /* Checks and copies the options (the caller keeps its own). No network
  * I/O happens until the first request. Returns NULL with a reason in
- * errbuf. The store has put and all five mpu_* operations of store.h;
- * any of them may be called from many threads at once, store_destroy only
- * after every call has returned. A failed call writes "<Operation>: "
- * and the reason into errbuf ("UploadPart 3: HTTP 503 SlowDown: ...").
+ * errbuf. The store has put, list and all five mpu_* operations of
+ * store.h; any of them may be called from many threads at once,
+ * store_destroy only after every call has returned. A failed call writes
+ * "<Operation>: " and the reason into errbuf ("UploadPart 3: HTTP 503
+ * SlowDown: ...").
+ *
+ * list follows the pages of ListObjectsV2: start-after on the first
+ * request only, continuation-token alone on the others (versitygw lets a
+ * start-after override the token, which would repeat the first page). fn
+ * sees each key, valid during the call only, page by page; on an error
+ * list returns with fn called for the pages before.
  *
  * mpu_complete fails on a 200 answer that carries an <Error> (S3 reports
  * late failures that way) or no result at all. mpu_abort counts an upload
@@ -120,6 +128,13 @@ int s3_build_mpu_list(const s3_options *opt, const char *prefix,
                       const char *key_marker, const char *upload_id_marker,
                       time_t now, s3_request *out, char *errbuf, size_t errlen);
 
+/* ListObjectsV2: GET /?list-type=2&prefix=P&start-after=S
+ * &continuation-token=T&max-keys=S3_LIST_PAGE. NULL or "" leaves a
+ * parameter out. The store gives start-after or a token, never both. */
+int s3_build_list(const s3_options *opt, const char *prefix,
+                  const char *start_after, const char *continuation_token,
+                  time_t now, s3_request *out, char *errbuf, size_t errlen);
+
 /* Accepts a zeroed or half-filled request. */
 void s3_request_free(s3_request *r);
 
@@ -156,5 +171,23 @@ long s3_parse_uploads(const char *body, size_t len,
                       void (*fn)(const char *key, const char *upload_id,
                                  void *arg),
                       void *arg, s3_upload_page *page);
+
+/* Where the next page of ListObjectsV2 starts, and whether fn asked to
+ * stop. */
+typedef struct s3_object_page {
+    int truncated; /* IsTruncated: another page follows */
+    int stopped;   /* fn returned nonzero: the rest of the page was skipped */
+    char next_token[S3_MAX_TOKEN + 1]; /* NextContinuationToken */
+} s3_object_page;
+
+/* One page of ListObjectsV2: calls fn with the unescaped Key and the Size
+ * of each <Contents>, in order, until fn returns nonzero, and fills page.
+ * The page is checked whole first, so fn sees none of a bad one. Returns
+ * the number of objects on the page, or -1 when the body is not such a
+ * page (a Key empty, malformed or over S3_MAX_KEY bytes, a Size that is
+ * not a number, a token over S3_MAX_TOKEN bytes, a body cut short). */
+long s3_parse_list(const char *body, size_t len,
+                   int (*fn)(const char *key, size_t size, void *arg),
+                   void *arg, s3_object_page *page);
 
 #endif

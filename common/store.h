@@ -59,6 +59,15 @@ struct store {
     store_result (*mpu_abort)(store *st, const char *key,
                               const char *upload_id, char *errbuf,
                               size_t errlen);
+    /* Lists the keys that start with prefix, in lexicographic (UTF-8 byte)
+     * order, beginning after start_after (NULL or "": from the first),
+     * calling fn(key, size, arg) for each until fn returns nonzero, which
+     * ends the listing early with STORE_OK. Pages are followed. Never
+     * NULL: every store lists. */
+    store_result (*list)(store *st, const char *prefix,
+                         const char *start_after,
+                         int (*fn)(const char *key, size_t size, void *arg),
+                         void *arg, char *errbuf, size_t errlen);
     store_result (*mpu_list)(store *st, const char *prefix,
                              void (*fn)(const char *key,
                                         const char *upload_id, void *arg),

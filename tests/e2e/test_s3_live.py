@@ -3,7 +3,8 @@
 with boto3, an independent client, every object it reports having written.
 
 `make unit` runs before the servers start, so the live cases run from here.
-Everything lives under a prefix of its own below s3test/, removed at the end.
+Everything lives under two prefixes of its own below s3test/ (one for the
+listing cases, whose objects the C store cannot delete), removed at the end.
 """
 
 import hashlib
@@ -14,13 +15,14 @@ import uuid
 from conftest import BIN, BUCKET, ROOT, s3_client
 
 
-def run_live(prefix):
+def run_live(prefix, list_prefix):
     binary = os.path.join(BIN, "tests", "test_s3_live")
     target = os.path.relpath(binary, ROOT)
     san = ["SAN=1"] if target.startswith("build-san") else []
     subprocess.run(["make", "-s", *san, target], cwd=ROOT, check=True,
                    timeout=600)
-    env = dict(os.environ, MILLRACE_S3_TEST_PREFIX=prefix)
+    env = dict(os.environ, MILLRACE_S3_TEST_PREFIX=prefix,
+               MILLRACE_S3_LIST_PREFIX=list_prefix)
     wrap = os.environ.get("MILLRACE_WRAP", "").split()
     return subprocess.run(wrap + [binary], env=env, capture_output=True,
                           text=True, timeout=600)
@@ -37,11 +39,22 @@ def objects_reported(stdout):
     return out
 
 
+def stored_sizes(s3, prefix):
+    """{key: size} of every object under prefix + "/"."""
+    return {o["Key"]: o["Size"]
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=BUCKET, Prefix=prefix + "/")
+            for o in page.get("Contents", [])}
+
+
 def remove_prefix(s3, prefix):
-    for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=BUCKET, Prefix=prefix + "/"):
-        for o in page.get("Contents", []):
-            s3.delete_object(Bucket=BUCKET, Key=o["Key"])
+    # Listed whole first: deleting while paging would move the pages.
+    keys = sorted(stored_sizes(s3, prefix))
+    for i in range(0, len(keys), 1000):
+        r = s3.delete_objects(Bucket=BUCKET, Delete={
+            "Objects": [{"Key": k} for k in keys[i:i + 1000]],
+            "Quiet": True})
+        assert not r.get("Errors"), r["Errors"]
     # One page at a time: versitygw refuses to continue a listing of
     # uploads (see test_s3_live.c), so abort a page and list again.
     for _ in range(10):
@@ -53,15 +66,28 @@ def remove_prefix(s3, prefix):
                                       UploadId=u["UploadId"])
 
 
+def listing_objects(list_prefix):
+    """{key: size} the listing cases of test_s3_live.c write."""
+    three = {"a": 3, "a&<\"' b": 7, "b/c": 0}
+    want = {f"{list_prefix}/three/{k}": n for k, n in three.items()}
+    want[f"{list_prefix}/threefold"] = 1
+    want.update({f"{list_prefix}/many/{i:04d}": i % 3 for i in range(1005)})
+    return want
+
+
 def test_s3_store_against_real_server():
     prefix = f"s3test/e2e-{uuid.uuid4().hex[:10]}"
+    list_prefix = f"s3test/list-{uuid.uuid4().hex[:10]}"
     s3 = s3_client()
     try:
-        r = run_live(prefix)
+        r = run_live(prefix, list_prefix)
         out = r.stdout + r.stderr
         assert r.returncode == 0, out
         assert r.stdout.rstrip().splitlines()[-1].endswith(
-            "test_s3_live.c: 11 passed, 0 failed"), out
+            "test_s3_live.c: 16 passed, 0 failed"), out
+
+        # The listing cases wrote exactly these, as boto3 lists them.
+        assert stored_sizes(s3, list_prefix) == listing_objects(list_prefix)
 
         # Exactly the objects the C store reported, byte for byte.
         reported = objects_reported(r.stdout)
@@ -98,3 +124,5 @@ def test_s3_store_against_real_server():
         assert ups.get("Uploads", []) == []
     finally:
         remove_prefix(s3, prefix)
+        remove_prefix(s3, list_prefix)
+        assert stored_sizes(s3, list_prefix) == {}

@@ -1,6 +1,6 @@
 /* test_localstore.c -- the local-directory store: whole objects under the
- * root, atomic overwrites, nested directories, rejected keys. Each test
- * works in its own mkdtemp directory. */
+ * root, atomic overwrites, nested directories, rejected keys, listing in
+ * byte order. Each test works in its own mkdtemp directory. */
 #include "localstore.h"
 #include "test.h"
 
@@ -320,8 +320,290 @@ static void put_concurrent_writers(void)
     rm_tree(root);
 }
 
+/* --- listing ------------------------------------------------------------ */
+
+typedef struct listed {
+    char text[2048];
+    int n;
+    int stop_after; /* 0: never stop */
+} listed;
+
+static int collect(const char *key, size_t size, void *arg)
+{
+    listed *l = arg;
+    size_t o = strlen(l->text);
+
+    snprintf(l->text + o, sizeof(l->text) - o, "[%s|%zu]", key, size);
+    l->n++;
+    return l->stop_after && l->n >= l->stop_after;
+}
+
+/* Directory order is not key order: the key "p/a/x" sorts after "p/a-b"
+ * and "p/a.b" ('/' is 0x2f), though its directory "a" sorts before them. */
+static const char *const sort_keys[] = {
+    "p/a/x",   "p/a-b", "p/a.b",   "p/a b", "p/\xc3\xbc", "p/Z",
+    "p/a/y/z", "p/a=1", "q/other", "p-x",   "pa",         "p/empty",
+};
+
+static store *listing_store(char *root, size_t len)
+{
+    char err[256] = "";
+    store *st;
+
+    make_root(root, len);
+    st = localstore_new(root, err, sizeof(err));
+    for (size_t i = 0; st && i < sizeof(sort_keys) / sizeof(sort_keys[0]);
+         i++) {
+        /* Bodies as long as their keys; "p/empty" has none. */
+        const char *body = strcmp(sort_keys[i], "p/empty") ? sort_keys[i] : "";
+
+        if (put(st, sort_keys[i], body, err, sizeof(err)) != STORE_OK) {
+            fprintf(stderr, "  put %s: %s\n", sort_keys[i], err);
+            store_destroy(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+static void list_sorts_keys_bytewise_with_sizes(void)
+{
+    char root[512];
+    char err[256] = "";
+    listed l = {"", 0, 0};
+    store *st = listing_store(root, sizeof(root));
+
+    ASSERT(st != NULL);
+    ASSERT(st->list != NULL);
+    ASSERT_EQ(st->list(st, "p/", NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/Z|3][p/a b|5][p/a-b|5][p/a.b|5][p/a/x|5]"
+                          "[p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
+    store_destroy(st);
+    rm_tree(root);
+}
+
+/* A prefix may end inside a segment; "" lists everything. */
+static void list_prefix_within_a_segment(void)
+{
+    char root[512];
+    char err[256] = "";
+    listed l = {"", 0, 0};
+    store *st = listing_store(root, sizeof(root));
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/a", "", collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/a b|5][p/a-b|5][p/a.b|5][p/a/x|5][p/a/y/z|7]"
+                          "[p/a=1|5]");
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "p", NULL, collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(l.n, 11);
+    ASSERT(strncmp(l.text, "[p-x|3][p/Z|3]", 14) == 0);
+    ASSERT(strstr(l.text, "[pa|2]") != NULL);
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "", NULL, collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(l.n, 12);
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, NULL, NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 12);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void list_begins_after_start_after(void)
+{
+    char root[512];
+    char err[256] = "";
+    listed l = {"", 0, 0};
+    store *st = listing_store(root, sizeof(root));
+
+    ASSERT(st != NULL);
+    /* A key that exists, then one that does not. */
+    ASSERT_EQ(st->list(st, "p/", "p/a.b", collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text,
+                  "[p/a/x|5][p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "p/", "p/a/y", collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
+    /* Before the prefix: all of it; after: nothing. */
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "p/", "a", collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(l.n, 9);
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "p/", "p/\xc3\xbc", collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 0);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+static void list_stops_when_fn_asks(void)
+{
+    char root[512];
+    char err[256] = "untouched";
+    listed l = {"", 0, 2};
+    store *st = listing_store(root, sizeof(root));
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/", NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/Z|3][p/a b|5]");
+    ASSERT_STR_EQ(err, "untouched");
+    store_destroy(st);
+    rm_tree(root);
+}
+
+/* A put in progress leaves a temporary file beside its object: not a key.
+ * Nor is a symbolic link or a directory. */
+static void list_skips_temp_files_and_links(void)
+{
+    char root[512];
+    char path[1024];
+    char target[1024];
+    char err[256] = "";
+    listed l = {"", 0, 0};
+    store *st;
+    FILE *f;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, "d/k", "v", err, sizeof(err)), STORE_OK);
+    snprintf(path, sizeof(path), "%s/d/.millrace-tmp-Ab12Cd", root);
+    f = fopen(path, "w");
+    ASSERT(f != NULL);
+    fputs("half", f);
+    fclose(f);
+    snprintf(target, sizeof(target), "%s/d/k", root);
+    snprintf(path, sizeof(path), "%s/d/link", root);
+    ASSERT_EQ(symlink(target, path), 0);
+    snprintf(path, sizeof(path), "%s/d/emptydir", root);
+    ASSERT_EQ(mkdir(path, 0755), 0);
+    ASSERT_EQ(st->list(st, "d/", NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[d/k|1]");
+    store_destroy(st);
+    rm_tree(root);
+}
+
+/* A prefix no key can have lists nothing, and never leaves the root. */
+static void list_missing_or_bad_prefix_is_empty(void)
+{
+    static const char *const prefixes[] = {
+        "nope/", "nope/deeper/x", "../",  "..",   "d/../",
+        "/d/",   "d//",           "d/./", "d/k/", "d/k/x",
+    };
+    char top[512];
+    char root[1024];
+    char err[256] = "";
+    store *st;
+
+    make_root(top, sizeof(top));
+    snprintf(root, sizeof(root), "%s/root", top);
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(put(st, "d/k", "v", err, sizeof(err)), STORE_OK);
+    {
+        /* A sibling of the root that "../" would reach. */
+        store *outside = localstore_new(top, err, sizeof(err));
+
+        ASSERT(outside != NULL);
+        ASSERT_EQ(put(outside, "secret", "s", err, sizeof(err)), STORE_OK);
+        store_destroy(outside);
+    }
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        listed l = {"", 0, 0};
+
+        ASSERT_EQ(
+            st->list(st, prefixes[i], NULL, collect, &l, err, sizeof(err)),
+            STORE_OK);
+        if (l.n != 0)
+            TEST_FAIL_("prefix \"%s\" listed %s", prefixes[i], l.text);
+    }
+    store_destroy(st);
+    rm_tree(top);
+}
+
+typedef struct putter {
+    store *st;
+    volatile int stop;
+    int failures;
+} putter;
+
+static void *keep_putting(void *p)
+{
+    putter *a = p;
+    char key[64];
+    char err[256];
+
+    for (int i = 0; !a->stop; i++) {
+        snprintf(key, sizeof(key), "c/%d/obj", i % 50);
+        a->failures += put(a->st, key, "body\n", err, sizeof(err)) != STORE_OK;
+    }
+    return NULL;
+}
+
+typedef struct checked {
+    char last[64];
+    int n;
+    int bad;
+} checked;
+
+static int check_order(const char *key, size_t size, void *arg)
+{
+    checked *c = arg;
+
+    c->bad += strcmp(key, c->last) <= 0 || size != 5 ||
+              strstr(key, ".millrace-tmp-") != NULL;
+    snprintf(c->last, sizeof(c->last), "%s", key);
+    c->n++;
+    return 0;
+}
+
+/* Listing while puts overwrite: whole objects in order, no temp files. */
+static void list_concurrent_with_puts(void)
+{
+    char root[512];
+    char err[256] = "";
+    putter a;
+    pthread_t th;
+    store *st;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    a = (putter){st, 0, 0};
+    ASSERT_EQ(pthread_create(&th, NULL, keep_putting, &a), 0);
+    for (int round = 0; round < 200; round++) {
+        checked c = {"", 0, 0};
+
+        if (st->list(st, "c/", NULL, check_order, &c, err, sizeof(err)) !=
+            STORE_OK) {
+            fprintf(stderr, "  list: %s\n", err);
+            c.bad++;
+        }
+        if (c.bad) {
+            a.stop = 1;
+            pthread_join(th, NULL);
+            TEST_FAIL_("round %d: %d bad of %d", round, c.bad, c.n);
+        }
+    }
+    a.stop = 1;
+    pthread_join(th, NULL);
+    ASSERT_EQ(a.failures, 0);
+    store_destroy(st);
+    rm_tree(root);
+}
+
 TEST_MAIN(T(put_writes_object_under_root), T(put_creates_nested_directories),
           T(put_overwrites_existing_object), T(put_empty_object),
           T(put_rejects_bad_keys), T(put_file_in_the_way_is_permanent),
           T(new_creates_missing_root), T(new_rejects_file_as_root),
-          T(destroy_accepts_null), T(put_concurrent_writers))
+          T(destroy_accepts_null), T(put_concurrent_writers),
+          T(list_sorts_keys_bytewise_with_sizes),
+          T(list_prefix_within_a_segment), T(list_begins_after_start_after),
+          T(list_stops_when_fn_asks), T(list_skips_temp_files_and_links),
+          T(list_missing_or_bad_prefix_is_empty), T(list_concurrent_with_puts))

@@ -1,5 +1,6 @@
-/* test_s3.c -- building signed S3 requests without a network (PutObject
- * and the multipart operations: URL, key and query encoding, headers,
+/* test_s3.c -- building signed S3 requests without a network (PutObject,
+ * the multipart operations, ListObjectsV2: URL, key and query encoding,
+ * headers,
  * signature for a fixed clock, checked against botocore's S3SigV4Auth),
  * reading S3's XML answers, mapping responses to store results, and the
  * store's operations against a canned HTTP server on loopback. */
@@ -828,6 +829,107 @@ static void build_mpu_all_send_session_token(void)
     }
 }
 
+/* --- listing objects ---------------------------------------------------- */
+
+#define LIST_PREFIX "s3test/a b/x=1+2"
+#define LIST_PREFIX_ENC "s3test%2Fa%20b%2Fx%3D1%2B2"
+#define LIST_TOKEN "1ueG/xLP+Rx=="
+#define LIST_TOKEN_ENC "1ueG%2FxLP%2BRx%3D%3D"
+
+/* Reference signature from botocore's S3SigV4Auth for the same request. */
+static void build_list_request(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_list(&o, LIST_PREFIX, LIST_PREFIX "/k", NULL, NOW, &r,
+                            err, sizeof(err)),
+              0);
+    ASSERT_STR_EQ(r.method, "GET");
+    ASSERT_STR_EQ(r.url, "http://127.0.0.1:17070/millrace?list-type=2"
+                         "&prefix=" LIST_PREFIX_ENC
+                         "&start-after=" LIST_PREFIX_ENC "%2Fk&max-keys=1000");
+    canonical_line(&r, 1, line, sizeof(line));
+    ASSERT_STR_EQ(line, "/millrace");
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "list-type=2&max-keys=1000&prefix=" LIST_PREFIX_ENC
+                        "&start-after=" LIST_PREFIX_ENC "%2Fk");
+    ASSERT(header(&r, "Content-Length") == NULL);
+    ASSERT_STR_EQ(r.sig.signed_headers, "host;x-amz-content-sha256;x-amz-date");
+    ASSERT_STR_EQ(
+        r.sig.signature,
+        "b75e89c99f147176cebfb06af9c8c21fbe306c4965931eda3885f1c326b8dba8");
+    s3_request_free(&r);
+}
+
+/* Virtual-hosted: the bucket is in the host and the path is "/". */
+static void build_list_continues_from_token(void)
+{
+    s3_options o = virtual_hosted();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(
+        s3_build_list(&o, "p/", "", LIST_TOKEN, NOW, &r, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(r.url,
+                  "https://millrace.s3.us-east-1.amazonaws.com/"
+                  "?list-type=2&prefix=p%2F"
+                  "&continuation-token=" LIST_TOKEN_ENC "&max-keys=1000");
+    ASSERT_STR_EQ(header(&r, "Host"), "millrace.s3.us-east-1.amazonaws.com");
+    canonical_line(&r, 1, line, sizeof(line));
+    ASSERT_STR_EQ(line, "/");
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "continuation-token=" LIST_TOKEN_ENC
+                        "&list-type=2&max-keys=1000&prefix=p%2F");
+    ASSERT_STR_EQ(header(&r, "X-Amz-Security-Token"), "tok/en+=");
+    ASSERT_STR_EQ(
+        r.sig.signature,
+        "bdbbab9a8acb54f58099ad7eb1182473bc877b2d93bf92ad49b685016f32691b");
+    s3_request_free(&r);
+}
+
+static void build_list_leaves_out_empty_parameters(void)
+{
+    s3_options o = path_style();
+    s3_request r;
+    char err[256] = "";
+    char line[512];
+
+    ASSERT_EQ(s3_build_list(&o, NULL, "", NULL, NOW, &r, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(r.url,
+                  "http://127.0.0.1:17070/millrace?list-type=2&max-keys=1000");
+    canonical_line(&r, 2, line, sizeof(line));
+    ASSERT_STR_EQ(line, "list-type=2&max-keys=1000");
+    s3_request_free(&r);
+}
+
+static void build_list_rejects_long_arguments(void)
+{
+    static char key[S3_MAX_KEY + 2];
+    static char token[S3_MAX_TOKEN + 2];
+    s3_options o = path_style();
+    s3_request r;
+    char err[256];
+
+    memset(key, 'k', S3_MAX_KEY + 1);
+    memset(token, 't', S3_MAX_TOKEN + 1);
+    ASSERT_EQ(s3_build_list(&o, key, NULL, NULL, NOW, &r, err, sizeof(err)),
+              -1);
+    ASSERT(strstr(err, "too long") != NULL);
+    ASSERT_EQ(s3_build_list(&o, NULL, key, NULL, NOW, &r, err, sizeof(err)),
+              -1);
+    ASSERT_EQ(s3_build_list(&o, NULL, NULL, token, NOW, &r, err, sizeof(err)),
+              -1);
+    ASSERT(r.url == NULL);
+    key[S3_MAX_KEY] = '\0';
+    token[S3_MAX_TOKEN] = '\0';
+    ASSERT_EQ(s3_build_list(&o, key, key, token, NOW, &r, err, sizeof(err)), 0);
+    s3_request_free(&r);
+}
+
 /* --- reading answers ---------------------------------------------------- */
 
 static int parse_id(const char *body, char *id, size_t idlen)
@@ -969,6 +1071,176 @@ static void parse_uploads_key_of_max_length(void)
     ASSERT_EQ(s3_parse_uploads(body, (size_t)n, NULL, NULL, &page), -1);
 }
 
+typedef struct listed {
+    char text[1024];
+    int n;
+    int stop_after; /* 0: never stop */
+} listed;
+
+static int collect_object(const char *key, size_t size, void *arg)
+{
+    listed *l = arg;
+    size_t o = strlen(l->text);
+
+    snprintf(l->text + o, sizeof(l->text) - o, "[%s|%zu]", key, size);
+    l->n++;
+    return l->stop_after && l->n >= l->stop_after;
+}
+
+/* As versitygw writes them: the token is the last key, escaped. */
+#define LIST_HEAD                                                              \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "           \
+    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>millrace</Name>"  \
+    "<Prefix>p/</Prefix>"
+#define LIST_TAIL "<EncodingType></EncodingType></ListBucketResult>"
+#define OBJECT(k, size)                                                        \
+    "<Contents><LastModified>2026-11-27T18:56:26Z</LastModified>"              \
+    "<ETag>&#34;aa23da01eff8cabfb6c524ff9596742d&#34;</ETag><Key>" k "</Key>"  \
+    "<Size>" size "</Size><StorageClass>STANDARD</StorageClass></Contents>"
+
+static void parse_list_truncated_page(void)
+{
+    static const char body[] = LIST_HEAD
+        "<NextContinuationToken>p/a&amp;b&lt;c&gt;&#34;d&#39;"
+        "</NextContinuationToken><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys>"
+        "<IsTruncated>true</IsTruncated>" OBJECT("p/A", "3")
+            OBJECT("p/a b", "0")
+                OBJECT("p/a&amp;b&lt;c&gt;&#34;d&#39;", "18446744073709551615")
+                    LIST_TAIL;
+    s3_object_page page;
+    listed l = {"", 0, 0};
+
+    ASSERT_EQ(s3_parse_list(body, sizeof(body) - 1, collect_object, &l, &page),
+              3);
+    ASSERT_STR_EQ(l.text,
+                  "[p/A|3][p/a b|0][p/a&b<c>\"d'|18446744073709551615]");
+    ASSERT_EQ(page.truncated, 1);
+    ASSERT_EQ(page.stopped, 0);
+    ASSERT_STR_EQ(page.next_token, "p/a&b<c>\"d'");
+}
+
+/* As AWS writes them: an opaque token, named entities, an Owner. */
+static void parse_list_last_page(void)
+{
+    static const char body[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult><Name>"
+        "millrace</Name><Prefix>p/</Prefix><ContinuationToken>1ueG/xLP+Rx=="
+        "</ContinuationToken><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys>"
+        "<IsTruncated>false</IsTruncated><Contents><Key>p/k\xc3\xbc&#x20AC;"
+        "</Key><LastModified>2026-11-27T18:30:00.000Z</LastModified><ETag>"
+        "&quot;e&quot;</ETag><Size>42</Size><Owner><ID>o</ID></Owner>"
+        "<StorageClass>STANDARD</StorageClass></Contents><Contents><Key>"
+        "p/&apos;q&apos;</Key><Size>7</Size></Contents></ListBucketResult>";
+    s3_object_page page;
+    listed l = {"", 0, 0};
+
+    ASSERT_EQ(s3_parse_list(body, sizeof(body) - 1, collect_object, &l, &page),
+              2);
+    ASSERT_STR_EQ(l.text, "[p/k\xc3\xbc\xe2\x82\xac|42][p/'q'|7]");
+    ASSERT_EQ(page.truncated, 0);
+    ASSERT_STR_EQ(page.next_token, "");
+}
+
+static void parse_list_empty_result(void)
+{
+    static const char body[] =
+        LIST_HEAD "<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+                  "<IsTruncated>false</IsTruncated>" LIST_TAIL;
+    s3_object_page page;
+    listed l = {"", 0, 0};
+
+    ASSERT_EQ(s3_parse_list(body, sizeof(body) - 1, collect_object, &l, &page),
+              0);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(page.truncated, 0);
+    ASSERT_EQ(page.stopped, 0);
+}
+
+static void parse_list_stops_when_fn_asks(void)
+{
+    static const char body[] =
+        LIST_HEAD "<NextContinuationToken>p/c</NextContinuationToken>"
+                  "<IsTruncated>true</IsTruncated>" OBJECT("p/a", "1")
+                      OBJECT("p/b", "2") OBJECT("p/c", "3") LIST_TAIL;
+    s3_object_page page;
+    listed l = {"", 0, 2};
+
+    ASSERT_EQ(s3_parse_list(body, sizeof(body) - 1, collect_object, &l, &page),
+              3);
+    ASSERT_STR_EQ(l.text, "[p/a|1][p/b|2]");
+    ASSERT_EQ(page.stopped, 1);
+    ASSERT_EQ(page.truncated, 1);
+}
+
+/* A page is taken whole or not at all: fn sees nothing of a bad one. */
+static void parse_list_rejects_bad_pages(void)
+{
+    static const char *const bodies[] = {
+        LIST_HEAD OBJECT("a",
+                         "1") "<Contents><Key>b</Key></Contents>" LIST_TAIL,
+        LIST_HEAD OBJECT("a",
+                         "1") "<Contents><Size>1</Size></Contents>" LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("", "1") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b&nbsp;", "1") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b&#0;", "1") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b", "") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b", "-1") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b", "1.5") LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") OBJECT("b", "18446744073709551616")
+            LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1") "<Contents><Key>b</Key>" LIST_TAIL,
+        LIST_HEAD
+        "<NextContinuationToken>a&bogus;</NextContinuationToken>" LIST_TAIL,
+        LIST_HEAD OBJECT("a", "1"), /* cut short */
+        "<Error><Code>AccessDenied</Code></Error>",
+        "",
+    };
+    s3_object_page page;
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        listed l = {"", 0, 0};
+
+        if (s3_parse_list(bodies[i], strlen(bodies[i]), collect_object, &l,
+                          &page) != -1)
+            TEST_FAIL_("page %zu accepted", i);
+        ASSERT_EQ(l.n, 0);
+    }
+    ASSERT_EQ(s3_parse_list(NULL, 0, collect_object, NULL, &page), -1);
+}
+
+static void parse_list_key_and_token_of_max_length(void)
+{
+    static char key[S3_MAX_KEY * 5 + 2];
+    static char token[S3_MAX_TOKEN + 2];
+    static char body[sizeof(key) + sizeof(token) + 1024];
+    s3_object_page page;
+    int n;
+
+    /* 1024 '&', each escaped: 5120 bytes of XML for a 1024-byte key. */
+    for (int i = 0; i < S3_MAX_KEY; i++)
+        memcpy(key + 5 * i, "&amp;", 5);
+    key[S3_MAX_KEY * 5] = '\0';
+    memset(token, 't', S3_MAX_TOKEN);
+    token[S3_MAX_TOKEN] = '\0';
+    n = snprintf(body, sizeof(body),
+                 LIST_HEAD "<NextContinuationToken>%s</NextContinuationToken>"
+                           "<IsTruncated>true</IsTruncated>" OBJECT("%s", "1")
+                               LIST_TAIL,
+                 token, key);
+    ASSERT_EQ(s3_parse_list(body, (size_t)n, NULL, NULL, &page), 1);
+    ASSERT_EQ(strlen(page.next_token), S3_MAX_TOKEN);
+    memcpy(key + 5 * S3_MAX_KEY, "a", 2); /* one byte too many */
+    n = snprintf(body, sizeof(body), LIST_HEAD OBJECT("%s", "1") LIST_TAIL,
+                 key);
+    ASSERT_EQ(s3_parse_list(body, (size_t)n, NULL, NULL, &page), -1);
+    memcpy(token + S3_MAX_TOKEN, "t", 2);
+    n = snprintf(body, sizeof(body),
+                 LIST_HEAD "<NextContinuationToken>%s</NextContinuationToken>"
+                           "<IsTruncated>true</IsTruncated>" LIST_TAIL,
+                 token);
+    ASSERT_EQ(s3_parse_list(body, (size_t)n, NULL, NULL, &page), -1);
+}
+
 typedef struct complete_case {
     const char *body;
     store_result want;
@@ -1017,7 +1289,7 @@ static void store_new_has_multipart(void)
 
     ASSERT(st != NULL);
     ASSERT(st->mpu_begin && st->mpu_part && st->mpu_complete && st->mpu_abort &&
-           st->mpu_list);
+           st->mpu_list && st->list);
     store_destroy(st);
 }
 
@@ -1438,6 +1710,135 @@ static void mpu_list_error_page_is_classified(void)
     canned_stop(&cs);
 }
 
+#define LIST_RESPONSE(body)                                                    \
+    "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" LIST_HEAD body LIST_TAIL
+
+/* start-after on the first request only: versitygw lets it override the
+ * token, which would list the first page again. */
+static void list_follows_pages(void)
+{
+    static const char *const answers[] = {
+        LIST_RESPONSE(
+            "<NextContinuationToken>" LIST_TOKEN
+            "</NextContinuationToken><IsTruncated>true</IsTruncated>" OBJECT(
+                "p/b", "1") OBJECT("p/c&amp;d", "22")),
+        LIST_RESPONSE("<IsTruncated>false</IsTruncated>" OBJECT("p/e", "333")),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 2);
+    char err[256] = "";
+    listed l = {"", 0, 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/", "p/a", collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/b|1][p/c&d|22][p/e|333]");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0],
+                  "GET /millrace?list-type=2&prefix=p%2F&start-after=p%2Fa&"
+                  "max-keys=1000 HTTP/1.1") == cs.requests[0]);
+    ASSERT(strstr(cs.requests[1], "GET /millrace?list-type=2&prefix=p%2F&"
+                                  "continuation-token=" LIST_TOKEN_ENC
+                                  "&max-keys=1000 HTTP/1.1") == cs.requests[1]);
+}
+
+/* Once fn says stop, no further page is asked for. */
+static void list_stops_early(void)
+{
+    static const char *const answers[] = {
+        LIST_RESPONSE("<NextContinuationToken>t</NextContinuationToken>"
+                      "<IsTruncated>true</IsTruncated>" OBJECT("p/a", "1")
+                          OBJECT("p/b", "2")),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 1);
+    char err[256] = "untouched";
+    listed l = {"", 0, 1};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(l.text, "[p/a|1]");
+    ASSERT_STR_EQ(err, "untouched");
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT_EQ(cs.n_served, 1);
+}
+
+/* Calls fn for the pages before a failure, then reports it. */
+static void list_stops_on_page_without_new_token(void)
+{
+    static const char *const answers[] = {
+        LIST_RESPONSE("<IsTruncated>true</IsTruncated>" OBJECT("p/a", "1")),
+        LIST_RESPONSE("<NextContinuationToken>t</NextContinuationToken>"
+                      "<IsTruncated>true</IsTruncated>" OBJECT("p/a", "1")),
+        LIST_RESPONSE("<NextContinuationToken>t</NextContinuationToken>"
+                      "<IsTruncated>true</IsTruncated>" OBJECT("p/b", "2")),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 3);
+    char err[256] = "";
+    listed l = {"", 0, 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "ListObjectsV2: s3: truncated page, no new token");
+    ASSERT_STR_EQ(l.text, "[p/a|1]");
+    l = (listed){"", 0, 0};
+    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "ListObjectsV2: s3: truncated page, no new token");
+    ASSERT_STR_EQ(l.text, "[p/a|1][p/b|2]");
+    store_destroy(st);
+    canned_stop(&cs);
+}
+
+static void list_error_page_is_classified(void)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n"
+        "<Error><Code>AccessDenied</Code></Error>",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" LIST_HEAD OBJECT("a",
+                                                                        "1"),
+    };
+    canned cs;
+    store *st = canned_store(&cs, answers, 2);
+    char err[256] = "";
+    listed l = {"", 0, 0};
+
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "ListObjectsV2: HTTP 403 AccessDenied");
+    ASSERT_EQ(st->list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_STR_EQ(err, "ListObjectsV2: s3: not a page of objects");
+    ASSERT_EQ(l.n, 0);
+    store_destroy(st);
+    canned_stop(&cs);
+    ASSERT(strstr(cs.requests[0],
+                  "GET /millrace?list-type=2&max-keys=1000 HTTP/1.1") ==
+           cs.requests[0]);
+}
+
+static void list_unreachable_server_is_retry(void)
+{
+    s3_options o = path_style();
+    char err[256] = "";
+    store *st;
+
+    o.endpoint = "http://127.0.0.1:1";
+    o.connect_timeout_ms = 2000;
+    st = s3_store_new(&o, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, NULL, err, sizeof(err)),
+              STORE_RETRY);
+    ASSERT(strstr(err, "ListObjectsV2: curl: ") == err);
+    store_destroy(st);
+}
+
 static void global_init(void)
 {
     ASSERT_EQ(s3_global_init(), 0);
@@ -1466,15 +1867,25 @@ TEST_MAIN(
     T(build_mpu_part_rejects_bad_arguments), T(build_mpu_complete_request),
     T(build_mpu_complete_rejects_bad_etags), T(build_mpu_abort_request),
     T(build_mpu_list_request), T(build_mpu_list_continues_from_markers),
-    T(build_mpu_all_send_session_token), T(parse_upload_id_cases),
+    T(build_mpu_all_send_session_token), T(build_list_request),
+    T(build_list_continues_from_token),
+    T(build_list_leaves_out_empty_parameters),
+    T(build_list_rejects_long_arguments), T(parse_upload_id_cases),
     T(parse_uploads_truncated_page), T(parse_uploads_last_page),
     T(parse_uploads_empty_page), T(parse_uploads_rejects_bad_pages),
-    T(parse_uploads_key_of_max_length), T(check_complete_reads_200_bodies),
-    T(store_new_has_multipart), T(mpu_part_rejects_bad_number_without_network),
+    T(parse_uploads_key_of_max_length), T(parse_list_truncated_page),
+    T(parse_list_last_page), T(parse_list_empty_result),
+    T(parse_list_stops_when_fn_asks), T(parse_list_rejects_bad_pages),
+    T(parse_list_key_and_token_of_max_length),
+    T(check_complete_reads_200_bodies), T(store_new_has_multipart),
+    T(mpu_part_rejects_bad_number_without_network),
     T(mpu_unreachable_server_is_retry), T(put_slow_down_is_throttled),
     T(mpu_begin_returns_upload_id), T(mpu_begin_aborts_id_too_long_for_caller),
     T(mpu_part_returns_etag), T(mpu_part_without_etag_is_permanent),
     T(mpu_complete_200_with_error_is_retry),
     T(mpu_complete_after_keepalive_blanks), T(mpu_abort_no_such_upload_is_done),
     T(mpu_list_follows_pages), T(mpu_list_stops_on_page_without_marker),
-    T(mpu_list_error_page_is_classified), T(global_cleanup))
+    T(mpu_list_error_page_is_classified), T(list_follows_pages),
+    T(list_stops_early), T(list_stops_on_page_without_new_token),
+    T(list_error_page_is_classified), T(list_unreachable_server_is_retry),
+    T(global_cleanup))

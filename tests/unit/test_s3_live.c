@@ -1,19 +1,23 @@
 /* test_s3_live.c -- the S3 store against a real S3-compatible server (the
  * local stack's versitygw): multipart uploads end to end, abort, listing
- * and its pages, SSE and storage class headers, a session token, a wrong
- * secret. Skipped unless MILLRACE_S3_ENDPOINT is set: `make unit` runs
- * before the servers start, so tests/e2e/test_s3_live.py runs it with the
- * stack's environment and reads back, with boto3, every object listed on
- * an "object: <key> <sha256> <bytes> <options>" line.
+ * uploads and objects and their pages, SSE and storage class headers, a
+ * session token, a wrong secret. Skipped unless MILLRACE_S3_ENDPOINT is set:
+ * `make unit` runs before the servers start, so tests/e2e/test_s3_live.py runs
+ * it with the stack's environment and reads back, with boto3, every object
+ * listed on an "object: <key> <sha256> <bytes> <options>" line.
  *
  * Environment: MILLRACE_S3_ENDPOINT, MILLRACE_S3_BUCKET (millrace),
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (us-east-1), and
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (us-east-1),
  * MILLRACE_S3_TEST_PREFIX (default s3test/live-<pid>-<time>): every key
- * lies under it, and the last case aborts every upload left there. */
+ * lies under it, and the last case aborts every upload left there; and
+ * MILLRACE_S3_LIST_PREFIX (default s3test/list-<pid>-<time>): the objects
+ * the listing cases write, which the store cannot delete (the pytest
+ * does). */
 #include "s3.h"
 #include "test.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,8 +27,11 @@
 #define MIN_PART (5 * MIB) /* S3's least size of a part but the last */
 #define PAGE_UPLOADS (S3_LIST_PAGE + 1)
 
+#define LIST_MANY (S3_LIST_PAGE + 5)
+
 static s3_options base;
 static char prefix[256];
+static char list_prefix[256];
 static store *st;
 
 static const char *env_or(const char *name, const char *dflt)
@@ -48,6 +55,11 @@ static void setup_options(void)
     if (!prefix[0])
         snprintf(prefix, sizeof(prefix), "s3test/live-%ld-%ld", (long)getpid(),
                  (long)time(NULL));
+    snprintf(list_prefix, sizeof(list_prefix), "%s",
+             env_or("MILLRACE_S3_LIST_PREFIX", ""));
+    if (!list_prefix[0])
+        snprintf(list_prefix, sizeof(list_prefix), "s3test/list-%ld-%ld",
+                 (long)getpid(), (long)time(NULL));
 }
 
 static void key_of(char *out, size_t len, const char *name)
@@ -115,6 +127,7 @@ static void live_open_store(void)
     if (!st)
         TEST_FAIL_("s3_store_new: %s", err);
     printf("prefix: %s\n", prefix);
+    printf("list prefix: %s\n", list_prefix);
 }
 
 /* Uploads parts of the given sizes to key and completes them; data holds
@@ -302,6 +315,209 @@ static void live_list_second_page_versitygw_refuses(void)
     ASSERT_EQ(d.failed, 0);
 }
 
+/* --- listing objects ---------------------------------------------------- */
+
+typedef struct listed {
+    char keys[4][256];
+    size_t sizes[4];
+    int n;
+    int stop_after; /* 0: never stop */
+} listed;
+
+static int collect_object(const char *key, size_t size, void *arg)
+{
+    listed *l = arg;
+
+    if (l->n < 4) {
+        snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+        l->sizes[l->n] = size;
+    }
+    l->n++;
+    return l->stop_after && l->n >= l->stop_after;
+}
+
+/* Put in reverse order; their bytes order them "a", "a&<\"' b", "b/c". */
+static const char *const three_names[] = {"b/c", "a&<\"' b", "a"};
+static const size_t three_sizes[] = {0, 7, 3};
+
+static void list_key_of(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", list_prefix, name);
+}
+
+static void live_list_three_keys_in_order(void)
+{
+    char key[512];
+    char pfx[512];
+    char err[512] = "";
+    listed l = {0};
+
+    for (int i = 0; i < 3; i++) {
+        store_object obj = {key, "1234567", three_sizes[i], NULL, NULL};
+
+        list_key_of(key, sizeof(key), "three/");
+        strcat(key, three_names[i]);
+        ASSERT_EQ(store_put(st, &obj, err, sizeof(err)), STORE_OK);
+    }
+    /* Next to the prefix, not under it. */
+    {
+        store_object obj = {key, "x", 1, NULL, NULL};
+
+        list_key_of(key, sizeof(key), "threefold");
+        ASSERT_EQ(store_put(st, &obj, err, sizeof(err)), STORE_OK);
+    }
+    list_key_of(pfx, sizeof(pfx), "three/");
+    ASSERT_EQ(st->list(st, pfx, NULL, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 3);
+    for (int i = 0; i < 3; i++) {
+        list_key_of(key, sizeof(key), "three/");
+        strcat(key, three_names[2 - i]);
+        ASSERT_STR_EQ(l.keys[i], key);
+        ASSERT_EQ(l.sizes[i], three_sizes[2 - i]);
+    }
+}
+
+static void live_list_start_after_skips(void)
+{
+    char pfx[512];
+    char after[512];
+    char want[512];
+    char err[512] = "";
+    listed l = {0};
+
+    list_key_of(pfx, sizeof(pfx), "three/");
+    list_key_of(after, sizeof(after), "three/a");
+    ASSERT_EQ(st->list(st, pfx, after, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 2);
+    list_key_of(want, sizeof(want), "three/a&<\"' b");
+    ASSERT_STR_EQ(l.keys[0], want);
+    list_key_of(want, sizeof(want), "three/b/c");
+    ASSERT_STR_EQ(l.keys[1], want);
+    /* Between two keys, then after the last. */
+    l = (listed){0};
+    list_key_of(after, sizeof(after), "three/a&<");
+    ASSERT_EQ(st->list(st, pfx, after, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 2);
+    l = (listed){0};
+    list_key_of(after, sizeof(after), "three/b/c");
+    ASSERT_EQ(st->list(st, pfx, after, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 0);
+}
+
+static void live_list_stops_early(void)
+{
+    char pfx[512];
+    char want[512];
+    char err[512] = "untouched";
+    listed l = {0};
+
+    l.stop_after = 1;
+    list_key_of(pfx, sizeof(pfx), "three/");
+    ASSERT_EQ(st->list(st, pfx, NULL, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 1);
+    list_key_of(want, sizeof(want), "three/a");
+    ASSERT_STR_EQ(l.keys[0], want);
+    ASSERT_STR_EQ(err, "untouched");
+}
+
+static void live_list_missing_prefix_is_empty(void)
+{
+    char pfx[512];
+    char err[512] = "";
+    listed l = {0};
+
+    list_key_of(pfx, sizeof(pfx), "none/");
+    ASSERT_EQ(st->list(st, pfx, NULL, collect_object, &l, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(l.n, 0);
+}
+
+/* Every key of the many, once, in order, with its size. */
+typedef struct counted {
+    int next; /* the index expected next */
+    int bad;
+} counted;
+
+static int count_many(const char *key, size_t size, void *arg)
+{
+    counted *c = arg;
+    char want[512];
+
+    snprintf(want, sizeof(want), "%s/many/%04d", list_prefix, c->next);
+    if (strcmp(key, want) != 0 || size != (size_t)(c->next % 3)) {
+        if (c->bad++ == 0)
+            fprintf(stderr, "  got %s (%zu), want %s (%d)\n", key, size, want,
+                    c->next % 3);
+    }
+    c->next++;
+    return 0;
+}
+
+typedef struct putter {
+    int first;
+    int step;
+    int failed;
+} putter;
+
+static void *put_many(void *arg)
+{
+    putter *p = arg;
+    char key[512];
+    char err[512];
+
+    for (int i = p->first; i < LIST_MANY; i += p->step) {
+        store_object obj = {key, "xx", (size_t)(i % 3), NULL, NULL};
+
+        snprintf(key, sizeof(key), "%s/many/%04d", list_prefix, i);
+        if (store_put(st, &obj, err, sizeof(err)) != STORE_OK) {
+            fprintf(stderr, "  put %s: %s\n", key, err);
+            p->failed++;
+        }
+    }
+    return NULL;
+}
+
+/* More keys than a page holds. versitygw v1.8.0 (posix backend) pages
+ * them right: its continuation token is the page's last key, and exactly
+ * S3_LIST_PAGE keys come as a full truncated page and an empty last one
+ * (AWS would say IsTruncated false at once); both end with every key. */
+static void live_list_pages_past_one_thousand(void)
+{
+    pthread_t th[8];
+    putter p[8];
+    char pfx[512];
+    char after[512];
+    char err[512] = "";
+    counted c = {0, 0};
+
+    for (int i = 0; i < 8; i++) {
+        p[i] = (putter){i, 8, 0};
+        ASSERT_EQ(pthread_create(&th[i], NULL, put_many, &p[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ(p[i].failed, 0);
+    }
+    list_key_of(pfx, sizeof(pfx), "many/");
+    ASSERT_EQ(st->list(st, pfx, NULL, count_many, &c, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(c.bad, 0);
+    ASSERT_EQ(c.next, LIST_MANY);
+    /* Exactly one page's worth after start_after. */
+    c = (counted){LIST_MANY - S3_LIST_PAGE, 0};
+    snprintf(after, sizeof(after), "%s/many/%04d", list_prefix,
+             LIST_MANY - S3_LIST_PAGE - 1);
+    ASSERT_EQ(st->list(st, pfx, after, count_many, &c, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_EQ(c.bad, 0);
+    ASSERT_EQ(c.next, LIST_MANY);
+}
+
 static store *store_with(s3_options o)
 {
     char err[256] = "";
@@ -436,6 +652,11 @@ int main(void)
         T(live_abort_leaves_nothing),
         T(live_list_finds_uploads_in_progress),
         T(live_list_second_page_versitygw_refuses),
+        T(live_list_three_keys_in_order),
+        T(live_list_start_after_skips),
+        T(live_list_stops_early),
+        T(live_list_missing_prefix_is_empty),
+        T(live_list_pages_past_one_thousand),
         T(live_sse_aes256_and_storage_class_accepted),
         T(live_sse_kms_and_storage_class_ia_accepted),
         T(live_session_token_refused_by_versitygw),
