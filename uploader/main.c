@@ -11,57 +11,13 @@
 #include "kafka.h"
 #include "localstore.h"
 #include "log.h"
+#include "replay.h"
 #include "s3.h"
+#include "setup.h"
 
 static void validate_cb(const void *base, cfg_errors *errs)
 {
     uploader_config_validate(base, errs);
-}
-
-static store *open_store(const uploader_config *cfg, char *errbuf,
-                         size_t errlen)
-{
-    s3_options o;
-    char endpoint[512];
-
-    if (strcmp(cfg->uploader.store, "local") == 0)
-        return localstore_new(cfg->uploader.local_dir, errbuf, errlen);
-    memset(&o, 0, sizeof(o));
-    if (cfg->s3.endpoint[0]) {
-        o.endpoint = cfg->s3.endpoint;
-    } else {
-        snprintf(endpoint, sizeof(endpoint), "https://s3.%s.amazonaws.com",
-                 cfg->s3.region);
-        o.endpoint = endpoint;
-    }
-    o.bucket = cfg->s3.bucket;
-    o.region = cfg->s3.region;
-    o.access_key = cfg->s3.access_key;
-    o.secret_key = cfg->s3.secret_key;
-    o.session_token = cfg->s3.session_token;
-    o.path_style = cfg->s3.path_style;
-    o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
-    o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;
-    o.sse = cfg->s3.sse;
-    o.sse_kms_key_id = cfg->s3.sse_kms_key_id;
-    o.storage_class = cfg->s3.storage_class;
-    return s3_store_new(&o, errbuf, errlen);
-}
-
-static dlq *open_dlq(const uploader_config *cfg, char *errbuf, size_t errlen)
-{
-    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
-
-    if (conf == NULL)
-        return NULL;
-    if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
-        kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return dlq_new(conf, cfg->kafka.topic, errbuf, errlen);
 }
 
 int main(int argc, char **argv)
@@ -77,6 +33,8 @@ int main(int argc, char **argv)
     char errbuf[512];
     int rc;
 
+    if (argc > 1 && strcmp(argv[1], "replay") == 0)
+        return replay_main(argc - 1, argv + 1);
     memset(&cfg, 0, sizeof(cfg));
     memset(&stats, 0, sizeof(stats));
     rc = daemon_parse_args(argc, argv, "uploader",
@@ -93,12 +51,12 @@ int main(int argc, char **argv)
         log_error("main", "libcurl initialisation failed");
         goto out;
     }
-    st = open_store(&cfg, errbuf, sizeof(errbuf));
+    st = setup_store(&cfg, errbuf, sizeof(errbuf));
     if (st == NULL) {
         log_error("main", "store: %s", errbuf);
         goto out;
     }
-    dq = open_dlq(&cfg, errbuf, sizeof(errbuf));
+    dq = setup_dlq(&cfg, errbuf, sizeof(errbuf));
     if (dq == NULL) {
         log_error("main", "dead-letter producer: %s", errbuf);
         goto out;
