@@ -6,6 +6,8 @@
 #   make unit       C unit tests only;  make e2e  end-to-end tests only
 #   make format     clang-format every C file
 #   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
+#   make fuzz       libFuzzer harnesses into build-fuzz/, each run FUZZ_SECONDS
+#   make fuzz-smoke the same, about 10 s each (part of make test)
 
 CC      ?= cc
 PKGS    := rdkafka jansson libconfig libcurl libcrypto zlib libzstd
@@ -35,7 +37,8 @@ BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all san deps run test unit e2e servers-start servers-stop \
-        format format-check clean bench bench-ingest
+        format format-check clean bench bench-ingest \
+        fuzz fuzz-build fuzz-smoke
 all: $(BINS)
 
 $(B)/obj/%.o: %.c
@@ -90,12 +93,47 @@ $(B)/bench/bare-civetweb: tests/bench/bare_civetweb.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcivetweb -lpthread
 
+# libFuzzer harnesses (tests/fuzz/): clang with ASan+UBSan; the project's
+# objects are rebuilt with coverage instrumentation into build-fuzz/obj/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FZ           := build-fuzz
+FUZZ_CFLAGS  := $(CFLAGS) -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRC))
+FUZZ_LIBS    := $(FZ)/libuploader.a $(FZ)/libingest.a $(FZ)/libcommon.a
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(FZ)/libcommon.a: $(patsubst %.c,$(FZ)/obj/%.o,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+$(FZ)/libingest.a: $(patsubst %.c,$(FZ)/obj/%.o,$(INGEST_SRC))
+	$(AR) rcs $@ $^
+$(FZ)/libuploader.a: $(patsubst %.c,$(FZ)/obj/%.o,$(UPLOADER_SRC))
+	$(AR) rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# Keep the harnesses' objects (make would delete them as intermediate).
+.SECONDARY: $(patsubst %.c,$(FZ)/obj/%.o,$(FUZZ_SRC))
+fuzz-build: $(FUZZERS)
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+fuzz-smoke: fuzz-build
+	@bash tests/fuzz/run.sh 10 $(FUZZERS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz%,$(MAKECMDGOALS)),)
+-include $(shell find $(FZ) -name '*.d' 2>/dev/null)
+endif

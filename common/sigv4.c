@@ -449,6 +449,8 @@ fail:
     return rc;
 }
 
+/* An HTTP token (RFC 9110 tchar): a ';' or ',' in a header name would
+ * make the SignedHeaders list ambiguous. */
 static int valid_name(const char *s)
 {
     if (!s || !*s)
@@ -456,7 +458,8 @@ static int valid_name(const char *s)
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (c <= ' ' || c >= 127 || c == ':')
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
             return 0;
     }
     return 1;

@@ -713,6 +713,25 @@ static void rejects_line_breaks_in_values(void)
     ASSERT(strstr(err, "invalid header") != NULL);
 }
 
+/* A ';' in a name made "SignedHeaders=;y;host;..." ambiguous. Found by
+ * tests/fuzz/fuzz_sigv4 (corpus: regress-semicolon-in-header-name). */
+static void rejects_header_names_that_are_not_tokens(void)
+{
+    static const char *const names[] = {";y-header1", "a,b", "a b", "(x)",
+                                        "a\"b",       "x/y", "a=b", "\x80"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        sigv4_header h[] = {{"Host", "h"}, {names[i], "v"}};
+        sigv4_request req = {"GET", "/", NULL, h, 2, NULL, 0, 0};
+        sigv4_result r;
+        char err[256] = "";
+
+        if (sigv4_sign_header(&req, &s3_creds, 0, &r, err, sizeof(err)) != -1 ||
+            strstr(err, "invalid header") == NULL)
+            TEST_FAIL_("header name \"%s\" accepted", names[i]);
+    }
+}
+
 static void presign_rejects_bad_expiry(void)
 {
     sigv4_header h[] = {{"Host", "h"}};
@@ -769,5 +788,6 @@ TEST_MAIN(VECTORS(T_HEADER) VECTORS(T_QUERY) T(vectors_every_folder_listed),
           T(s3_doc_example_presigned_url), T(signing_key_derivation),
           T(session_token_signed_for_s3), T(rejects_request_without_host),
           T(rejects_headers_the_signer_sets), T(rejects_line_breaks_in_values),
+          T(rejects_header_names_that_are_not_tokens),
           T(presign_rejects_bad_expiry), T(clock_changes_signature),
           T(result_free_accepts_zeroed))

@@ -333,6 +333,39 @@ static void validate_raw_nul_rejected(void)
     }
 }
 
+/* jansson drops a NUL byte that follows a number or a literal, so these
+ * parsed (NDJSON: accepted) before raw NULs were refused up front. Found
+ * by tests/fuzz/fuzz_validate (corpus: regress-nul-after-number). */
+static void validate_nul_after_number_rejected(void)
+{
+    static const struct {
+        const char *body;
+        size_t len;
+        body_kind kind;
+        long index;
+    } cases[] = {
+        {"{\"a2\"\r\n:69\0}", 13, BODY_JSON, -1},
+        {"{\"a\":1\0,\"b\":2}", 14, BODY_JSON, -1},
+        {"[{\"a\":1\0}]", 10, BODY_JSON, -1},
+        {"{\"a\":1\0}", 8, BODY_NDJSON, 0},
+        {"{\"a\":1}\n{\"a\":1\0,\"b\":2}", 22, BODY_NDJSON, 1},
+        {"{\"a\":true\0}\n", 12, BODY_NDJSON, 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        event_batch b;
+        validate_error err;
+        int rc = check_len(cases[i].body, cases[i].len, cases[i].kind, NULL, &b,
+                           &err);
+        if (rc != -1 || err.status != 400 || b.n != 0 ||
+            strcmp(err.code, "invalid_json") != 0 ||
+            err.index != cases[i].index)
+            TEST_FAIL_("case %zu: rc %d status %d code %s index %ld n %zu", i,
+                       rc, err.status, rc ? err.code : "-", err.index, b.n);
+        event_batch_clear(&b);
+    }
+}
+
 static void validate_huge_numbers_rejected(void)
 {
     char body[512];
@@ -802,6 +835,7 @@ TEST_MAIN(T(validate_single_object_is_one_event),
           T(validate_duplicate_keys_rejected),
           T(validate_invalid_utf8_rejected), T(validate_valid_utf8_kept),
           T(validate_escaped_nul_rejected), T(validate_raw_nul_rejected),
+          T(validate_nul_after_number_rejected),
           T(validate_huge_numbers_rejected), T(validate_int64_limits_accepted),
           T(validate_too_many_events_array), T(validate_too_many_events_ndjson),
           T(validate_event_too_large_has_index), T(validate_depth_limit),
