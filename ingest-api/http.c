@@ -544,7 +544,7 @@ static int log_message(const struct mg_connection *c, const char *msg)
  * equal priority, workers that are all busy take nearly all the CPU, the
  * producer falls behind and its queue fills (503s). Kafka's threads first
  * means accepted events keep flowing; new requests wait instead. */
-#define WORKER_NICE 10
+#define WORKER_NICE 19
 
 static void *init_thread(const struct mg_context *ctx, int type)
 {

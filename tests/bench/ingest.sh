@@ -111,6 +111,20 @@ curl -fs -o /dev/null -X POST --data-binary @"$EVENT" "http://127.0.0.1:${PORT[b
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
+# Waits until an ingest-api's producer queue is empty, so that a backlog
+# left by one run (ack mode queued answers before Kafka has the records)
+# does not load the machine during the next.
+drained() { # target
+    [ "$1" = bare ] && return 0
+    for _ in $(seq 600); do
+        q=$(curl -fs "http://127.0.0.1:${PORT[$1]}/metrics" |
+            awk '$1 == "millrace_ingest_producer_queue_messages" {print $2}')
+        [ "${q:-1}" = 0 ] && return 0
+        sleep 0.1 # poll interval
+    done
+    say "warning: $1 still has $q records queued"
+}
+
 wrk_run() { # target connections seconds -> one JSON line
     local t=$1 c=$2 d=$3 threads=2
     [ "$c" -lt 2 ] && threads=1
@@ -119,12 +133,16 @@ wrk_run() { # target connections seconds -> one JSON line
 }
 
 say "warming up"
-for t in bare queued kafka; do wrk_run "$t" 64 3 >/dev/null; done
+for t in bare queued kafka; do
+    drained "$t"
+    wrk_run "$t" 64 3 >/dev/null
+done
 
 TSV=$OUT/ingest.tsv
 printf 'target\tconnections\trps_202\trps_all\tp50_ms\tp99_ms\tcpu_cores\tnon202\tsocket_errors\n' >"$TSV"
 for c in $CONCURRENCY; do
     for t in bare queued kafka; do
+        for u in bare queued kafka; do drained "$u"; done
         before=$(cpu_s "${PID[$t]}")
         json=$(wrk_run "$t" "$c" "$DURATION")
         after=$(cpu_s "${PID[$t]}")
@@ -148,9 +166,12 @@ rate=$(awk -F'\t' '$1 == "kafka" && $3 > m {m = $3} END {printf "%d", m / 2}' "$
 OPEN=$OUT/ingest-openloop.tsv
 printf 'target\trate\tsuccess\tp50_ms\tp90_ms\tp99_ms\tmax_ms\n' >"$OPEN"
 for t in bare queued kafka; do
+    for u in bare queued kafka; do drained "$u"; done
+    # Connections stay below the servers' threads (one thread each).
     echo "POST http://127.0.0.1:${PORT[$t]}/v1/events" |
         "$VEGETA" attack -rate="$rate" -duration="${OPEN_S}s" -body="$EVENT" \
-            -header='Content-Type: application/json' -keepalive=true -timeout=10s |
+            -header='Content-Type: application/json' -keepalive=true -timeout=10s \
+            -workers=32 -max-workers=$((THREADS / 2)) -max-connections=$((THREADS / 2)) |
         "$VEGETA" report -type=json >"$RUN/open-$t.json"
     python3 - "$t" "$rate" "$RUN/open-$t.json" >>"$OPEN" <<'PY'
 import json, sys
