@@ -386,10 +386,60 @@ static void encode_format_parse_names(void)
     }
 }
 
+static void encode_line_metadata_prefixes_each_event(void)
+{
+    const rec r[] = {{7, hour(0), "{\"a\":1}"}, {8, hour(0), "{ }"}};
+    batch *b = batch_of(r, 2);
+    unsigned char skip[2] = {0, 0};
+    encode_opts eo = {ENCODE_NONE, 1, 1, "events", skip};
+    encoded_object *o = NULL;
+    size_t n = 0;
+    char err[128];
+    char *text;
+
+    ASSERT(b != NULL);
+    ASSERT_EQ(encode_batch_opts(b, &eo, &o, &n, err, sizeof(err)), 0);
+    ASSERT_EQ(n, 1);
+    text = strndup(o[0].data, o[0].len);
+    ASSERT_STR_EQ(text, "{\"_kafka\":{\"topic\":\"events\",\"partition\":4,"
+                        "\"offset\":7,\"timestamp\":1795802400000},\"a\":1}\n"
+                        "{\"_kafka\":{\"topic\":\"events\",\"partition\":4,"
+                        "\"offset\":8,\"timestamp\":1795802400000} }\n");
+    free(text);
+    encoded_objects_free(o, n);
+    batch_free(b);
+}
+
+static void encode_skipped_records_keep_the_key(void)
+{
+    /* The hour's first record went to the DLQ: the object still names it,
+     * so writing it later rewrites this object. */
+    const rec r[] = {
+        {10, hour(0), "bad"}, {11, hour(0), "{\"b\":2}"}, {12, hour(1), "bad"}};
+    batch *b = batch_of(r, 3);
+    unsigned char skip[3] = {1, 0, 1};
+    encode_opts eo = {ENCODE_NONE, 1, 0, "events", skip};
+    encoded_object *o = NULL;
+    size_t n = 0;
+    char err[128];
+
+    ASSERT(b != NULL);
+    ASSERT_EQ(encode_batch_opts(b, &eo, &o, &n, err, sizeof(err)), 0);
+    ASSERT_EQ(n, 1); /* hour 1 holds only a skipped record: no object */
+    ASSERT_EQ(o[0].first_offset, 10);
+    ASSERT_EQ(o[0].records, 1);
+    ASSERT_EQ(o[0].len, 8);
+    ASSERT_MEM_EQ(o[0].data, "{\"b\":2}\n", 8);
+    encoded_objects_free(o, n);
+    batch_free(b);
+}
+
 TEST_MAIN(T(encode_one_hour_each_format), T(encode_gzip_and_zstd_have_magic),
           T(encode_three_hours_interleaved),
           T(encode_negative_timestamps_grouped),
           T(encode_empty_values_are_empty_lines),
           T(encode_empty_batch_gives_no_objects),
           T(encode_large_batch_round_trips), T(encode_bad_gzip_level_fails),
-          T(encode_names), T(encode_format_parse_names))
+          T(encode_names), T(encode_format_parse_names),
+          T(encode_line_metadata_prefixes_each_event),
+          T(encode_skipped_records_keep_the_key))

@@ -487,6 +487,109 @@ static void upload_run_on_pool_workers(void)
     store_destroy(&f.st);
 }
 
+/* ---- checks, index, time field ---- */
+
+static void upload_run_leaves_out_bad_records_without_dlq(void)
+{
+    const rec r[] = {
+        {1, hour(0), "{\"ok\":1}"},
+        {2, hour(0), "not json"},
+        {3, hour(0), "{\"big\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}"},
+        {4, hour(0), "{\"ok\":2}"}};
+    upload_job *j = job_of(0, r, 4);
+    upload_stats stats;
+    fake_store f;
+    upload_ctx c;
+
+    quiet();
+    fake_init(&f);
+    c = ctx_of(&f, &stats, ENCODE_NONE);
+    c.check_records = 1;
+    c.max_record_bytes = 32;
+    c.max_depth = 10;
+    upload_run(j, &c);
+    ASSERT_EQ(j->result, UPLOAD_STORED);
+    ASSERT_EQ(j->skipped_not_json, 1);
+    ASSERT_EQ(j->skipped_too_large, 1);
+    ASSERT_EQ(f.nputs, 1);
+    ASSERT_STR_EQ(f.puts[0].data, "{\"ok\":1}\n{\"ok\":2}\n");
+    /* The key still names offset 1, the hour's first record. */
+    ASSERT(strstr(f.puts[0].key, "events+0+00000000000000000001") != NULL);
+    upload_job_free(j);
+    store_destroy(&f.st);
+}
+
+static void upload_run_writes_the_index_last(void)
+{
+    const rec r[] = {{5, hour(0), "{\"a\":1}"}, {6, hour(1), "{\"a\":2}"}};
+    upload_job *j = job_of(2, r, 2);
+    upload_stats stats;
+    fake_store f;
+    upload_ctx c;
+
+    fake_init(&f);
+    c = ctx_of(&f, &stats, ENCODE_NONE);
+    c.write_index = 1;
+    upload_run(j, &c);
+    ASSERT_EQ(j->result, UPLOAD_STORED);
+    ASSERT_EQ(f.nputs, 3);
+    ASSERT_STR_EQ(f.puts[2].key, "raw/_millrace/index/events/2/"
+                                 "00000000000000000005-"
+                                 "00000000000000000006.json");
+    ASSERT(strstr(f.puts[2].data, "\"first\":5,\"last\":6") != NULL);
+    ASSERT(strstr(f.puts[2].data, f.puts[0].key) != NULL);
+    ASSERT(strstr(f.puts[2].data, f.puts[1].key) != NULL);
+    ASSERT_STR_EQ(f.puts[2].content_type, "application/json");
+    upload_job_free(j);
+    store_destroy(&f.st);
+}
+
+static void upload_run_time_field_places_records(void)
+{
+    const rec r[] = {{1, hour(0), "{\"t\":\"2026-11-27T21:15:00Z\"}"},
+                     {2, hour(0), "{\"t\":1795802400}"},
+                     {3, hour(0), "{\"no_time\":1}"}};
+    upload_job *j = job_of(0, r, 3);
+    upload_stats stats;
+    fake_store f;
+    upload_ctx c;
+
+    fake_init(&f);
+    c = ctx_of(&f, &stats, ENCODE_NONE);
+    c.check_records = 1;
+    c.max_record_bytes = 1024;
+    c.max_depth = 10;
+    c.time_field = "t";
+    upload_run(j, &c);
+    ASSERT_EQ(j->result, UPLOAD_STORED);
+    ASSERT_EQ(f.nputs, 2);
+    /* Offset 1 in hour 21 by its field; 2 (seconds) and 3 (Kafka time)
+     * in hour 18; objects in order of their hour's first appearance. */
+    ASSERT(strstr(f.puts[0].key, "hour=21/events+0+00000000000000000001") !=
+           NULL);
+    ASSERT(strstr(f.puts[1].key, "hour=18/events+0+00000000000000000002") !=
+           NULL);
+    upload_job_free(j);
+    store_destroy(&f.st);
+}
+
+static void upload_parse_time_forms(void)
+{
+    int64_t ms = 0;
+
+    ASSERT_EQ(upload_parse_time("1795802400123", 13, &ms), 0);
+    ASSERT_EQ(ms, 1795802400123LL);
+    ASSERT_EQ(upload_parse_time("1795802400", 10, &ms), 0);
+    ASSERT_EQ(ms, 1795802400000LL);
+    ASSERT_EQ(upload_parse_time("\"2026-11-27T18:00:00.5Z\"", 24, &ms), 0);
+    ASSERT_EQ(ms, 1795802400500LL);
+    ASSERT_EQ(upload_parse_time("\"2026-11-27T18:00:00-02:30\"", 27, &ms), 0);
+    ASSERT_EQ(ms, 1795802400000LL + 9000000LL);
+    ASSERT_EQ(upload_parse_time("\"soon\"", 6, &ms), -1);
+    ASSERT_EQ(upload_parse_time("-5", 2, &ms), -1);
+    ASSERT_EQ(upload_parse_time("true", 4, &ms), -1);
+}
+
 TEST_MAIN(T(upload_backoff_grows_exponentially),
           T(upload_backoff_jitter_in_range), T(upload_backoff_edges),
           T(upload_job_new_commits_after_last),
@@ -496,4 +599,7 @@ TEST_MAIN(T(upload_backoff_grows_exponentially),
           T(upload_run_permanent_failure_then_recovers),
           T(upload_run_abandon_between_objects),
           T(upload_run_abandoned_before_start),
-          T(upload_run_local_errors_abandon), T(upload_run_on_pool_workers))
+          T(upload_run_local_errors_abandon), T(upload_run_on_pool_workers),
+          T(upload_run_leaves_out_bad_records_without_dlq),
+          T(upload_run_writes_the_index_last),
+          T(upload_run_time_field_places_records), T(upload_parse_time_forms))
