@@ -270,3 +270,31 @@ def stack_on(stack, endpoint):
     other.__dict__.update(stack.__dict__)
     other.s3_endpoint = endpoint
     return other
+
+
+def test_zstd_line_metadata_and_time_field(stack):
+    ids = [uuid.uuid4().hex for _ in range(40)]
+    events = [{"id": i, "t": "2026-01-02T03:%02d:00Z" % (k % 60)} for k, i in enumerate(ids)]
+    produce(stack.topic, events, partition=1)
+    up = stack.uploader(MILLRACE_UPLOADER_FORMAT="zstd",
+                        MILLRACE_UPLOADER_LINE_METADATA="true",
+                        MILLRACE_UPLOADER_TIME_FIELD="t", **FAST).start()
+
+    def lines():
+        out = []
+        for key, body in stack.objects().items():
+            assert key.endswith(".ndjson.zst"), key
+            assert "/dt=2026-01-02/hour=03/" in key, key
+            text = subprocess.run(["zstd", "-dc"], input=body, capture_output=True,
+                                  check=True).stdout.decode()
+            out += [json.loads(x) for x in text.splitlines()]
+        return out if len(out) >= len(ids) else None
+
+    got = wait_until(lines, 60, "zstd objects", interval=1)
+    assert sorted(e["id"] for e in got) == sorted(ids)
+    for e in got:
+        assert list(e)[0] == "_kafka"
+        assert e["_kafka"]["topic"] == stack.topic
+        assert e["_kafka"]["partition"] == 1
+    assert sorted(e["_kafka"]["offset"] for e in got) == list(range(40))
+    assert up.stop() == 0
