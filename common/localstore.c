@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define TMP_PREFIX ".millrace-tmp-"
 #define TMP_NAME TMP_PREFIX "XXXXXX"
 
@@ -19,18 +21,6 @@ typedef struct localstore {
     store base; /* first, so a store * is a localstore * */
     char *root; /* no trailing '/' */
 } localstore;
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Every segment must be a plain name: "a//b" or "a/./b" would land on the
  * file of another key, and ".." could leave the root. */
@@ -77,7 +67,7 @@ static store_result io_error(const char *step, const char *path, char *errbuf,
 {
     int err = errno;
 
-    set_err(errbuf, errlen, "local: %s %s: %s", step, path, strerror(err));
+    errbuf_set(errbuf, errlen, "local: %s %s: %s", step, path, strerror(err));
     return errno_result(err);
 }
 
@@ -184,18 +174,18 @@ static store_result local_put(store *st, const store_object *obj, char *errbuf,
     int created = 0;
 
     if (!obj || !valid_key(obj->key)) {
-        set_err(errbuf, errlen, "local: invalid key \"%s\"",
-                obj && obj->key ? obj->key : "(null)");
+        errbuf_set(errbuf, errlen, "local: invalid key \"%s\"",
+                   obj && obj->key ? obj->key : "(null)");
         return STORE_PERMANENT;
     }
     if (!obj->data && obj->len > 0) {
-        set_err(errbuf, errlen, "local: object has a length but no data");
+        errbuf_set(errbuf, errlen, "local: object has a length but no data");
         return STORE_PERMANENT;
     }
     path = join(ls->root, obj->key);
     tmp = path ? temp_path(path) : NULL;
     if (!tmp) {
-        set_err(errbuf, errlen, "local: out of memory");
+        errbuf_set(errbuf, errlen, "local: out of memory");
         res = STORE_RETRY;
         goto fail;
     }
@@ -311,7 +301,7 @@ static store_result walk_entry(listing *l, const char *root, int dfd,
         strcmp(rel, l->start_after) <= 0)
         return STORE_OK;
     if (listing_add(l, rel, (size_t)st.st_size) != 0) {
-        set_err(errbuf, errlen, "local: out of memory");
+        errbuf_set(errbuf, errlen, "local: out of memory");
         return STORE_RETRY;
     }
     return STORE_OK;
@@ -328,7 +318,7 @@ static store_result walk_dir(listing *l, const char *root, const char *rel,
     struct dirent *e;
 
     if (!path) {
-        set_err(errbuf, errlen, "local: out of memory");
+        errbuf_set(errbuf, errlen, "local: out of memory");
         return STORE_RETRY;
     }
     if (!d) {
@@ -351,7 +341,7 @@ static store_result walk_dir(listing *l, const char *root, const char *rel,
             continue;
         child = *rel ? join(rel, e->d_name) : strdup(e->d_name);
         if (!child) {
-            set_err(errbuf, errlen, "local: out of memory");
+            errbuf_set(errbuf, errlen, "local: out of memory");
             res = STORE_RETRY;
             break;
         }
@@ -381,7 +371,7 @@ static store_result local_list(store *st, const char *prefix,
     store_result res;
 
     if (!dir) {
-        set_err(errbuf, errlen, "local: out of memory");
+        errbuf_set(errbuf, errlen, "local: out of memory");
         return STORE_RETRY;
     }
     /* Keys are plain (see valid_key): a prefix whose directories are not
@@ -417,14 +407,14 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
     struct stat st;
 
     if (!root_dir || !*root_dir) {
-        set_err(errbuf, errlen, "local: no root directory");
+        errbuf_set(errbuf, errlen, "local: no root directory");
         return NULL;
     }
     /* With a '/' appended, make_parents creates the root itself too. */
     dir = join(root_dir, "");
     ls = calloc(1, sizeof(*ls));
     if (!dir || !ls) {
-        set_err(errbuf, errlen, "local: out of memory");
+        errbuf_set(errbuf, errlen, "local: out of memory");
         goto fail;
     }
     if (make_parents(dir, 0) != 0 || stat(root_dir, &st) != 0) {
@@ -432,7 +422,7 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
         goto fail;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(errbuf, errlen, "local: %s is not a directory", root_dir);
+        errbuf_set(errbuf, errlen, "local: %s is not a directory", root_dir);
         goto fail;
     }
     n = strlen(dir);

@@ -48,16 +48,29 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    r = snprintf(line + n, sizeof(line) - n, ".%03dZ %-5s %s: ",
-                 (int)(tv.tv_usec / 1000), level_names[lvl], module);
+    r = snprintf(line + n, sizeof(line) - n,
+                 ".%03dZ %-5s %s: ", (int)(tv.tv_usec / 1000), level_names[lvl],
+                 module);
     if (r > 0)
         n += (size_t)r;
     va_start(ap, fmt);
     r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
     if (r > 0)
-        n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+        n +=
+            (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, n) < 0)
         return;
+}
+
+void errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -3,6 +3,8 @@
 #ifndef MILLRACE_LOG_H
 #define MILLRACE_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set the lowest level printed; names are "debug", "info", "warn", "error".
@@ -12,6 +14,11 @@ void log_set_level(enum log_level lvl);
 int log_enabled(enum log_level lvl);
 
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes a one-line reason into a caller's error buffer (librdkafka's
+ * errstr convention); a NULL or empty buffer is ignored. */
+void errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define log_debug(mod, ...) log_msg(LOG_DEBUG, mod, __VA_ARGS__)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
+
 #define DEFAULT_CONNECT_MS 10000L
 #define DEFAULT_REQUEST_MS 300000L
 #define POOL_MAX 16 /* idle curl handles kept for their connections */
@@ -54,18 +56,6 @@ typedef struct endpoint {
     char scheme[8];
     char host[512];
 } endpoint;
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int empty(const char *s)
 {
@@ -132,8 +122,9 @@ static int parse_endpoint(const s3_options *opt, endpoint *ep, char *errbuf,
         goto bad;
     return 0;
 bad:
-    set_err(errbuf, errlen, "s3: endpoint \"%s\" is not http(s)://host[:port]",
-            e ? e : "(null)");
+    errbuf_set(errbuf, errlen,
+               "s3: endpoint \"%s\" is not http(s)://host[:port]",
+               e ? e : "(null)");
     return -1;
 }
 
@@ -172,23 +163,23 @@ static int check_encryption(const s3_options *opt, char *errbuf, size_t errlen)
     int kms = !empty(opt->sse) && strcmp(opt->sse, "aws:kms") == 0;
 
     if (!empty(opt->sse) && !kms && strcmp(opt->sse, "AES256") != 0) {
-        set_err(errbuf, errlen, "s3: sse \"%s\" is not AES256 or aws:kms",
-                opt->sse);
+        errbuf_set(errbuf, errlen, "s3: sse \"%s\" is not AES256 or aws:kms",
+                   opt->sse);
         return -1;
     }
     if (!empty(opt->sse_kms_key_id) && !kms) {
-        set_err(errbuf, errlen, "s3: sse_kms_key_id needs sse aws:kms");
+        errbuf_set(errbuf, errlen, "s3: sse_kms_key_id needs sse aws:kms");
         return -1;
     }
     if (!empty(opt->sse_kms_key_id) &&
         !valid_token(opt->sse_kms_key_id, KMS_KEY_ID_MAX)) {
-        set_err(errbuf, errlen, "s3: invalid sse_kms_key_id");
+        errbuf_set(errbuf, errlen, "s3: invalid sse_kms_key_id");
         return -1;
     }
     if (!empty(opt->storage_class) &&
         !valid_storage_class(opt->storage_class)) {
-        set_err(errbuf, errlen, "s3: invalid storage class \"%s\"",
-                opt->storage_class);
+        errbuf_set(errbuf, errlen, "s3: invalid storage class \"%s\"",
+                   opt->storage_class);
         return -1;
     }
     return 0;
@@ -198,21 +189,22 @@ static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
                          size_t errlen)
 {
     if (!opt) {
-        set_err(errbuf, errlen, "s3: no options");
+        errbuf_set(errbuf, errlen, "s3: no options");
         return -1;
     }
     if (!valid_bucket(opt->bucket)) {
-        set_err(errbuf, errlen, "s3: invalid bucket name \"%s\"",
-                opt->bucket ? opt->bucket : "(null)");
+        errbuf_set(errbuf, errlen, "s3: invalid bucket name \"%s\"",
+                   opt->bucket ? opt->bucket : "(null)");
         return -1;
     }
     if (empty(opt->region) || empty(opt->access_key) ||
         empty(opt->secret_key)) {
-        set_err(errbuf, errlen, "s3: need region, access key and secret key");
+        errbuf_set(errbuf, errlen,
+                   "s3: need region, access key and secret key");
         return -1;
     }
     if (opt->connect_timeout_ms < 0 || opt->request_timeout_ms < 0) {
-        set_err(errbuf, errlen, "s3: timeouts must not be negative");
+        errbuf_set(errbuf, errlen, "s3: timeouts must not be negative");
         return -1;
     }
     if (check_encryption(opt, errbuf, errlen) != 0)
@@ -223,11 +215,11 @@ static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
 static int check_key(const char *key, char *errbuf, size_t errlen)
 {
     if (empty(key) || key[0] == '/') {
-        set_err(errbuf, errlen, "s3: object key empty or starting with '/'");
+        errbuf_set(errbuf, errlen, "s3: object key empty or starting with '/'");
         return -1;
     }
     if (strlen(key) > S3_MAX_KEY) {
-        set_err(errbuf, errlen, "s3: key longer than %d bytes", S3_MAX_KEY);
+        errbuf_set(errbuf, errlen, "s3: key longer than %d bytes", S3_MAX_KEY);
         return -1;
     }
     return 0;
@@ -236,13 +228,13 @@ static int check_key(const char *key, char *errbuf, size_t errlen)
 static int check_object(const store_object *obj, char *errbuf, size_t errlen)
 {
     if (!obj) {
-        set_err(errbuf, errlen, "s3: no object");
+        errbuf_set(errbuf, errlen, "s3: no object");
         return -1;
     }
     if (check_key(obj->key, errbuf, errlen) != 0)
         return -1;
     if (!obj->data && obj->len > 0) {
-        set_err(errbuf, errlen, "s3: object has a length but no data");
+        errbuf_set(errbuf, errlen, "s3: object has a length but no data");
         return -1;
     }
     return 0;
@@ -251,8 +243,8 @@ static int check_object(const store_object *obj, char *errbuf, size_t errlen)
 static int check_upload_id(const char *id, char *errbuf, size_t errlen)
 {
     if (empty(id) || strlen(id) > S3_MAX_UPLOAD_ID) {
-        set_err(errbuf, errlen, "s3: upload id empty or over %d bytes",
-                S3_MAX_UPLOAD_ID);
+        errbuf_set(errbuf, errlen, "s3: upload id empty or over %d bytes",
+                   S3_MAX_UPLOAD_ID);
         return -1;
     }
     return 0;
@@ -264,7 +256,7 @@ static int check_etags(const char *const *etags, int n, char *errbuf,
                        size_t errlen)
 {
     if (!etags || n < 1 || n > S3_MAX_PARTS) {
-        set_err(errbuf, errlen, "s3: %d parts, not 1..%d", n, S3_MAX_PARTS);
+        errbuf_set(errbuf, errlen, "s3: %d parts, not 1..%d", n, S3_MAX_PARTS);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -274,8 +266,8 @@ static int check_etags(const char *const *etags, int n, char *errbuf,
         for (; ok && *e; e++)
             ok = (unsigned char)*e >= ' ' && *e != 127;
         if (!ok) {
-            set_err(errbuf, errlen, "s3: ETag of part %d empty or invalid",
-                    i + 1);
+            errbuf_set(errbuf, errlen, "s3: ETag of part %d empty or invalid",
+                       i + 1);
             return -1;
         }
     }
@@ -471,17 +463,17 @@ static int build(const s3_options *opt, const call *c, time_t now,
     if (check_options(opt, &ep, errbuf, errlen) != 0)
         return -1;
     if (c->n_extra + 3 > CALL_HEADERS) {
-        set_err(errbuf, errlen, "s3: too many headers");
+        errbuf_set(errbuf, errlen, "s3: too many headers");
         return -1;
     }
     if (body_digests(c->body, c->len, c->md5, md5, sha) != 0) {
-        set_err(errbuf, errlen, "s3: libcrypto failed to hash the body");
+        errbuf_set(errbuf, errlen, "s3: libcrypto failed to hash the body");
         return -1;
     }
     n = call_headers(c, &ep, len, sizeof(len), md5, h);
     path = object_path(opt, c->key);
     if (!path) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
     if (sign(opt, c, path, h, n, sha, now, &out->sig, errbuf, errlen) != 0)
@@ -489,7 +481,7 @@ static int build(const s3_options *opt, const call *c, time_t now,
     out->method = c->method;
     out->url = request_url(&ep, path, c->query);
     if (!out->url || add_lines(out, h, n) != 0) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
     rc = 0;
@@ -532,7 +524,7 @@ int s3_build_put(const s3_options *opt, const store_object *obj, time_t now,
 
     memset(out, 0, sizeof(*out));
     if (!opt) {
-        set_err(errbuf, errlen, "s3: no options");
+        errbuf_set(errbuf, errlen, "s3: no options");
         return -1;
     }
     if (check_object(obj, errbuf, errlen) != 0)
@@ -552,7 +544,7 @@ int s3_build_mpu_begin(const s3_options *opt, const store_object *obj,
 
     memset(out, 0, sizeof(*out));
     if (!opt || !obj) {
-        set_err(errbuf, errlen, "s3: no options or no object");
+        errbuf_set(errbuf, errlen, "s3: no options or no object");
         return -1;
     }
     if (check_key(obj->key, errbuf, errlen) != 0)
@@ -571,7 +563,7 @@ static int build_with_query(const s3_options *opt, call *c, const qparam *p,
     int rc;
 
     if (!query) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         return -1;
     }
     c->query = query;
@@ -595,12 +587,12 @@ int s3_build_mpu_part(const s3_options *opt, const char *key,
         check_upload_id(upload_id, errbuf, errlen) != 0)
         return -1;
     if (part_no < 1 || part_no > S3_MAX_PARTS) {
-        set_err(errbuf, errlen, "s3: part number %d not in 1..%d", part_no,
-                S3_MAX_PARTS);
+        errbuf_set(errbuf, errlen, "s3: part number %d not in 1..%d", part_no,
+                   S3_MAX_PARTS);
         return -1;
     }
     if (!data && len > 0) {
-        set_err(errbuf, errlen, "s3: part has a length but no data");
+        errbuf_set(errbuf, errlen, "s3: part has a length but no data");
         return -1;
     }
     snprintf(num, sizeof(num), "%d", part_no);
@@ -674,7 +666,7 @@ int s3_build_mpu_complete(const s3_options *opt, const char *key,
         return -1;
     xml = complete_body(etags, n_parts, &c.len);
     if (!xml) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         return -1;
     }
     c.body = xml;
@@ -717,7 +709,7 @@ int s3_build_mpu_list(const s3_options *opt, const char *prefix,
     if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
         (key_marker && strlen(key_marker) > S3_MAX_KEY) ||
         (upload_id_marker && strlen(upload_id_marker) > S3_MAX_UPLOAD_ID)) {
-        set_err(errbuf, errlen, "s3: prefix or marker too long");
+        errbuf_set(errbuf, errlen, "s3: prefix or marker too long");
         return -1;
     }
     q[n++] = (qparam){"uploads", NULL};
@@ -743,7 +735,7 @@ int s3_build_list(const s3_options *opt, const char *prefix,
     if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
         (start_after && strlen(start_after) > S3_MAX_KEY) ||
         (continuation_token && strlen(continuation_token) > S3_MAX_TOKEN)) {
-        set_err(errbuf, errlen, "s3: prefix, start-after or token too long");
+        errbuf_set(errbuf, errlen, "s3: prefix, start-after or token too long");
         return -1;
     }
     q[n++] = (qparam){"list-type", "2"};
@@ -1166,11 +1158,11 @@ static void describe(long status, const char *body, size_t len, char *code,
     xml_field(body, len, "Code", code, codelen);
     xml_field(body, len, "Message", msg, sizeof(msg));
     if (*code && *msg)
-        set_err(errbuf, errlen, "HTTP %ld %s: %s", status, code, msg);
+        errbuf_set(errbuf, errlen, "HTTP %ld %s: %s", status, code, msg);
     else if (*code)
-        set_err(errbuf, errlen, "HTTP %ld %s", status, code);
+        errbuf_set(errbuf, errlen, "HTTP %ld %s", status, code);
     else
-        set_err(errbuf, errlen, "HTTP %ld", status);
+        errbuf_set(errbuf, errlen, "HTTP %ld", status);
 }
 
 store_result s3_classify(long status, const char *body, size_t len,
@@ -1196,8 +1188,8 @@ store_result s3_check_complete(const char *body, size_t len, char *errbuf,
         return *code ? code_result(0, code) : STORE_RETRY;
     }
     if (!body || !memmem(body, len, "<CompleteMultipartUploadResult", 30)) {
-        set_err(errbuf, errlen,
-                "HTTP 200 without a CompleteMultipartUploadResult");
+        errbuf_set(errbuf, errlen,
+                   "HTTP 200 without a CompleteMultipartUploadResult");
         return STORE_RETRY;
     }
     return STORE_OK;
@@ -1403,8 +1395,8 @@ static int setup_method(CURL *h, const s3_request *req, transfer *t,
     }
     return 0;
 fail:
-    set_err(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
-            curl_easy_strerror(cc));
+    errbuf_set(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
+               curl_easy_strerror(cc));
     return -1;
 }
 
@@ -1434,8 +1426,8 @@ static int setup(CURL *h, const s3_options *opt, const s3_request *req,
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     return setup_method(h, req, t, errbuf, errlen);
 fail:
-    set_err(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
-            curl_easy_strerror(cc));
+    errbuf_set(errbuf, errlen, "s3: curl_easy_setopt(%s): %s", what,
+               curl_easy_strerror(cc));
     return -1;
 }
 #undef SETOPT
@@ -1465,7 +1457,7 @@ static store_result perform(CURL *h, const s3_options *opt,
     CURLcode cc;
 
     if (!headers || !t) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         res = STORE_RETRY;
         goto fail;
     }
@@ -1475,15 +1467,15 @@ static store_result perform(CURL *h, const s3_options *opt,
         goto fail;
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
-        set_err(errbuf, errlen, "curl: %s: %s", curl_easy_strerror(cc),
-                t->curl_err[0] ? t->curl_err : "no detail");
+        errbuf_set(errbuf, errlen, "curl: %s: %s", curl_easy_strerror(cc),
+                   t->curl_err[0] ? t->curl_err : "no detail");
         res = transport_result(cc);
         goto fail;
     }
     cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
     if (cc != CURLE_OK) {
-        set_err(errbuf, errlen, "curl: no response code: %s",
-                curl_easy_strerror(cc));
+        errbuf_set(errbuf, errlen, "curl: no response code: %s",
+                   curl_easy_strerror(cc));
         res = STORE_RETRY;
         goto fail;
     }
@@ -1531,7 +1523,7 @@ static store_result exec(s3_store *s, const s3_request *req, const void *body,
     CURL *h = pool_get(s);
 
     if (!h) {
-        set_err(why, whylen, "s3: curl_easy_init failed");
+        errbuf_set(why, whylen, "s3: curl_easy_init failed");
         return STORE_RETRY;
     }
     res = perform(h, &s->opt, req, body, len, rep, why, whylen);
@@ -1560,7 +1552,7 @@ static store_result s3_put(store *st, const store_object *obj, char *errbuf,
     if (s3_build_put(&s->opt, obj, store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, obj->data, obj->len, &rep, why, sizeof(why));
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "PutObject: %s", why);
+        errbuf_set(errbuf, errlen, "PutObject: %s", why);
     s3_request_free(&req);
     reply_free(&rep);
     return res;
@@ -1602,14 +1594,15 @@ static store_result take_upload_id(s3_store *s, const char *key,
     int rc = s3_parse_upload_id(rep->body, rep->len, id, sizeof(id));
 
     if (rc != 0) {
-        set_err(why, whylen, "s3: %s UploadId in the answer",
-                rc == -2 ? "too long an" : "no valid");
+        errbuf_set(why, whylen, "s3: %s UploadId in the answer",
+                   rc == -2 ? "too long an" : "no valid");
         return STORE_PERMANENT;
     }
     if (!upload_id || strlen(id) >= idlen) {
         abort_upload(s, key, id, ignored, sizeof(ignored));
-        set_err(why, whylen, "s3: upload id of %zu bytes does not fit in %zu",
-                strlen(id), idlen);
+        errbuf_set(why, whylen,
+                   "s3: upload id of %zu bytes does not fit in %zu", strlen(id),
+                   idlen);
         return STORE_PERMANENT;
     }
     memcpy(upload_id, id, strlen(id) + 1);
@@ -1634,7 +1627,7 @@ static store_result s3_mpu_begin(store *st, const store_object *obj,
         res = take_upload_id(s, obj->key, &rep, upload_id, idlen, why,
                              sizeof(why));
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "CreateMultipartUpload: %s", why);
+        errbuf_set(errbuf, errlen, "CreateMultipartUpload: %s", why);
     s3_request_free(&req);
     reply_free(&rep);
     return res;
@@ -1658,14 +1651,14 @@ static store_result s3_mpu_part(store *st, const char *key,
         res = exec(s, &req, data, len, &rep, why, sizeof(why));
     if (res == STORE_OK &&
         (rep.header_state != 1 || !etag || strlen(rep.header) >= etaglen)) {
-        set_err(why, sizeof(why), "s3: %s ETag in the answer",
-                rep.header_state == 1 ? "no room for the" : "no valid");
+        errbuf_set(why, sizeof(why), "s3: %s ETag in the answer",
+                   rep.header_state == 1 ? "no room for the" : "no valid");
         res = STORE_PERMANENT;
     }
     if (res == STORE_OK)
         memcpy(etag, rep.header, strlen(rep.header) + 1);
     else
-        set_err(errbuf, errlen, "UploadPart %d: %s", part_no, why);
+        errbuf_set(errbuf, errlen, "UploadPart %d: %s", part_no, why);
     s3_request_free(&req);
     reply_free(&rep);
     return res;
@@ -1690,7 +1683,7 @@ static store_result s3_mpu_complete(store *st, const char *key,
     if (res == STORE_OK)
         res = s3_check_complete(rep.body, rep.len, why, sizeof(why));
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "CompleteMultipartUpload: %s", why);
+        errbuf_set(errbuf, errlen, "CompleteMultipartUpload: %s", why);
     s3_request_free(&req);
     reply_free(&rep);
     return res;
@@ -1705,7 +1698,7 @@ static store_result s3_mpu_abort(store *st, const char *key,
         abort_upload((s3_store *)st, key, upload_id, why, sizeof(why));
 
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "AbortMultipartUpload: %s", why);
+        errbuf_set(errbuf, errlen, "AbortMultipartUpload: %s", why);
     return res;
 }
 
@@ -1727,8 +1720,8 @@ static store_result list_page(s3_store *s, const char *prefix,
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_uploads(rep.body, rep.len, fn, arg, page) < 0)) {
-        set_err(why, whylen, "s3: %s",
-                rep.cut ? "page too large" : "not a page of uploads");
+        errbuf_set(why, whylen, "s3: %s",
+                   rep.cut ? "page too large" : "not a page of uploads");
         res = STORE_PERMANENT;
     }
     s3_request_free(&req);
@@ -1744,7 +1737,7 @@ static store_result s3_mpu_list(store *st, const char *prefix, upload_fn fn,
     s3_upload_page *page = calloc(2, sizeof(*page)); /* this one, the last */
 
     if (!page) {
-        set_err(errbuf, errlen, "ListMultipartUploads: out of memory");
+        errbuf_set(errbuf, errlen, "ListMultipartUploads: out of memory");
         return STORE_RETRY;
     }
     for (;;) {
@@ -1757,14 +1750,14 @@ static store_result s3_mpu_list(store *st, const char *prefix, upload_fn fn,
             (strcmp(page[0].next_key_marker, page[1].next_key_marker) == 0 &&
              strcmp(page[0].next_upload_id_marker,
                     page[1].next_upload_id_marker) == 0)) {
-            set_err(why, sizeof(why), "s3: truncated page, no new marker");
+            errbuf_set(why, sizeof(why), "s3: truncated page, no new marker");
             res = STORE_PERMANENT;
             break;
         }
         page[1] = page[0];
     }
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "ListMultipartUploads: %s", why);
+        errbuf_set(errbuf, errlen, "ListMultipartUploads: %s", why);
     free(page);
     return res;
 }
@@ -1786,8 +1779,8 @@ static store_result objects_page(s3_store *s, const char *prefix,
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_list(rep.body, rep.len, fn, arg, page) < 0)) {
-        set_err(why, whylen, "s3: %s",
-                rep.cut ? "page too large" : "not a page of objects");
+        errbuf_set(why, whylen, "s3: %s",
+                   rep.cut ? "page too large" : "not a page of objects");
         res = STORE_PERMANENT;
     }
     s3_request_free(&req);
@@ -1809,7 +1802,7 @@ static store_result s3_list(store *st, const char *prefix,
     s3_object_page *page = calloc(2, sizeof(*page)); /* this one, the last */
 
     if (!page) {
-        set_err(errbuf, errlen, "ListObjectsV2: out of memory");
+        errbuf_set(errbuf, errlen, "ListObjectsV2: out of memory");
         return STORE_RETRY;
     }
     for (int first = 1;; first = 0) {
@@ -1821,14 +1814,14 @@ static store_result s3_list(store *st, const char *prefix,
         /* A page that does not move on would be asked for forever. */
         if (!page[0].next_token[0] ||
             strcmp(page[0].next_token, page[1].next_token) == 0) {
-            set_err(why, sizeof(why), "s3: truncated page, no new token");
+            errbuf_set(why, sizeof(why), "s3: truncated page, no new token");
             res = STORE_PERMANENT;
             break;
         }
         page[1] = page[0];
     }
     if (res != STORE_OK)
-        set_err(errbuf, errlen, "ListObjectsV2: %s", why);
+        errbuf_set(errbuf, errlen, "ListObjectsV2: %s", why);
     free(page);
     return res;
 }
@@ -1902,11 +1895,11 @@ store *s3_store_new(const s3_options *opt, char *errbuf, size_t errlen)
         return NULL;
     s = calloc(1, sizeof(*s));
     if (!s || copy_options(s, opt) != 0) {
-        set_err(errbuf, errlen, "s3: out of memory");
+        errbuf_set(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        set_err(errbuf, errlen, "s3: cannot create a mutex");
+        errbuf_set(errbuf, errlen, "s3: cannot create a mutex");
         goto fail;
     }
     s->lock_ready = 1;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
+
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256                                                           \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -80,18 +82,6 @@ static char *sb_take(sbuf *b)
     }
     memset(b, 0, sizeof(*b));
     return p;
-}
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static void hex_encode(const unsigned char *in, size_t n, char *out)
@@ -506,19 +496,19 @@ static int check_headers(const sigv4_request *req, const sigv4_creds *c,
         const sigv4_header *h = &req->headers[i];
 
         if (!valid_name(h->name) || !valid_value(h->value)) {
-            set_err(errbuf, errlen, "sigv4: invalid header %zu \"%s\"", i,
-                    h->name ? h->name : "(null)");
+            errbuf_set(errbuf, errlen, "sigv4: invalid header %zu \"%s\"", i,
+                       h->name ? h->name : "(null)");
             return -1;
         }
         if (header_mode && signer_owned(h->name, req, c)) {
-            set_err(errbuf, errlen, "sigv4: header %s is set by the signer",
-                    h->name);
+            errbuf_set(errbuf, errlen, "sigv4: header %s is set by the signer",
+                       h->name);
             return -1;
         }
         host |= strcasecmp(h->name, "host") == 0;
     }
     if (!host) {
-        set_err(errbuf, errlen, "sigv4: request has no Host header");
+        errbuf_set(errbuf, errlen, "sigv4: request has no Host header");
         return -1;
     }
     return 0;
@@ -533,22 +523,22 @@ static int check_request(const sigv4_request *req, const sigv4_creds *c,
                          int header_mode, char *errbuf, size_t errlen)
 {
     if (!req || !c) {
-        set_err(errbuf, errlen, "sigv4: no request or credentials");
+        errbuf_set(errbuf, errlen, "sigv4: no request or credentials");
         return -1;
     }
     if (empty(req->method) || !req->path || req->path[0] != '/') {
-        set_err(errbuf, errlen, "sigv4: need a method and a path from '/'");
+        errbuf_set(errbuf, errlen, "sigv4: need a method and a path from '/'");
         return -1;
     }
     if (empty(c->access_key) || empty(c->secret_key) || empty(c->region) ||
         empty(c->service)) {
-        set_err(errbuf, errlen,
-                "sigv4: need access key, secret key, region and service");
+        errbuf_set(errbuf, errlen,
+                   "sigv4: need access key, secret key, region and service");
         return -1;
     }
     /* A hash goes into a header and a line of its own: one plain token. */
     if (req->payload_hash && !valid_name(req->payload_hash)) {
-        set_err(errbuf, errlen, "sigv4: invalid payload hash");
+        errbuf_set(errbuf, errlen, "sigv4: invalid payload hash");
         return -1;
     }
     return check_headers(req, c, header_mode, errbuf, errlen);
@@ -708,8 +698,8 @@ int sigv4_sign_header(const sigv4_request *req, const sigv4_creds *creds,
     if (check_request(req, creds, 1, errbuf, errlen) != 0)
         return -1;
     if (format_dates(now, out->amz_date, date) != 0) {
-        set_err(errbuf, errlen, "sigv4: time %lld out of range",
-                (long long)now);
+        errbuf_set(errbuf, errlen, "sigv4: time %lld out of range",
+                   (long long)now);
         return -1;
     }
     payload = req->payload_hash ? req->payload_hash : EMPTY_SHA256;
@@ -735,7 +725,7 @@ int sigv4_sign_header(const sigv4_request *req, const sigv4_creds *creds,
     rc = 0;
 fail:
     if (rc != 0) {
-        set_err(errbuf, errlen, "sigv4: out of memory or libcrypto error");
+        errbuf_set(errbuf, errlen, "sigv4: out of memory or libcrypto error");
         sigv4_result_free(out);
     }
     free(cheaders);
@@ -806,13 +796,13 @@ int sigv4_presign_query(const sigv4_request *req, const sigv4_creds *creds,
     if (check_request(req, creds, 0, errbuf, errlen) != 0)
         return -1;
     if (expires < 1 || expires > SIGV4_MAX_EXPIRES) {
-        set_err(errbuf, errlen, "sigv4: expires %u not in 1..%d", expires,
-                SIGV4_MAX_EXPIRES);
+        errbuf_set(errbuf, errlen, "sigv4: expires %u not in 1..%d", expires,
+                   SIGV4_MAX_EXPIRES);
         return -1;
     }
     if (format_dates(now, out->amz_date, date) != 0) {
-        set_err(errbuf, errlen, "sigv4: time %lld out of range",
-                (long long)now);
+        errbuf_set(errbuf, errlen, "sigv4: time %lld out of range",
+                   (long long)now);
         return -1;
     }
     payload = req->payload_hash ? req->payload_hash : EMPTY_SHA256;
@@ -833,7 +823,7 @@ int sigv4_presign_query(const sigv4_request *req, const sigv4_creds *creds,
     rc = 0;
 fail:
     if (rc != 0) {
-        set_err(errbuf, errlen, "sigv4: out of memory or libcrypto error");
+        errbuf_set(errbuf, errlen, "sigv4: out of memory or libcrypto error");
         sigv4_result_free(out);
     }
     free(cheaders);
