@@ -45,8 +45,9 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
     /* Idempotence implies acks=all and keeps retries from duplicating or
      * reordering; message.timeout.ms bounds how long a record may stay
      * unreported, so a request's wait always ends. A short reconnect
-     * backoff lets 202s resume soon after the cluster returns. Operators'
-     * properties come last and win. */
+     * backoff lets 202s resume soon after the cluster returns. Without
+     * Nagle, a small produce request leaves at once (ack mode kafka waits
+     * for it). Operators' properties come last and win. */
     if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
         kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
         kafka_conf_set(conf, "queue.buffering.max.messages", num[0], errbuf,
@@ -56,6 +57,8 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
         kafka_conf_set(conf, "message.timeout.ms", num[2], errbuf, errlen) ||
         kafka_conf_set(conf, "linger.ms", num[3], errbuf, errlen) ||
         kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errbuf,
+                       errlen) ||
+        kafka_conf_set(conf, "socket.nagle.disable", "true", errbuf,
                        errlen) ||
         kafka_conf_apply_properties(conf, c->kafka.properties, errbuf,
                                     errlen)) {
