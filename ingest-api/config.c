@@ -59,8 +59,10 @@ static const cfg_row rows[] = {
         "message.max.bytes."),
     ROW("ingest.max_events", CFG_INT, ingest.max_events, "10000", 1, 1000000,
         NULL, NULL, "Most events in one request."),
-    ROW("ingest.max_depth", CFG_INT, ingest.max_depth, "32", 1, 1000, NULL,
-        NULL, "Deepest JSON nesting in an event (the event object is 1)."),
+    /* At most 128: validating and encoding an event recurses once per
+     * level on civetweb's 100 KiB worker stacks (~300 levels overflowed). */
+    ROW("ingest.max_depth", CFG_INT, ingest.max_depth, "32", 1, 128, NULL, NULL,
+        "Deepest JSON nesting in an event (the event object is 1)."),
     ROW("ingest.required_fields", CFG_LIST, ingest.required_fields, NULL, 0, 0,
         NULL, NULL, "Fields every event must have."),
     ROW("ingest.key_field", CFG_STR, ingest.key_field, "", 0, 0, NULL, NULL,

@@ -181,11 +181,52 @@ static int only_space(const char *p, size_t n)
     return 1;
 }
 
+/* jansson's parser recurses once per level of nesting (up to its cap of
+ * 2048), and so do depth_of and json_dumps; civetweb's worker threads have
+ * small stacks (100 KiB with Debian's civetweb), on which a body nested
+ * ~750 deep crashed the process. So nesting is measured here first,
+ * without recursion, and an event nested deeper than max_depth never
+ * reaches jansson. With unwrap, the elements of a top-level array are the
+ * events. Returns the index of the first event too deep, or -1. */
+static long too_deep_at(const char *p, size_t len, int max_depth, int unwrap)
+{
+    int depth = 0;
+    int array = 0;
+    long index = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '"') {
+            for (i++; i < len && p[i] != '"'; i++)
+                if (p[i] == '\\')
+                    i++;
+        } else if (p[i] == '[' || p[i] == '{') {
+            if (depth == 0 && p[i] == '[' && unwrap)
+                array = 1;
+            depth++;
+            if (depth - array > max_depth)
+                return index;
+        } else if (p[i] == ']' || p[i] == '}') {
+            depth--;
+        } else if (p[i] == ',' && array && depth == 1) {
+            index++;
+        }
+    }
+    return -1;
+}
+
+static int fail_too_deep(validate_error *err, long index, int max_depth)
+{
+    return fail(err, 400, "too_deep", index,
+                "event %ld is nested deeper than the limit of %d", index,
+                max_depth);
+}
+
 static int validate_json(const char *body, size_t len, const ingest_limits *lim,
                          event_batch *out, validate_error *err)
 {
     json_error_t je;
     json_t *root;
+    long deep;
     int rc = -1;
 
     /* jansson drops a NUL byte that follows a number or a literal
@@ -193,6 +234,9 @@ static int validate_json(const char *body, size_t len, const ingest_limits *lim,
     if (memchr(body, '\0', len) != NULL)
         return fail(err, 400, "invalid_json", -1, "NUL byte at byte %zu",
                     (size_t)((const char *)memchr(body, '\0', len) - body));
+    deep = too_deep_at(body, len, lim->max_depth, 1);
+    if (deep >= 0)
+        return fail_too_deep(err, deep, lim->max_depth);
     root = json_loadb(body, len, DECODE_FLAGS, &je);
     if (root == NULL)
         return parse_error(err, &je, -1, 0);
@@ -253,6 +297,8 @@ static int validate_ndjson(const char *body, size_t len,
             if (memchr(p, '\0', n) != NULL)
                 return fail(err, 400, "invalid_json", index,
                             "event %ld (line %ld): NUL byte", index, line);
+            if (too_deep_at(p, n, lim->max_depth, 0) >= 0)
+                return fail_too_deep(err, index, lim->max_depth);
             v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
             if (v == NULL)
                 return parse_error(err, &je, index, line);

@@ -6,7 +6,9 @@
 #include "../../ingest-api/validate.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const ingest_limits defaults = {
     .max_event_bytes = 1024,
@@ -550,7 +552,52 @@ static void validate_extreme_nesting_rejected(void)
     free(obj);
     ASSERT_EQ(rc_arr, -1);
     ASSERT_EQ(rc_nd, -1);
-    ASSERT_REJECTED(rc_obj, b, err, 400, "invalid_json", -1);
+    ASSERT_REJECTED(rc_obj, b, err, 400, "too_deep", 0);
+}
+
+/* The same bodies on a stack as small as civetweb's worker threads' (100
+ * KiB in Debian's civetweb): nesting ~750 deep overflowed it in jansson's
+ * recursive parser and crashed ingest-api. */
+static void *validate_deep_bodies(void *arg)
+{
+    static const char *const heads[] = {"{\"a\":", "[", "[{\"a\":"};
+    const size_t depth = 100000;
+    int *failures = arg;
+
+    for (size_t h = 0; h < 3; h++) {
+        for (int kind = BODY_JSON; kind <= BODY_NDJSON; kind++) {
+            size_t hl = strlen(heads[h]);
+            char *s = malloc(depth * (hl + 1) + 2);
+            size_t n = 0;
+            event_batch b;
+            validate_error err;
+            for (size_t i = 0; i < depth; i++, n += hl)
+                memcpy(s + n, heads[h], hl);
+            s[n++] = '1';
+            memset(s + n, heads[h][0] == '[' ? ']' : '}', depth);
+            s[n + depth] = '\0';
+            if (check(s, (body_kind)kind, NULL, &b, &err) != -1 ||
+                err.status != 400)
+                (*failures)++;
+            event_batch_clear(&b);
+            free(s);
+        }
+    }
+    return NULL;
+}
+
+static void validate_extreme_nesting_on_a_small_stack(void)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    int failures = 0;
+
+    ASSERT_EQ(pthread_attr_init(&attr), 0);
+    ASSERT_EQ(pthread_attr_setstacksize(&attr, 100 * 1024), 0);
+    ASSERT_EQ(pthread_create(&t, &attr, validate_deep_bodies, &failures), 0);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&attr);
+    ASSERT_EQ(failures, 0);
 }
 
 /* ---- required fields and keys ---- */
@@ -841,9 +888,10 @@ TEST_MAIN(T(validate_single_object_is_one_event),
           T(validate_event_too_large_has_index), T(validate_depth_limit),
           T(validate_depth_counts_arrays),
           T(validate_too_deep_in_array_has_index),
-          T(validate_extreme_nesting_rejected), T(validate_required_fields),
-          T(validate_missing_field_names_it), T(validate_key_field_values),
-          T(validate_no_key_field_means_no_keys),
+          T(validate_extreme_nesting_rejected),
+          T(validate_extreme_nesting_on_a_small_stack),
+          T(validate_required_fields), T(validate_missing_field_names_it),
+          T(validate_key_field_values), T(validate_no_key_field_means_no_keys),
           T(validate_failure_leaves_batch_empty),
           T(validate_batch_reusable_after_clear), T(validate_many_events),
           T(validate_fast_path_agrees_with_jansson_on_mutations),
