@@ -314,16 +314,45 @@ static int get_text(http_server *s, struct mg_connection *c,
                        NULL, CONN_KEEP);
 }
 
+/* Framing that civetweb lets through but a proxy in front may read
+ * otherwise (request smuggling): Content-Length with Transfer-Encoding
+ * (RFC 9112 6.1: close after answering), either given twice (civetweb
+ * takes the first), or more headers than civetweb keeps (it drops those
+ * past MG_MAX_HEADERS silently, Content-Length among them). NULL if none. */
+static const char *ambiguous_framing(const struct mg_request_info *ri)
+{
+    int cl = 0;
+    int te = 0;
+
+    if (ri->num_headers >= MG_MAX_HEADERS)
+        return "too many header fields";
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, "Content-Length") == 0)
+            cl++;
+        else if (strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0)
+            te++;
+    }
+    if (cl > 1 || te > 1)
+        return "Content-Length or Transfer-Encoding given twice";
+    if (cl && te)
+        return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
 /* Everything the head decides; 0 to go on and read the body. */
 static int check_head(http_server *s, struct mg_connection *c,
                       request_plan *plan)
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *te = mg_get_header(c, "Transfer-Encoding");
+    const char *framing = ambiguous_framing(ri);
     request_head h;
     request_error err;
     auth_result ar;
 
+    if (framing)
+        return reply_error(s, c, 400, "bad_request", framing, -1, NULL,
+                           CONN_CLOSE);
     ar = auth_check(s->auth, mg_get_header(c, "Authorization"));
     if (ar != AUTH_OK)
         return reply_unauthorized(s, c, ar, CONN_UNREAD);
