@@ -58,8 +58,7 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
         kafka_conf_set(conf, "linger.ms", num[3], errbuf, errlen) ||
         kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errbuf,
                        errlen) ||
-        kafka_conf_set(conf, "socket.nagle.disable", "true", errbuf,
-                       errlen) ||
+        kafka_conf_set(conf, "socket.nagle.disable", "true", errbuf, errlen) ||
         kafka_conf_apply_properties(conf, c->kafka.properties, errbuf,
                                     errlen)) {
         rd_kafka_conf_destroy(conf);
