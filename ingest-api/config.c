@@ -37,8 +37,8 @@ static const cfg_row rows[] = {
         "net.core.somaxconn); beyond it, connections are refused."),
     ROW("ingest.max_header_bytes", CFG_SIZE, ingest.max_header_bytes, "16k",
         1024, 1LL << 20, NULL, NULL,
-        "Largest request line plus headers; a larger head gets 413 "
-        "headers_too_large."),
+        "Largest request line plus headers; a larger head gets 400 "
+        "bad_request (so do more than 64 header lines)."),
     ROW("ingest.keepalive", CFG_BOOL, ingest.keepalive, "true", 0, 0, NULL,
         NULL, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
     ROW("ingest.tls_certificate", CFG_STR, ingest.tls_certificate, "", 0, 0,

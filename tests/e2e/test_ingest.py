@@ -235,6 +235,17 @@ def test_ingest_every_status_code_has_its_error_name(ingest_factory):
     assert (st, json.loads(body)["error"]) == (400, "bad_request")
     st, _, body = raw(ing.port, post_head(extra=b"Transfer-Encoding: gzip\r\n"))
     assert (st, json.loads(body)["error"]) == (400, "bad_request")
+    st, _, body = raw(ing.port, post_head(extra=b"X-Big: " + b"a" * 20000 + b"\r\n"))
+    assert (st, json.loads(body)["error"]) == (400, "bad_request")
+    st, _, body = raw(ing.port, b"POST /v1/events HTTP/2.0\r\nHost: x\r\n"
+                                b"Content-Length: 2\r\n\r\n{}")
+    assert (st, json.loads(body)["error"]) == (505, "http_version_not_supported")
+    # A body cut short by the client: 400 bad_body (not a timeout).
+    with socket.create_connection(("127.0.0.1", ing.port)) as s:
+        s.sendall(post_head(extra=b"Content-Length: 100\r\n") + b'{"id":')
+        s.shutdown(socket.SHUT_WR)
+        st, _, body = read_response(s)
+    assert (st, json.loads(body)["error"]) == (400, "bad_body")
 
     # 202, with the request id echoed; the good event is the only record.
     sentinel = uuid.uuid4().hex
