@@ -8,6 +8,7 @@
 #   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
 #   make fuzz       libFuzzer harnesses into build-fuzz/, each run FUZZ_SECONDS
 #   make fuzz-smoke the same, about 10 s each (part of make test)
+#   make chaos      the chaos run, CHAOS_SECONDS of load (600) through faults
 
 CC      ?= cc
 PKGS    := rdkafka jansson libconfig libcurl libcrypto zlib libzstd
@@ -124,6 +125,17 @@ fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 fuzz-smoke: fuzz-build
 	@bash tests/fuzz/run.sh 10 $(FUZZERS)
+
+# The chaos run (README, Guarantees): CHAOS_SECONDS of HTTP load through
+# kill -9s, a broker restart, an S3 outage and scaling, on private Kafka and
+# S3 servers; prints the counts. make test runs it for 90 s.
+CHAOS_SECONDS ?= 600
+.PHONY: chaos
+chaos:
+	@bash deploy/local/install-deps.sh --test
+	@$(MAKE) -s all
+	@. deploy/local/env.sh && MILLRACE_BIN=$(B) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	    python3 -m pytest -p no:cacheprovider -s -q tests/e2e/test_chaos.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
