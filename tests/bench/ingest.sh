@@ -132,7 +132,8 @@ wrk_run() { # target connections seconds -> one JSON line
         -s tests/bench/post.lua "http://127.0.0.1:${PORT[$t]}/v1/events" | tail -n 1
 }
 
-say "warming up"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "warming up (load average $LOAD_BEFORE)"
 for t in bare queued kafka; do
     drained "$t"
     wrk_run "$t" 64 3 >/dev/null
@@ -186,15 +187,17 @@ PY
     say "open loop: $(tail -n 1 "$OPEN")"
 done
 
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A HWM
 for t in bare queued kafka; do HWM[$t]=$(hwm_kb "${PID[$t]}"); done
 
 # --- table, plot, README ------------------------------------------------------
 MD=$OUT/ingest.md
 python3 - "$TSV" "$OPEN" "${HWM[bare]}" "${HWM[queued]}" "${HWM[kafka]}" \
-    "$DURATION" "$THREADS" "$(nproc)" "$(git rev-parse --short HEAD)" >"$MD" <<'PY'
+    "$DURATION" "$THREADS" "$(nproc)" "$(git rev-parse --short HEAD)" \
+    "$LOAD_BEFORE" "$LOAD_AFTER" >"$MD" <<'PY'
 import csv, sys
-tsv, openl, hb, hq, hk, dur, threads, ncpu, commit = sys.argv[1:]
+tsv, openl, hb, hq, hk, dur, threads, ncpu, commit, lb, la = sys.argv[1:]
 rows = list(csv.DictReader(open(tsv), delimiter="\t"))
 hwm = {"bare": int(hb), "queued": int(hq), "kafka": int(hk)}
 names = {"bare": "(a) bare civetweb (ceiling)", "queued": "(b) ingest-api, ack queued",
@@ -203,8 +206,8 @@ peak = {t: max((r for r in rows if r["target"] == t), key=lambda r: float(r["rps
         for t in names}
 ceil = float(peak["bare"]["rps_202"])
 print(f"Closed loop (wrk, keep-alive, {dur} s per run, {threads} civetweb threads, "
-      f"{ncpu} CPUs shared with Kafka and the load generator; commit {commit}). "
-      "Each target's best concurrency:\n")
+      f"{ncpu} CPUs shared with Kafka and the load generator; commit {commit}; "
+      f"load average {lb} before, {la} after). Each target's best concurrency:\n")
 print("| target | connections | 202/s | × ceiling | p50 ms | p99 ms | server CPU (cores) | peak RSS MiB |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for t, n in names.items():
