@@ -796,3 +796,28 @@ def test_ingest_sigterm_during_load_keeps_every_acked_event(ingest_factory):
     # Nothing but whole requests: acknowledged batches are all there, and
     # what is there beyond them came from requests cut by the shutdown.
     assert len(load.acked) >= 100 * 20
+
+
+def test_ingest_sigterm_refuses_new_connections_and_finishes_in_flight(ingest_factory):
+    ing = ingest_factory()
+    body = json.dumps({"id": "in-flight"}).encode()
+    with socket.create_connection(("127.0.0.1", ing.port)) as s:
+        # A request in flight: its handler is reading a body not yet sent.
+        s.sendall(post_head(extra=b"Content-Length: %d\r\n" % len(body)) + body[:5])
+        wait_until(lambda: ing.metrics()["millrace_ingest_in_flight_requests"] == 1, 10,
+                   "the request in flight")
+        ing.proc.send_signal(signal.SIGTERM)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", ing.port), timeout=2).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+        wait_until(refused, 10, "new connections refused")
+        assert ing.proc.poll() is None, "exited with a request in flight"
+        s.sendall(body[5:])
+        st, h, resp = read_response(s)
+    assert (st, json.loads(resp)) == (202, {"accepted": 1})
+    assert ing.proc.wait(30) == 0
+    assert ids_in(read_topic(ingest_factory.brokers, ingest_factory.topic)) == ["in-flight"]
