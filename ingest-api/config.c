@@ -41,6 +41,12 @@ static const cfg_row rows[] = {
         "bad_request (so do more than 64 header lines)."),
     ROW("ingest.keepalive", CFG_BOOL, ingest.keepalive, "true", 0, 0, NULL,
         NULL, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
+    ROW("ingest.worker_nice", CFG_INT, ingest.worker_nice, "19", 0, 19, NULL,
+        NULL,
+        "How much lower the HTTP threads' CPU priority is than the Kafka "
+        "producer's threads, so that a saturated host keeps delivering what "
+        "it accepted (0: equal; lower it where other busy processes share "
+        "the host outside a container)."),
     ROW("ingest.tls_certificate", CFG_STR, ingest.tls_certificate, "", 0, 0,
         NULL, NULL,
         "PEM file with the server certificate, its chain and its private "

@@ -15,6 +15,7 @@ typedef struct ingest_config {
         long long listen_backlog;
         long long max_header_bytes;
         int keepalive;
+        long long worker_nice;
         char *tls_certificate;
         char *tokens;
         long long max_body_bytes;

@@ -568,20 +568,21 @@ static int log_message(const struct mg_connection *c, const char *msg)
     return 1;
 }
 
-/* How much lower the HTTP workers run than the rest of the process. They
- * are many (one per connection) and the producer's threads are few: at
- * equal priority, workers that are all busy take nearly all the CPU, the
- * producer falls behind and its queue fills (503s). Kafka's threads first
- * means accepted events keep flowing; new requests wait instead. */
-#define WORKER_NICE 19
-
+/* The HTTP workers run at a lower priority (ingest.worker_nice) than the
+ * rest of the process. They are many (one per connection) and the
+ * producer's threads are few: at equal priority, workers that are all busy
+ * take nearly all the CPU, the producer falls behind and its queue fills
+ * (503s). Kafka's threads first means accepted events keep flowing; new
+ * requests wait instead. */
 static void *init_thread(const struct mg_context *ctx, int type)
 {
-    (void)ctx;
-    if (type == 1) {
+    const http_server *s = mg_get_user_data(ctx);
+
+    if (type == 1 && s && s->cfg->ingest.worker_nice > 0) {
         pid_t tid = (pid_t)syscall(SYS_gettid);
         int base = getpriority(PRIO_PROCESS, (id_t)tid);
-        if (setpriority(PRIO_PROCESS, (id_t)tid, base + WORKER_NICE) != 0)
+        if (setpriority(PRIO_PROCESS, (id_t)tid,
+                        base + (int)s->cfg->ingest.worker_nice) != 0)
             log_debug("http", "cannot lower a worker's priority");
     }
     return NULL;
