@@ -202,6 +202,106 @@ static int set_from_text(cfg_table *t, const cfg_row *r, const char *text,
     return -1;
 }
 
+/* A list read from a secret file: items separated by lines or commas
+ * become the '\n'-joined form; CRs and empty items are dropped. Returns a
+ * heap string or NULL. */
+static char *list_from_text(const char *v)
+{
+    char *out = malloc(strlen(v) + 1);
+    size_t o = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (; *v; v++) {
+        char c = *v == ',' ? '\n' : *v;
+        if (c == '\r' || (c == '\n' && (o == 0 || out[o - 1] == '\n')))
+            continue;
+        out[o++] = c;
+    }
+    if (o && out[o - 1] == '\n')
+        o--;
+    out[o] = '\0';
+    return out;
+}
+
+/* Reads the value of a secret row from a file (a Docker or Kubernetes
+ * secret): at most CFG_SECRET_FILE_MAX bytes, no NUL byte, trailing line
+ * ends stripped. Errors name the file, never its contents. Returns a heap
+ * string (the caller wipes and frees it) or NULL after adding an error. */
+static char *read_secret_file(const cfg_row *r, const char *path,
+                              const char *where, cfg_errors *errs)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f;
+
+    if (path == NULL || path[0] == '\0') {
+        cfg_error_add(errs, "%s (%s): empty file name", r->name, where);
+        return NULL;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        cfg_error_add(errs, "%s (%s): cannot read \"%s\": %s", r->name, where,
+                      path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(CFG_SECRET_FILE_MAX + 2);
+    if (buf != NULL)
+        n = fread(buf, 1, CFG_SECRET_FILE_MAX + 1, f);
+    if (buf == NULL || ferror(f)) {
+        cfg_error_add(errs, "%s (%s): cannot read \"%s\"", r->name, where,
+                      path);
+        goto fail;
+    }
+    if (n > CFG_SECRET_FILE_MAX) {
+        cfg_error_add(errs, "%s (%s): \"%s\" is larger than %d bytes", r->name,
+                      where, path, CFG_SECRET_FILE_MAX);
+        goto fail;
+    }
+    if (memchr(buf, '\0', n) != NULL) {
+        cfg_error_add(errs, "%s (%s): \"%s\" holds a NUL byte", r->name, where,
+                      path);
+        goto fail;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+fail:
+    if (buf)
+        explicit_bzero(buf, CFG_SECRET_FILE_MAX + 2);
+    free(buf);
+    fclose(f);
+    return NULL;
+}
+
+/* Sets a secret row from the file named by path. */
+static int set_from_secret_file(cfg_table *t, const cfg_row *r,
+                                const char *path, const char *where,
+                                cfg_errors *errs)
+{
+    char *v = read_secret_file(r, path, where, errs);
+    char *list = NULL;
+    int rc = -1;
+
+    if (v == NULL)
+        return -1;
+    if (r->type == CFG_LIST) {
+        list = list_from_text(v);
+        if (list)
+            rc = set_from_text(t, r, list, where, errs);
+    } else {
+        rc = set_from_text(t, r, v, where, errs);
+    }
+    explicit_bzero(v, strlen(v));
+    free(v);
+    if (list)
+        explicit_bzero(list, strlen(list));
+    free(list);
+    return rc;
+}
+
 static int set_from_setting(cfg_table *t, const cfg_row *r,
                             const config_setting_t *s, const char *where,
                             cfg_errors *errs)
@@ -215,8 +315,8 @@ static int set_from_setting(cfg_table *t, const cfg_row *r,
         int n;
 
         if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) {
-            cfg_error_add(errs, "%s (%s): expected a list of strings",
-                          r->name, where);
+            cfg_error_add(errs, "%s (%s): expected a list of strings", r->name,
+                          where);
             return -1;
         }
         n = config_setting_length(s);
@@ -224,8 +324,8 @@ static int set_from_setting(cfg_table *t, const cfg_row *r,
             const char *item =
                 config_setting_get_string(config_setting_get_elem(s, i));
             if (item == NULL) {
-                cfg_error_add(errs, "%s (%s): item %d is not a string",
-                              r->name, where, i);
+                cfg_error_add(errs, "%s (%s): item %d is not a string", r->name,
+                              where, i);
                 return -1;
             }
             cap += strlen(item) + 1;
@@ -278,6 +378,22 @@ static const cfg_row *find_row(const cfg_table *t, const char *name)
     return NULL;
 }
 
+/* The secret row whose file variant is name ("s3.secret_key_file"). */
+static const cfg_row *find_file_row(const cfg_table *t, const char *name)
+{
+    size_t n = strlen(name);
+    const cfg_row *r;
+    char stem[256];
+
+    if (n <= 5 || n - 5 >= sizeof(stem) ||
+        strcmp(name + n - 5, CFG_FILE_SUFFIX) != 0)
+        return NULL;
+    memcpy(stem, name, n - 5);
+    stem[n - 5] = '\0';
+    r = find_row(t, stem);
+    return r && r->secret ? r : NULL;
+}
+
 /* Every leaf in the file must be a known row: a typo is an error. */
 static void check_unknown(const cfg_table *t, config_setting_t *g,
                           const char *prefix, const char *path,
@@ -298,10 +414,36 @@ static void check_unknown(const cfg_table *t, config_setting_t *g,
             check_unknown(t, s, full, path, errs);
             continue;
         }
-        if (find_row(t, full) == NULL)
+        if (find_row(t, full) == NULL && find_file_row(t, full) == NULL)
             cfg_error_add(errs, "%s:%d: unknown setting \"%s\"", path,
                           config_setting_source_line(s), full);
     }
+}
+
+/* A secret row's "<name>_file" setting in the configuration file: 1 when
+ * it is there (whether or not its file could be read), else 0. */
+static int load_file_variant(cfg_table *t, const cfg_row *r, config_t *cf,
+                             const config_setting_t *plain, const char *path,
+                             cfg_errors *errs)
+{
+    char name[256];
+    char where[300];
+    config_setting_t *s;
+
+    snprintf(name, sizeof(name), "%s%s", r->name, CFG_FILE_SUFFIX);
+    s = config_lookup(cf, name);
+    if (s == NULL)
+        return 0;
+    snprintf(where, sizeof(where), "%s:%d", path,
+             config_setting_source_line(s));
+    if (plain != NULL)
+        cfg_error_add(errs, "%s (%s): set %s or %s, not both", r->name, where,
+                      r->name, name);
+    else if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        cfg_error_add(errs, "%s (%s): expected a file name", name, where);
+    else
+        set_from_secret_file(t, r, config_setting_get_string(s), where, errs);
+    return 1;
 }
 
 static void load_file(cfg_table *t, const char *path, cfg_errors *errs)
@@ -323,6 +465,10 @@ static void load_file(cfg_table *t, const char *path, cfg_errors *errs)
         config_setting_t *s = config_lookup(&cf, r->name);
         char where[300];
 
+        if (r->secret && load_file_variant(t, r, &cf, s, path, errs)) {
+            t->src[i] = CFG_SRC_FILE;
+            continue;
+        }
         if (s == NULL)
             continue;
         snprintf(where, sizeof(where), "%s:%d", path,
@@ -339,46 +485,62 @@ static const char *plain_getenv(const char *name)
     return getenv(name);
 }
 
+/* One variable of a row: its value, or for a secret row the contents of
+ * the file named by the same name plus "_FILE". */
+static void load_env_var(cfg_table *t, size_t i, const char *name,
+                         const char *(*get)(const char *), cfg_errors *errs)
+{
+    const cfg_row *r = &t->rows[i];
+    const char *v = get(name);
+    const char *fv = NULL;
+    char fname[80];
+    char where[96];
+    char *list = NULL;
+    int rc;
+
+    snprintf(fname, sizeof(fname), "%s_FILE", name);
+    if (r->secret)
+        fv = get(fname);
+    if (v == NULL && fv == NULL)
+        return;
+    if (v != NULL && fv != NULL) {
+        cfg_error_add(errs, "%s: env %s and %s are both set; set one", r->name,
+                      name, fname);
+        return;
+    }
+    snprintf(where, sizeof(where), "env %s", fv ? fname : name);
+    if (fv) {
+        rc = set_from_secret_file(t, r, fv, where, errs);
+    } else if (r->type == CFG_LIST) {
+        list = strdup(v);
+        if (list == NULL)
+            return;
+        for (char *c = list; *c; c++)
+            if (*c == ',')
+                *c = '\n';
+        rc = set_from_text(t, r, list, where, errs);
+        free(list);
+    } else {
+        rc = set_from_text(t, r, v, where, errs);
+    }
+    if (rc == 0) {
+        t->src[i] = CFG_SRC_ENV;
+        snprintf(t->src_env[i], sizeof(t->src_env[i]), "%s", fv ? fname : name);
+    }
+}
+
 /* The extra variable (MAX_WORKERS) is read first so that the namespaced
  * MILLRACE_ variable, the more specific one, wins when both are set. */
 static void load_env(cfg_table *t, const char *(*get)(const char *),
                      cfg_errors *errs)
 {
     for (size_t i = 0; i < t->n; i++) {
-        const cfg_row *r = &t->rows[i];
         char derived[64];
-        const char *names[2];
 
-        cfg_env_name(r->name, derived, sizeof(derived));
-        names[0] = r->env;
-        names[1] = derived;
-        for (int k = 0; k < 2; k++) {
-            const char *v;
-            char where[80];
-            char *list = NULL;
-
-            if (names[k] == NULL)
-                continue;
-            v = get(names[k]);
-            if (v == NULL)
-                continue;
-            snprintf(where, sizeof(where), "env %s", names[k]);
-            if (r->type == CFG_LIST) {
-                list = strdup(v);
-                if (list == NULL)
-                    continue;
-                for (char *c = list; *c; c++)
-                    if (*c == ',')
-                        *c = '\n';
-                v = list;
-            }
-            if (set_from_text(t, r, v, where, errs) == 0) {
-                t->src[i] = CFG_SRC_ENV;
-                snprintf(t->src_env[i], sizeof(t->src_env[i]), "%s",
-                         names[k]);
-            }
-            free(list);
-        }
+        cfg_env_name(t->rows[i].name, derived, sizeof(derived));
+        if (t->rows[i].env)
+            load_env_var(t, i, t->rows[i].env, get, errs);
+        load_env_var(t, i, derived, get, errs);
     }
 }
 
@@ -472,27 +634,48 @@ void cfg_print(const cfg_table *t, FILE *out)
     }
 }
 
+/* The environment cell: the derived variable, the extra one, and for a
+ * secret row both again with _FILE. */
+static void print_doc_env(const cfg_row *r, FILE *out)
+{
+    char env[64];
+
+    cfg_env_name(r->name, env, sizeof(env));
+    fprintf(out, "`%s`", env);
+    if (r->env)
+        fprintf(out, ", `%s`", r->env);
+    if (!r->secret)
+        return;
+    fprintf(out, ", `%s_FILE`", env);
+    if (r->env)
+        fprintf(out, ", `%s_FILE`", r->env);
+}
+
 void cfg_print_doc(const cfg_table *t, FILE *out)
 {
-    static const char *const types[] = {"string", "integer", "size",
-                                        "boolean", "enum", "list"};
+    static const char *const types[] = {"string",  "integer", "size",
+                                        "boolean", "enum",    "list"};
 
     fputs("| setting | type | default | environment | description |\n"
           "|---|---|---|---|---|\n",
           out);
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
-        char env[64];
+        int has_def = r->def && r->def[0];
 
-        cfg_env_name(r->name, env, sizeof(env));
-        fprintf(out, "| `%s` | %s | %s%s%s | `%s`%s%s%s | %s%s%s%s |\n",
-                r->name, types[r->type], r->def && r->def[0] ? "`" : "",
-                r->def && r->def[0] ? r->def : "(empty)",
-                r->def && r->def[0] ? "`" : "", env, r->env ? ", `" : "",
-                r->env ? r->env : "", r->env ? "`" : "", r->desc,
-                r->type == CFG_ENUM ? " One of `" : "",
-                r->type == CFG_ENUM ? r->choices : "",
-                r->type == CFG_ENUM ? "`." : "");
+        fprintf(out, "| `%s` | %s | %s%s%s | ", r->name, types[r->type],
+                has_def ? "`" : "", has_def ? r->def : "(empty)",
+                has_def ? "`" : "");
+        print_doc_env(r, out);
+        fprintf(out, " | %s", r->desc);
+        if (r->type == CFG_ENUM)
+            fprintf(out, " One of `%s`.", r->choices);
+        if (r->secret)
+            fprintf(out,
+                    " Secret: masked; or read from the file named by "
+                    "`%s%s` (or a `_FILE` variable).",
+                    r->name, CFG_FILE_SUFFIX);
+        fputs(" |\n", out);
     }
 }
 

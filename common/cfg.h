@@ -7,17 +7,17 @@
 #include <stdio.h>
 
 typedef enum cfg_type {
-    CFG_STR,   /* char *, heap-owned by the settings struct */
-    CFG_INT,   /* long long, with bounds */
-    CFG_SIZE,  /* long long bytes; accepts suffixes k, M, G (binary) */
-    CFG_BOOL,  /* int 0/1; accepts true/false/yes/no/on/off/1/0 */
-    CFG_ENUM,  /* char *, one of the '|'-separated choices */
-    CFG_LIST,  /* char *, items joined by '\n'; file: list of strings,
-                  environment: comma-separated */
+    CFG_STR,  /* char *, heap-owned by the settings struct */
+    CFG_INT,  /* long long, with bounds */
+    CFG_SIZE, /* long long bytes; accepts suffixes k, M, G (binary) */
+    CFG_BOOL, /* int 0/1; accepts true/false/yes/no/on/off/1/0 */
+    CFG_ENUM, /* char *, one of the '|'-separated choices */
+    CFG_LIST, /* char *, items joined by '\n'; file: list of strings,
+                 environment: comma-separated */
 } cfg_type;
 
 typedef struct cfg_row {
-    const char *name;    /* "section.key", the path in the file */
+    const char *name; /* "section.key", the path in the file */
     cfg_type type;
     size_t offset;       /* of the field in the settings struct */
     const char *def;     /* default, as text (NULL = empty/unset) */
@@ -29,16 +29,22 @@ typedef struct cfg_row {
 } cfg_row;
 
 /* Where a value came from, for --check-config. */
-typedef enum cfg_source { CFG_SRC_DEFAULT = 0, CFG_SRC_FILE, CFG_SRC_ENV } cfg_source;
+typedef enum cfg_source {
+    CFG_SRC_DEFAULT = 0,
+    CFG_SRC_FILE,
+    CFG_SRC_ENV
+} cfg_source;
 
 #define CFG_MAX_ROWS 128
+#define CFG_FILE_SUFFIX "_file"   /* "s3.secret_key_file" */
+#define CFG_SECRET_FILE_MAX 65536 /* bytes read from a secret file */
 
 typedef struct cfg_table {
     const cfg_row *rows;
     size_t n;
-    void *base;                       /* the settings struct */
-    cfg_source src[CFG_MAX_ROWS];     /* filled by cfg_load */
-    char src_env[CFG_MAX_ROWS][64];   /* the variable that set it */
+    void *base;                     /* the settings struct */
+    cfg_source src[CFG_MAX_ROWS];   /* filled by cfg_load */
+    char src_env[CFG_MAX_ROWS][80]; /* the variable that set it */
 } cfg_table;
 
 /* Errors are collected, not returned one at a time: every problem in the
@@ -60,7 +66,13 @@ void cfg_env_name(const char *row_name, char *out, size_t outlen);
 /* Load defaults, then the file at path (NULL = none), then the environment
  * (getenv_fn lets tests inject one; NULL = getenv). Problems go to errs;
  * returns the number of errors added. Keys in the file that no row names
- * are errors too (a typo must not silently fall back to a default). */
+ * are errors too (a typo must not silently fall back to a default).
+ *
+ * Secret rows can also be read from a file (Docker and Kubernetes
+ * secrets): the setting "<name>_file" in the file, and every variable of
+ * the row plus "_FILE" (AWS_SECRET_ACCESS_KEY_FILE), name a file whose
+ * contents, trailing line ends stripped, are the value (a list: one item
+ * per line or comma). Setting both forms at one level is an error. */
 int cfg_load(cfg_table *t, const char *path,
              const char *(*getenv_fn)(const char *), cfg_errors *errs);
 

@@ -980,6 +980,286 @@ static void cfg_load_twice_replaces_values(void)
     up_done(&f);
 }
 
+/* ---- secrets read from files (Docker and Kubernetes secrets) ---- */
+
+/* Writes n bytes to a new file under /tmp; path receives its name. */
+static int write_secret(const void *p, size_t n, char *path, size_t pathlen)
+{
+    int fd;
+
+    snprintf(path, pathlen, "/tmp/millrace-secret-XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    if (write(fd, p, n) != (ssize_t)n) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static void cfg_secret_file_from_env(void)
+{
+    char path[64];
+    env_var env[] = {{"AWS_SECRET_ACCESS_KEY_FILE", path}, {NULL, NULL}};
+    char *out;
+    up_fx f;
+
+    ASSERT_EQ(write_secret("s3cr3t-from-file\n", 17, path, sizeof(path)), 0);
+    up_load(&f, NULL, env);
+    unlink(path);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.secret_key, "s3cr3t-from-file");
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "s3.secret_key = \"********\"  # env "
+                         "AWS_SECRET_ACCESS_KEY_FILE\n");
+    if (strstr(out, "s3cr3t"))
+        TEST_FAIL_("secret printed:\n%s", out);
+    free(out);
+    up_done(&f);
+}
+
+/* Only trailing line ends go; inner ones and blanks stay. */
+static void cfg_secret_file_strips_trailing_line_ends(void)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } cases[] = {
+        {"abc", "abc"},
+        {"abc\n", "abc"},
+        {"abc\r\n", "abc"},
+        {"abc\n\n\n", "abc"},
+        {" a b \n", " a b "},
+        {"a\nb\n", "a\nb"},
+        {"", ""},
+        {"\n", ""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[64];
+        env_var env[] = {{"MILLRACE_S3_SESSION_TOKEN_FILE", path},
+                         {NULL, NULL}};
+        up_fx f;
+
+        ASSERT_EQ(write_secret(cases[i].text, strlen(cases[i].text), path,
+                               sizeof(path)),
+                  0);
+        up_load(&f, NULL, env);
+        unlink(path);
+        ASSERT_NERR(&f, 0);
+        ASSERT_STR_EQ(f.c.s3.session_token, cases[i].want);
+        up_done(&f);
+    }
+}
+
+static void cfg_secret_file_setting_in_file(void)
+{
+    char path[64];
+    char text[160];
+    char *out;
+    up_fx f;
+
+    ASSERT_EQ(write_secret("from-a-secret-file\r\n", 20, path, sizeof(path)),
+              0);
+    snprintf(text, sizeof(text), "s3: { secret_key_file = \"%s\"; };\n", path);
+    up_load(&f, text, NULL);
+    unlink(path);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.secret_key, "from-a-secret-file");
+    ASSERT_EQ(f.t.src[row_index(&f.t, "s3.secret_key")], CFG_SRC_FILE);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "s3.secret_key = \"********\"  # file\n");
+    free(out);
+    up_done(&f);
+}
+
+/* The usual order holds: the environment over the file, the MILLRACE_
+ * variable over the short one, whichever form each uses. */
+static void cfg_secret_file_precedence(void)
+{
+    char p1[64], p2[64];
+    env_var env[] = {{"AWS_SECRET_ACCESS_KEY", "short-variable"},
+                     {"MILLRACE_S3_SECRET_KEY_FILE", p1},
+                     {NULL, NULL}};
+    env_var env2[] = {{"AWS_SECRET_ACCESS_KEY_FILE", p2}, {NULL, NULL}};
+    up_fx f;
+
+    ASSERT_EQ(write_secret("namespaced-file", 15, p1, sizeof(p1)), 0);
+    ASSERT_EQ(write_secret("short-file", 10, p2, sizeof(p2)), 0);
+    up_load(&f, "s3: { secret_key = \"in-the-file\"; };\n", env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.secret_key, "namespaced-file");
+    ASSERT_STR_EQ(f.t.src_env[row_index(&f.t, "s3.secret_key")],
+                  "MILLRACE_S3_SECRET_KEY_FILE");
+    up_done(&f);
+    up_load(&f, "s3: { secret_key = \"in-the-file\"; };\n", env2);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.secret_key, "short-file");
+    up_done(&f);
+    unlink(p1);
+    unlink(p2);
+}
+
+static void cfg_secret_both_forms_is_error(void)
+{
+    char path[64];
+    char text[200];
+    env_var env[] = {{"AWS_SECRET_ACCESS_KEY", "plain"},
+                     {"AWS_SECRET_ACCESS_KEY_FILE", path},
+                     {NULL, NULL}};
+    up_fx f;
+
+    ASSERT_EQ(write_secret("x", 1, path, sizeof(path)), 0);
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "s3.secret_key: env AWS_SECRET_ACCESS_KEY and "
+                         "AWS_SECRET_ACCESS_KEY_FILE are both set");
+    up_done(&f);
+    snprintf(text, sizeof(text),
+             "s3: {\n  secret_key = \"plain\";\n  secret_key_file = \"%s\";\n"
+             "};\n",
+             path);
+    up_load(&f, text, NULL);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, ":3): set s3.secret_key or s3.secret_key_file, "
+                         "not both");
+    up_done(&f);
+    unlink(path);
+}
+
+/* Unreadable, oversized or binary files are listed with the other errors,
+ * named by path, never quoting what they hold. */
+static void cfg_secret_file_errors_listed_without_contents(void)
+{
+    static const char nul[] = "secret-with\0a-nul";
+    char big_path[64], nul_path[64];
+    env_var env[] = {
+        {"AWS_SECRET_ACCESS_KEY_FILE", "/tmp/millrace-no-such-dir/secret"},
+        {"AWS_SESSION_TOKEN_FILE", big_path},
+        {"MILLRACE_INGEST_TOKENS_FILE", ""},
+        {"MAX_WORKERS", "lots"},
+        {NULL, NULL}};
+    env_var env2[] = {{"MILLRACE_S3_SECRET_KEY_FILE", nul_path}, {NULL, NULL}};
+    char *big = malloc(CFG_SECRET_FILE_MAX + 1);
+    up_fx f;
+
+    ASSERT(big != NULL);
+    memset(big, 'k', CFG_SECRET_FILE_MAX + 1);
+    ASSERT_EQ(
+        write_secret(big, CFG_SECRET_FILE_MAX + 1, big_path, sizeof(big_path)),
+        0);
+    free(big);
+    ASSERT_EQ(write_secret(nul, sizeof(nul) - 1, nul_path, sizeof(nul_path)),
+              0);
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 3);
+    ASSERT_ERR_HAS(&f.e, "s3.secret_key (env AWS_SECRET_ACCESS_KEY_FILE): "
+                         "cannot read \"/tmp/millrace-no-such-dir/secret\": "
+                         "No such file or directory");
+    ASSERT_ERR_HAS(&f.e, "s3.session_token (env AWS_SESSION_TOKEN_FILE): ");
+    ASSERT_ERR_HAS(&f.e, "is larger than 65536 bytes");
+    ASSERT_ERR_HAS(&f.e, "\"lots\" is not an integer");
+    for (size_t i = 0; i < f.e.n; i++)
+        if (strstr(f.e.msgs[i], "kkkk"))
+            TEST_FAIL_("contents shown: %s", f.e.msgs[i]);
+    up_done(&f);
+    up_load(&f, NULL, env2);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "holds a NUL byte");
+    if (errs_have(&f.e, "secret-with"))
+        TEST_FAIL_("contents shown");
+    up_done(&f);
+    unlink(big_path);
+    unlink(nul_path);
+}
+
+static void cfg_empty_secret_file_name_is_error(void)
+{
+    static const env_var env[] = {{"MILLRACE_INGEST_TOKENS_FILE", ""},
+                                  {NULL, NULL}};
+    in_fx f;
+
+    in_load(&f, NULL, env);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "ingest.tokens (env MILLRACE_INGEST_TOKENS_FILE): "
+                         "empty file name");
+    in_done(&f);
+}
+
+/* Only secret rows have a file form: elsewhere it is an unknown setting
+ * (file) or an ignored variable (environment), as for any other name. */
+static void cfg_file_form_only_for_secrets(void)
+{
+    static const env_var env[] = {{"S3_BUCKET_FILE", "/etc/hostname"},
+                                  {"MILLRACE_S3_BUCKET_FILE", "/etc/hostname"},
+                                  {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, "s3: { bucket_file = \"/etc/hostname\"; };\n", env);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "unknown setting \"s3.bucket_file\"");
+    ASSERT_STR_EQ(f.c.s3.bucket, "");
+    up_done(&f);
+    up_load(&f, "s3: { secret_key_file = 7; };\n", NULL);
+    ASSERT_NERR(&f, 1);
+    ASSERT_ERR_HAS(&f.e, "s3.secret_key_file (");
+    ASSERT_ERR_HAS(&f.e, "expected a file name");
+    up_done(&f);
+}
+
+/* A list secret: one item per line (or comma), blank lines and CRs
+ * dropped, as a Secret mounted from a file written by hand holds them. */
+static void cfg_token_list_from_file(void)
+{
+    static const char text[] = "token-one-0123456789\r\n"
+                               "\n"
+                               "token-two-0123456789,token-three-012345\n";
+    char path[64];
+    env_var env[] = {{"MILLRACE_INGEST_TOKENS_FILE", path}, {NULL, NULL}};
+    char cfgtext[160];
+    in_fx f;
+
+    ASSERT_EQ(write_secret(text, sizeof(text) - 1, path, sizeof(path)), 0);
+    in_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.ingest.tokens, "token-one-0123456789\n"
+                                     "token-two-0123456789\n"
+                                     "token-three-012345");
+    in_done(&f);
+    snprintf(cfgtext, sizeof(cfgtext), "ingest: { tokens_file = \"%s\"; };\n",
+             path);
+    in_load(&f, cfgtext, NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.ingest.tokens, "token-one-0123456789\n"
+                                     "token-two-0123456789\n"
+                                     "token-three-012345");
+    in_done(&f);
+    unlink(path);
+}
+
+static void cfg_doc_names_secret_file_variables(void)
+{
+    char *out;
+    up_fx f;
+
+    up_load(&f, NULL, NULL);
+    out = print_to_string(&f.t, 1);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "`MILLRACE_S3_SECRET_KEY`, `AWS_SECRET_ACCESS_KEY`, "
+                         "`MILLRACE_S3_SECRET_KEY_FILE`, "
+                         "`AWS_SECRET_ACCESS_KEY_FILE` |");
+    ASSERT_CONTAINS(out, "`s3.secret_key_file`");
+    if (strstr(out, "`MILLRACE_S3_BUCKET_FILE`"))
+        TEST_FAIL_("a file variable for a setting that is not secret");
+    free(out);
+    up_done(&f);
+}
+
 TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
           T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
           T(cfg_file_value_types), T(cfg_file_wrong_types_rejected),
@@ -1004,4 +1284,11 @@ TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
           T(uploader_validate_local_needs_no_bucket),
           T(uploader_validate_gzip_level), T(uploader_validate_empty_kafka),
           T(ingest_validate_event_bigger_than_body), T(cfg_free_clears_strings),
-          T(cfg_load_twice_replaces_values))
+          T(cfg_load_twice_replaces_values), T(cfg_secret_file_from_env),
+          T(cfg_secret_file_strips_trailing_line_ends),
+          T(cfg_secret_file_setting_in_file), T(cfg_secret_file_precedence),
+          T(cfg_secret_both_forms_is_error),
+          T(cfg_secret_file_errors_listed_without_contents),
+          T(cfg_empty_secret_file_name_is_error),
+          T(cfg_file_form_only_for_secrets), T(cfg_token_list_from_file),
+          T(cfg_doc_names_secret_file_variables))
