@@ -1,8 +1,8 @@
 /* jsoncheck.c -- a fast, allocation-free check that a record is one JSON
  * object, and a lookup of a top-level field in it. Pure.
  *
- * A recursive-descent scanner over RFC 8259, bounded by max_depth so the
- * stack stays small whatever the input. */
+ * A scanner over RFC 8259 that keeps the open containers in a bit stack
+ * instead of recursing, so the call stack stays small at any depth. */
 #include "jsoncheck.h"
 
 #include <string.h>
@@ -11,9 +11,11 @@ typedef struct scan {
     const char *p, *end;
     int depth, max_depth;
     const char *why;
+    /* The open containers, one bit each (1: an object), innermost at
+     * depth - 1: nesting costs bits here, not call frames, so a record
+     * nested 100000 deep needs no deep stack. */
+    unsigned char is_obj[JSONCHECK_MAX_DEPTH / 8];
 } scan;
-
-static int value(scan *s);
 
 static void ws(scan *s)
 {
@@ -151,57 +153,9 @@ static int literal(scan *s, const char *word)
     return 0;
 }
 
-/* Objects and arrays share the loop: members are "name": value. */
-static int container(scan *s, char close)
+static int scalar(scan *s)
 {
-    if (++s->depth > s->max_depth)
-        return bad(s, "nested too deep");
-    s->p++;
-    ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        s->depth--;
-        return 0;
-    }
-    for (;;) {
-        ws(s);
-        if (close == '}') {
-            if (s->p >= s->end || *s->p != '"')
-                return bad(s, "expected a member name");
-            if (string(s) < 0)
-                return -1;
-            ws(s);
-            if (s->p >= s->end || *s->p != ':')
-                return bad(s, "expected ':'");
-            s->p++;
-        }
-        if (value(s) < 0)
-            return -1;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            s->depth--;
-            return 0;
-        }
-        return bad(s, close == '}' ? "expected ',' or '}'"
-                                   : "expected ',' or ']'");
-    }
-}
-
-static int value(scan *s)
-{
-    ws(s);
-    if (s->p >= s->end)
-        return bad(s, "truncated");
     switch (*s->p) {
-    case '{':
-        return container(s, '}');
-    case '[':
-        return container(s, ']');
     case '"':
         return string(s);
     case 't':
@@ -217,10 +171,116 @@ static int value(scan *s)
     }
 }
 
+/* "name": before a member's value. */
+static int member_name(scan *s)
+{
+    ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return bad(s, "expected a member name");
+    if (string(s) < 0)
+        return -1;
+    ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return bad(s, "expected ':'");
+    s->p++;
+    return 0;
+}
+
+static int top_is_obj(const scan *s)
+{
+    int i = s->depth - 1;
+
+    return (s->is_obj[i / 8] >> (i % 8)) & 1;
+}
+
+enum { NEXT = 1, DONE = 0 }; /* another value follows; the value ended */
+
+/* Opens '{' or '['. An empty one is a whole value (DONE); otherwise its
+ * first value follows (NEXT), after the member name in an object. */
+static int open_container(scan *s)
+{
+    int obj = *s->p == '{';
+    int i = s->depth;
+
+    if (++s->depth > s->max_depth)
+        return bad(s, "nested too deep");
+    if (obj)
+        s->is_obj[i / 8] |= (unsigned char)(1u << (i % 8));
+    else
+        s->is_obj[i / 8] &= (unsigned char)~(1u << (i % 8));
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+        s->p++;
+        s->depth--;
+        return DONE;
+    }
+    if (obj && member_name(s) < 0)
+        return -1;
+    return NEXT;
+}
+
+/* After a value at depth base + k: closes the containers it ends, until
+ * a ',' starts the next value (NEXT) or the value at depth base ends. */
+static int after_value(scan *s, int base)
+{
+    while (s->depth > base) {
+        int obj = top_is_obj(s);
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            if (obj && member_name(s) < 0)
+                return -1;
+            return NEXT;
+        }
+        if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+            s->p++;
+            s->depth--;
+            continue;
+        }
+        return bad(s, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+    return DONE;
+}
+
+/* One whole value, nested ones included, without recursion. */
+static int value(scan *s)
+{
+    int base = s->depth;
+    int r;
+
+    for (;;) {
+        ws(s);
+        if (s->p >= s->end)
+            return bad(s, "truncated");
+        if (*s->p == '{' || *s->p == '[')
+            r = open_container(s);
+        else
+            r = scalar(s) < 0 ? -1 : DONE;
+        if (r == DONE)
+            r = after_value(s, base);
+        if (r < 0)
+            return -1;
+        if (r == DONE)
+            return 0;
+    }
+}
+
+static void scan_init(scan *s, const char *p, size_t len, int max_depth)
+{
+    s->p = p;
+    s->end = p + len;
+    s->depth = 0;
+    s->max_depth =
+        max_depth < JSONCHECK_MAX_DEPTH ? max_depth : JSONCHECK_MAX_DEPTH;
+    s->why = NULL;
+}
+
 int jsoncheck_object(const char *p, size_t len, int max_depth, const char **why)
 {
-    scan s = {p, p + len, 0, max_depth, NULL};
+    scan s;
 
+    scan_init(&s, p, len, max_depth);
     ws(&s);
     if (s.p >= s.end || *s.p != '{') {
         *why = "not a JSON object";
@@ -241,9 +301,10 @@ int jsoncheck_object(const char *p, size_t len, int max_depth, const char **why)
 int jsoncheck_field(const char *p, size_t len, const char *name,
                     const char **val, size_t *vlen)
 {
-    scan s = {p, p + len, 0, 1 << 20, NULL};
+    scan s;
     size_t nlen = strlen(name);
 
+    scan_init(&s, p, len, JSONCHECK_MAX_DEPTH);
     ws(&s);
     if (s.p >= s.end || *s.p != '{')
         return -1;

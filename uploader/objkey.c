@@ -9,13 +9,16 @@
 
 #define HOUR_MS 3600000LL
 
+/* Rounds down, except in int64's first partial hour, whose hour start
+ * int64 cannot hold: those timestamps (any producer can set one) go to
+ * the hour after, rather than overflowing. */
 int64_t objkey_hour_start(int64_t ts_ms)
 {
-    int64_t h = ts_ms / HOUR_MS;
+    int64_t r = ts_ms % HOUR_MS;
 
-    if (ts_ms < 0 && ts_ms % HOUR_MS)
-        h--;
-    return h * HOUR_MS;
+    if (r < 0 && ts_ms - r >= INT64_MIN + HOUR_MS)
+        r += HOUR_MS;
+    return ts_ms - r;
 }
 
 /* The prefix without slashes around it. */

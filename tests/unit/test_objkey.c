@@ -199,6 +199,23 @@ static void objkey_hour_start_real_time(void)
     ASSERT_EQ(start % HOUR_MS, 0);
 }
 
+/* INT64_MIN overflowed (h * HOUR_MS; UBSan aborted). Found by
+ * tests/fuzz/fuzz_objkey (corpus: int64-min-ts). */
+static void objkey_hour_start_int64_extremes(void)
+{
+    int64_t first = INT64_MIN - INT64_MIN % HOUR_MS; /* first whole hour */
+    char key[256];
+
+    ASSERT_EQ(objkey_hour_start(INT64_MIN), first);
+    ASSERT_EQ(objkey_hour_start(first - 1), first);
+    ASSERT_EQ(objkey_hour_start(first), first);
+    ASSERT_EQ(objkey_hour_start(first + HOUR_MS - 1), first);
+    ASSERT_EQ(objkey_hour_start(first + HOUR_MS), first + HOUR_MS);
+    ASSERT_EQ(objkey_hour_start(INT64_MAX), INT64_MAX - INT64_MAX % HOUR_MS);
+    ASSERT(objkey_format(key, sizeof(key), "p", "t", 0, 0, INT64_MIN, "") > 0);
+    ASSERT(objkey_format(key, sizeof(key), "p", "t", 0, 0, INT64_MAX, "") > 0);
+}
+
 /* The length returned needs length + 1 bytes (the NUL). */
 static void objkey_buffer_too_small(void)
 {
@@ -220,4 +237,5 @@ TEST_MAIN(T(objkey_exact_key), T(objkey_same_hour_same_key),
           T(objkey_offsets_zero_padded), T(objkey_partition_numbers),
           T(objkey_prefix_forms), T(objkey_hour_day_month_year_edges),
           T(objkey_negative_timestamps), T(objkey_hour_start_values),
-          T(objkey_hour_start_real_time), T(objkey_buffer_too_small))
+          T(objkey_hour_start_real_time), T(objkey_hour_start_int64_extremes),
+          T(objkey_buffer_too_small))
