@@ -30,10 +30,15 @@ ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID", "millrace-test")
 SECRET_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "millrace-test-secret-key")
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 LOG_DIR = os.path.join(ROOT, ".run", "e2e-logs")
+# Under valgrind (MILLRACE_WRAP) the daemons run 20-50 times slower: every
+# wait's deadline is multiplied by MILLRACE_TIMEOUT_SCALE.
+TIMEOUT_SCALE = float(os.environ.get("MILLRACE_TIMEOUT_SCALE", "1"))
 
 
 def wait_until(fn, timeout, what, interval=0.1):
-    """Polls fn until it returns a truthy value; fails after timeout s."""
+    """Polls fn until it returns a truthy value; fails after timeout s
+    (times MILLRACE_TIMEOUT_SCALE)."""
+    timeout *= TIMEOUT_SCALE
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -86,14 +91,15 @@ class Daemon:
                 raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n"
                                      + self.log_text())
             try:
-                return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+                return requests.get(self.url + "/healthz",
+                                    timeout=TIMEOUT_SCALE).status_code == 200
             except requests.RequestException:
                 return False
         wait_until(ok, timeout, f"{self.name} /healthz")
 
     def metrics(self):
         out = {}
-        text = requests.get(self.url + "/metrics", timeout=5).text
+        text = requests.get(self.url + "/metrics", timeout=5 * TIMEOUT_SCALE).text
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 k, v = line.rsplit(" ", 1)
@@ -104,7 +110,7 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * TIMEOUT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
