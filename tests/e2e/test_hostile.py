@@ -19,7 +19,7 @@ import uuid
 
 import requests
 
-from conftest import wait_until
+from conftest import TIMEOUT_SCALE, wait_until
 
 REQUEST_TIMEOUT_S = 2
 SETTINGS = {"MILLRACE_INGEST_REQUEST_TIMEOUT_MS": REQUEST_TIMEOUT_S * 1000,
@@ -30,11 +30,12 @@ SETTINGS = {"MILLRACE_INGEST_REQUEST_TIMEOUT_MS": REQUEST_TIMEOUT_S * 1000,
 # Every case is answered (or its connection closed) within this many seconds
 # of its last byte: the head and the body each get the request timeout, one
 # read may add as much again (README, Backpressure); the rest is margin for a
-# loaded 2-core machine.
-BOUND_S = 2 * REQUEST_TIMEOUT_S + 6
+# loaded 2-core machine (and for sanitizer and valgrind runs,
+# MILLRACE_TIMEOUT_SCALE).
+BOUND_S = (2 * REQUEST_TIMEOUT_S + 6) * TIMEOUT_SCALE
 SLOWLORIS = 48          # more than the 32 threads: some wait for a thread first
-SLOWLORIS_BOUND_S = 3 * REQUEST_TIMEOUT_S + 6
-RSS_BOUND_MB = 200
+SLOWLORIS_BOUND_S = (3 * REQUEST_TIMEOUT_S + 6) * TIMEOUT_SCALE
+RSS_BOUND_MB = 200 * TIMEOUT_SCALE  # valgrind's own memory counts too
 CLOSED = "closed"       # no answer: the server closed the connection
 
 GOOD_IDS = []           # ids of good events sent by the corpus itself
@@ -228,7 +229,7 @@ def attack(port, name, payload, expect, must_close):
         sent = threading.Event()
         t = threading.Thread(target=send_parts, args=(s, payload, sent), daemon=True)
         t.start()
-        status, rest = read_answer(s, b"", time.monotonic() + 60)
+        status, rest = read_answer(s, b"", time.monotonic() + 60 * TIMEOUT_SCALE)
         answered = time.monotonic()
         # The bound counts from the client's last byte: sending a large
         # body takes its own time on a busy machine.
