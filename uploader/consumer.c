@@ -36,6 +36,8 @@ typedef struct part {
     batch *ready;         /* closed, waiting for the partition's turn */
     int ready_planned;    /* its plan is committed */
     upload_job *inflight; /* queued or uploading */
+    batch *retry;         /* a planned batch whose upload failed: redone
+                             before anything else of the partition */
     upload_job *orphan;   /* abandoned at a revoke, not yet returned */
     int64_t plan_end;     /* the first batch must end here; -1: no plan */
     int64_t committed;    /* last committed offset; < 0: none */
@@ -167,16 +169,32 @@ static int64_t plan_of(const rd_kafka_topic_partition_t *tp)
 
 /* Hands p's ready batch to the pool if the partition's turn has come:
  * its previous batch is stored and committed, and its plan is committed. */
+/* Hands a batch of partition id to the pool: if no upload of the
+ * partition is in flight, a batch to redo goes first; else the ready batch
+ * once its plan is committed. */
 static void try_dispatch(consumer *c, int32_t id)
 {
     part *p = &c->parts[id];
     upload_job *j;
 
-    if (p->inflight || p->ready == NULL || !p->assigned)
+    if (p->inflight || !p->assigned || now_ms() < p->retry_at_ms)
+        return;
+    if (p->retry) {
+        j = upload_job_new(p->retry);
+        if (j == NULL)
+            return;
+        if (pool_try_submit(c->pool, j) < 0) {
+            j->b = NULL;
+            upload_job_free(j);
+            return;
+        }
+        p->retry = NULL;
+        p->inflight = j;
+        return;
+    }
+    if (p->ready == NULL)
         return;
     if (!p->ready_planned) {
-        if (now_ms() < p->retry_at_ms)
-            return;
         if (commit(c, id, batch_first_offset(p->ready),
                    batch_last_offset(p->ready)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             p->retry_at_ms = now_ms() + 1000;
@@ -230,6 +248,19 @@ static void on_done(consumer *c, upload_job *j)
          * this one; otherwise commit this one on its own. */
         if (j->result == UPLOAD_STORED && p->assigned && p->ready == NULL)
             commit(c, id, j->next_offset, -1);
+        /* A worker that gave up (not asked to) leaves a hole that nothing
+         * may be committed past: the same batch is done again, first. */
+        if (j->result != UPLOAD_STORED && p->assigned &&
+            !atomic_load(&j->abandon)) {
+            log_warn("consumer",
+                     "partition %d: batch [%lld, %lld] failed; "
+                     "retrying it",
+                     (int)id, (long long)batch_first_offset(j->b),
+                     (long long)batch_last_offset(j->b));
+            p->retry = j->b;
+            j->b = NULL;
+            p->retry_at_ms = now_ms() + c->cfg->uploader.retry_max_ms;
+        }
     }
     upload_job_free(j);
     if (p)
@@ -304,8 +335,10 @@ static void drop_batches(part *p)
 {
     batch_free(p->open);
     batch_free(p->ready);
+    batch_free(p->retry);
     p->open = NULL;
     p->ready = NULL;
+    p->retry = NULL;
     p->ready_planned = 0;
     p->plan_end = -1;
 }
@@ -587,7 +620,7 @@ static void check_ages(consumer *c)
         batch_state st;
         if (!p->assigned)
             continue;
-        if (p->ready)
+        if (p->ready || p->retry)
             try_dispatch(c, i);
         if (p->open == NULL || p->ready || p->plan_end >= 0)
             continue;

@@ -656,7 +656,9 @@ void upload_run(void *job, void *ctx)
     for (size_t i = 0; i < n; i++)
         if (store_one(j, c, skip, &objs[i]) != OP_STORED)
             goto done;
-    if (c->write_index && store_index(j, c, objs, n) != OP_STORED)
+    /* The index only helps replay: an entry the store refuses for good
+     * (after the operator chose to move on) does not hold the batch back. */
+    if (c->write_index && store_index(j, c, objs, n) == OP_ABANDONED)
         goto done;
     j->result = UPLOAD_STORED;
 done:
