@@ -9,6 +9,7 @@
  * such records to the dead-letter topic after some attempts. */
 #include "upload.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,9 +436,15 @@ int upload_parse_time(const char *v, size_t len, int64_t *ms)
     if (*end == 'Z' || *end == 'z') {
         end++;
     } else if (*end == '+' || *end == '-') {
+        /* Exactly "hh:mm": a shorter offset ("+1:2", which sscanf's %2d
+         * took) made the 6-byte step below read past the string. */
         int hh, mm;
-        if (sscanf(end + 1, "%2d:%2d", &hh, &mm) != 2)
+        if (!isdigit((unsigned char)end[1]) ||
+            !isdigit((unsigned char)end[2]) || end[3] != ':' ||
+            !isdigit((unsigned char)end[4]) || !isdigit((unsigned char)end[5]))
             return -1;
+        hh = (end[1] - '0') * 10 + (end[2] - '0');
+        mm = (end[4] - '0') * 10 + (end[5] - '0');
         *ms -= (*end == '+' ? 1 : -1) * (int64_t)(hh * 60 + mm) * 60000;
         end += 6;
     } else {

@@ -21,7 +21,7 @@ for bin in "$@"; do
     arts=build-fuzz/artifacts/$name
     log=build-fuzz/$name.log
     mkdir -p "$work" "$arts" "$seeds"
-    opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
+    opts=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048
           -max_len=4096 -print_final_stats=1 -artifact_prefix="$arts/")
     case $name in
     fuzz_validate | fuzz_ndjson | fuzz_jsoncheck)

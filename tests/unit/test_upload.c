@@ -590,6 +590,29 @@ static void upload_parse_time_forms(void)
     ASSERT_EQ(upload_parse_time("true", 4, &ms), -1);
 }
 
+/* "+1:2" passed sscanf's %2d:%2d, then the parser stepped 6 bytes: past
+ * the end of its copy (ASan: stack-buffer-overflow for a 63-byte value).
+ * Found with tests/fuzz/fuzz_timefield (regress-offset-past-the-end). */
+static void upload_parse_time_offset_exactly_hh_mm(void)
+{
+    static const char *const bad[] = {
+        "\"2026-11-27T18:00:00+1:2\"",
+        "\"2026-11-27T18:00:00+01:2\"",
+        "\"2026-11-27T18:00:00+ 1:02\"",
+        "\"2026-11-27T18:00:00+01:-2\"",
+        "\"2026-11-27T18:00:00+0130\"",
+        "\"2026-11-27T18:00:00+01\"",
+        "\"2026-11-27T18:00:00.000000000000000000000000000000000000+1:2\"",
+    };
+    int64_t ms = 0;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (upload_parse_time(bad[i], strlen(bad[i]), &ms) != -1)
+            TEST_FAIL_("accepted %s", bad[i]);
+    ASSERT_EQ(upload_parse_time("\"2026-11-27T18:00:00+01:30\"", 27, &ms), 0);
+    ASSERT_EQ(ms, 1795802400000LL - 5400000LL);
+}
+
 TEST_MAIN(T(upload_backoff_grows_exponentially),
           T(upload_backoff_jitter_in_range), T(upload_backoff_edges),
           T(upload_job_new_commits_after_last),
@@ -602,4 +625,5 @@ TEST_MAIN(T(upload_backoff_grows_exponentially),
           T(upload_run_local_errors_abandon), T(upload_run_on_pool_workers),
           T(upload_run_leaves_out_bad_records_without_dlq),
           T(upload_run_writes_the_index_last),
-          T(upload_run_time_field_places_records), T(upload_parse_time_forms))
+          T(upload_run_time_field_places_records), T(upload_parse_time_forms),
+          T(upload_parse_time_offset_exactly_hh_mm))
