@@ -6,6 +6,7 @@
 #   make unit       C unit tests only;  make e2e  end-to-end tests only
 #   make format     clang-format every C file
 #   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
+#   make bench-uploader  the uploader's benchmark (README, Benchmarks)
 #   make fuzz       libFuzzer harnesses into build-fuzz/, each run FUZZ_SECONDS
 #   make fuzz-smoke the same, about 10 s each (part of make test)
 #   make chaos      the chaos run, CHAOS_SECONDS of load (600) through faults
@@ -38,7 +39,7 @@ BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all san deps run test unit e2e servers-start servers-stop \
-        format format-check clean bench bench-ingest \
+        format format-check clean bench bench-ingest bench-uploader \
         fuzz fuzz-build fuzz-smoke
 all: $(BINS)
 
@@ -83,12 +84,20 @@ e2e: all
 test: deps
 	@bash tests/run-all.sh
 
-bench: deps all $(B)/bench/bare-civetweb
+bench: deps all $(B)/bench/bare-civetweb $(B)/bench/gen-events
 	@bash tests/bench/run.sh
 
 # ingest-api against a bare civetweb handler (the ceiling), on the real Kafka
 bench-ingest: deps all $(B)/bench/bare-civetweb
 	@bash tests/bench/ingest.sh
+
+# the uploader draining a pre-filled topic into the real S3 server
+bench-uploader: deps all $(B)/bench/gen-events
+	@bash tests/bench/uploader.sh
+
+$(B)/bench/gen-events: tests/bench/gen_events.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(B)/bench/bare-civetweb: tests/bench/bare_civetweb.c
 	@mkdir -p $(dir $@)

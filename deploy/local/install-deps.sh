@@ -54,6 +54,8 @@ TOOL_PKGS=(
     wrk kcat curl python3-pip
     # `make bench-ingest`: its plot of throughput and p99 against concurrency
     gnuplot-nox
+    # `make bench-uploader`: the zstd command, the reference for format zstd
+    zstd
     # the local Kafka broker (deploy/local/kafka.sh): a JRE and Maven for its jars
     openjdk-17-jre-headless maven
 )
