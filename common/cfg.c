@@ -585,6 +585,30 @@ int cfg_load(cfg_table *t, const char *path,
     return (int)(errs->n - before);
 }
 
+/* The length of the name of a list item "name=value" whose name says it
+ * holds a credential (a pass-through librdkafka property: sasl.password,
+ * ssl.key.password, sasl.oauthbearer.client.secret, ssl.key.pem), so that
+ * its value is masked; else 0. */
+static size_t sensitive_item(const char *item)
+{
+    static const char *const words[] = {"password", "secret", "token", "pem",
+                                        "oauthbearer.config"};
+    const char *eq = strchr(item, '=');
+    char name[256];
+    size_t n;
+
+    if (eq == NULL || (size_t)(eq - item) >= sizeof(name))
+        return 0;
+    n = (size_t)(eq - item);
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)item[i]);
+    name[n] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(name, words[i]))
+            return n;
+    return 0;
+}
+
 static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
 {
     const void *f = (const char *)t->base + r->offset;
@@ -602,7 +626,12 @@ static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
             int first = 1;
             fputc('[', out);
             while (cfg_list_next(&cur, item, sizeof(item))) {
-                fprintf(out, "%s\"%s\"", first ? "" : ", ", item);
+                size_t masked = sensitive_item(item);
+                if (masked)
+                    fprintf(out, "%s\"%.*s=********\"", first ? "" : ", ",
+                            (int)masked, item);
+                else
+                    fprintf(out, "%s\"%s\"", first ? "" : ", ", item);
                 first = 0;
             }
             fputc(']', out);

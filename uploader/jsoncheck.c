@@ -311,6 +311,7 @@ int jsoncheck_field(const char *p, size_t len, const char *name,
     s.p++;
     for (;;) {
         const char *key;
+        size_t keylen;
         const char *v;
         ws(&s);
         if (s.p >= s.end || *s.p != '"')
@@ -318,6 +319,7 @@ int jsoncheck_field(const char *p, size_t len, const char *name,
         key = s.p + 1;
         if (string(&s) < 0)
             return -1;
+        keylen = (size_t)(s.p - 1 - key); /* up to the closing quote */
         ws(&s);
         if (s.p >= s.end || *s.p != ':')
             return -1;
@@ -326,8 +328,9 @@ int jsoncheck_field(const char *p, size_t len, const char *name,
         v = s.p;
         if (value(&s) < 0)
             return -1;
-        if (key + nlen < s.end && key[nlen] == '"' &&
-            memcmp(key, name, nlen) == 0) {
+        /* The whole name: a quote after a prefix of it can be escaped
+         * ({"a\\"b":1} is not the member "a\\"). */
+        if (keylen == nlen && memcmp(key, name, nlen) == 0) {
             *val = v;
             *vlen = (size_t)(s.p - v);
             return 0;

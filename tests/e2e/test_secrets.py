@@ -21,6 +21,7 @@ WRONG_TOKEN = f"tok-{TAG}-notOneOfOurs"
 WRONG_SECRET = f"wrong-secret-{TAG}-Hs9dLq"
 SESSION_TOKEN = f"session-{TAG}-FwQ2uT6e/+="
 SHORT_TOKEN = f"s{TAG}x"  # too short: a config error that must not quote it
+SASL_PASSWORD = f"sasl-{TAG}-Jm3vB8pd"  # a librdkafka property passed through
 
 
 def leaks(text, secrets):
@@ -103,10 +104,12 @@ def test_check_config_masks_secrets(tmp_path):
     cfg.write_text(f's3: {{ bucket = "{BUCKET}"; access_key = "ak"; '
                    f'session_token = "{SESSION_TOKEN}"; }};\n'
                    f'ingest: {{ tokens = [ "{TOKENS[0]}" ]; }};\n')
-    secrets = TOKENS + [WRONG_SECRET, SESSION_TOKEN, SHORT_TOKEN]
+    secrets = TOKENS + [WRONG_SECRET, SESSION_TOKEN, SHORT_TOKEN, SASL_PASSWORD]
     runs = [
         ("uploader", {"AWS_SECRET_ACCESS_KEY": WRONG_SECRET, "AWS_SESSION_TOKEN": SESSION_TOKEN,
-                      "AWS_ACCESS_KEY_ID": "ak", "S3_BUCKET": BUCKET}, [], 0),
+                      "AWS_ACCESS_KEY_ID": "ak", "S3_BUCKET": BUCKET,
+                      "MILLRACE_KAFKA_PROPERTIES": f"sasl.mechanism=PLAIN,"
+                                                   f"sasl.password={SASL_PASSWORD}"}, [], 0),
         ("uploader", {"AWS_SECRET_ACCESS_KEY_FILE": key_file, "AWS_ACCESS_KEY_ID": "ak",
                       "S3_BUCKET": BUCKET, "S3_ENDPOINT": S3_ENDPOINT}, [], 0),
         ("uploader", {"MILLRACE_S3_SECRET_KEY": WRONG_SECRET},

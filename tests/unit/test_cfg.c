@@ -1260,6 +1260,32 @@ static void cfg_doc_names_secret_file_variables(void)
     up_done(&f);
 }
 
+/* A SASL password passed through kafka.properties is a secret too. */
+static void cfg_print_masks_credential_properties(void)
+{
+    static const env_var env[] = {
+        {"MILLRACE_KAFKA_PROPERTIES",
+         "sasl.mechanism=PLAIN,sasl.password=hunter2-sasl,SSL.Key.Password=k3y,"
+         "sasl.oauthbearer.client.secret=oauth-s3cret,linger.ms=5"},
+        {NULL, NULL}};
+    char *out;
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "kafka.properties = [\"sasl.mechanism=PLAIN\", "
+                         "\"sasl.password=********\", "
+                         "\"SSL.Key.Password=********\", "
+                         "\"sasl.oauthbearer.client.secret=********\", "
+                         "\"linger.ms=5\"]");
+    if (strstr(out, "hunter2") || strstr(out, "k3y") || strstr(out, "s3cret"))
+        TEST_FAIL_("credential printed:\n%s", out);
+    free(out);
+    up_done(&f);
+}
+
 TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
           T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
           T(cfg_file_value_types), T(cfg_file_wrong_types_rejected),
@@ -1291,4 +1317,5 @@ TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
           T(cfg_secret_file_errors_listed_without_contents),
           T(cfg_empty_secret_file_name_is_error),
           T(cfg_file_form_only_for_secrets), T(cfg_token_list_from_file),
-          T(cfg_doc_names_secret_file_variables))
+          T(cfg_doc_names_secret_file_variables),
+          T(cfg_print_masks_credential_properties))

@@ -277,6 +277,19 @@ static void jsoncheck_field_absent_escaped_or_duplicated(void)
     ASSERT_STR_EQ(v, "1");
 }
 
+/* A name was matched by a prefix of the raw key up to a quote, which
+ * could be an escaped one: {"\\"x":1} answered for the name "\\". Found by
+ * tests/fuzz/fuzz_jsoncheck (corpus: escaped-quote-after-name). */
+static void jsoncheck_field_matches_whole_names(void)
+{
+    char v[64];
+
+    ASSERT_EQ(field("{\"\\\"x\":1,\"\\\\\":2}", "\\", v, sizeof(v)), -1);
+    ASSERT_EQ(field("{\"a\\\"b\":1}", "a\\", v, sizeof(v)), -1);
+    ASSERT_EQ(field("{\"a\\\"b\":1,\"a\":2}", "a", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "2");
+}
+
 TEST_MAIN(T(jsoncheck_accepts_valid_objects), T(jsoncheck_rejects_invalid),
           T(jsoncheck_limits_depth), T(jsoncheck_rejects_nul_inside),
           T(jsoncheck_field_finds_top_level_values),
@@ -285,4 +298,5 @@ TEST_MAIN(T(jsoncheck_accepts_valid_objects), T(jsoncheck_rejects_invalid),
           T(jsoncheck_accepts_what_jansson_refuses),
           T(jsoncheck_raw_nul_after_a_value_refused),
           T(jsoncheck_field_raw_values),
-          T(jsoncheck_field_absent_escaped_or_duplicated))
+          T(jsoncheck_field_absent_escaped_or_duplicated),
+          T(jsoncheck_field_matches_whole_names))
