@@ -29,7 +29,8 @@ B       := build
 endif
 
 COMMON_SRC   := $(wildcard common/*.c)
-INGEST_SRC   := $(filter-out ingest-api/main.c,$(wildcard ingest-api/*.c))
+INGEST_SRC   := $(filter-out ingest-api/main.c ingest-api/tls_shim.c,\
+                $(wildcard ingest-api/*.c))
 UPLOADER_SRC := $(filter-out uploader/main.c,$(wildcard uploader/*.c))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
@@ -54,8 +55,18 @@ $(B)/libingest.a: $(call obj,$(INGEST_SRC)) $(B)/libcommon.a
 $(B)/libuploader.a: $(call obj,$(UPLOADER_SRC)) $(B)/libcommon.a
 	$(AR) rcs $@ $(call obj,$(UPLOADER_SRC))
 
-$(B)/ingest-api: $(call obj,ingest-api/main.c) $(B)/libingest.a $(B)/libcommon.a
+$(B)/ingest-api: $(call obj,ingest-api/main.c) $(B)/libingest.a $(B)/libcommon.a \
+                 | $(B)/libmillrace-ssl.so $(B)/libmillrace-crypto.so
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# TLS with Debian 12's civetweb (ingest-api/tls_shim.c): ingest-api loads
+# these from its own directory; they are not linked.
+SHIM_CFLAGS := -O2 -g -std=c11 -Wall -Wextra -Werror -fPIC -shared
+$(B)/libmillrace-ssl.so: ingest-api/tls_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -o $@ $< -Wl,-soname,libssl.so -Wl,--no-as-needed -lssl -lcrypto
+$(B)/libmillrace-crypto.so:
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -o $@ -Wl,-soname,libcrypto.so -Wl,--no-as-needed -lcrypto
 $(B)/uploader: $(call obj,uploader/main.c) $(B)/libuploader.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/millrace-devbroker: $(call obj,devbroker/devbroker.c) $(B)/libcommon.a

@@ -11,6 +11,7 @@
 
 #include <civetweb.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -627,27 +628,59 @@ static void civetweb_options(const ingest_config *cfg, const char **opts,
     opts[i] = NULL;
 }
 
+/* Debian 12's civetweb 1.15 dlopen()s "libssl.so" and "libcrypto.so" for
+ * the OpenSSL 1.1 API. libmillrace-ssl.so and libmillrace-crypto.so, next
+ * to the binary, carry those sonames and bring OpenSSL 3 with the one name
+ * it lacks (tls_shim.c); loaded first, they are what civetweb's dlopen()
+ * returns. Without them civetweb finds the system's OpenSSL 3, if any, and
+ * cannot use it. Writes why a shim did not load into why. */
+static void tls_load_shims(char *why, size_t whylen)
+{
+    static const char *const shims[] = {"libmillrace-crypto.so",
+                                        "libmillrace-ssl.so"};
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    char *dir_end;
+
+    why[0] = '\0';
+    if (n <= 0) {
+        snprintf(why, whylen, "cannot find the binary's directory");
+        return;
+    }
+    path[n] = '\0';
+    dir_end = strrchr(path, '/') + 1;
+    for (size_t i = 0; i < sizeof(shims) / sizeof(shims[0]); i++) {
+        snprintf(dir_end, sizeof(path) - (size_t)(dir_end - path), "%s",
+                 shims[i]);
+        if (dlopen(path, RTLD_NOW | RTLD_LOCAL) == NULL && !why[0]) {
+            const char *e = dlerror();
+            snprintf(why, whylen, "%.400s", e ? e : shims[i]);
+        }
+    }
+}
+
 /* civetweb loads OpenSSL when TLS is first used; a civetweb that cannot
- * (Debian 12's 1.15 is built for the OpenSSL 1.1 API and looks for
- * SSL_get_peer_certificate, which OpenSSL 3 no longer exports) would
- * start and then crash on the first handshake. So TLS is initialised
- * here, and a failure is a start-up error. */
+ * would start and then crash on the first handshake. So TLS is
+ * initialised here, and a failure is a start-up error. */
 static int tls_unavailable(char *errbuf, size_t errlen)
 {
+    char why[512];
+
     if (!mg_check_feature(MG_FEATURES_TLS)) {
         snprintf(errbuf, errlen,
                  "TLS is unavailable: civetweb %s is built without it",
                  mg_version());
         return 1;
     }
+    tls_load_shims(why, sizeof(why));
     if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
         snprintf(errbuf, errlen,
                  "TLS is unavailable: civetweb %s could not load OpenSSL "
                  "(a civetweb built for the OpenSSL 1.1 API, as Debian "
-                 "12's 1.15 is, cannot use OpenSSL 3). Terminate TLS in "
-                 "front of ingest-api, or link a civetweb built for the "
-                 "OpenSSL 3 API",
-                 mg_version());
+                 "12's 1.15 is, needs libmillrace-ssl.so and "
+                 "libmillrace-crypto.so next to ingest-api to use OpenSSL "
+                 "3%s%s)",
+                 mg_version(), why[0] ? ": " : "", why);
         return 1;
     }
     return 0;
