@@ -23,7 +23,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                          const char *buf)
 {
-    enum log_level lvl = level <= 3 ? LOG_ERROR
+    enum log_level lvl = level <= 3   ? LOG_ERROR
                          : level <= 4 ? LOG_WARN
                          : level <= 6 ? LOG_INFO
                                       : LOG_DEBUG;
@@ -59,8 +59,8 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-    if (kafka_conf_set(conf, "bootstrap.servers", ks->brokers, errbuf,
-                       errlen) < 0)
+    if (kafka_conf_set(conf, "bootstrap.servers", ks->brokers, errbuf, errlen) <
+        0)
         goto fail;
     return conf;
 fail:

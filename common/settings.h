@@ -20,18 +20,37 @@ typedef struct log_settings {
 /* Rows for a daemon struct T holding a kafka_settings at member K and a
  * log_settings at member L. */
 #define SETTINGS_KAFKA_ROWS(T, K)                                              \
-    {"kafka.brokers", CFG_STR, offsetof(T, K.brokers), "127.0.0.1:9092", 0,  \
-     0, NULL, "KAFKA_BROKERS", 0,                                             \
-     "Kafka bootstrap servers, comma-separated host:port."},                  \
-        {"kafka.topic", CFG_STR, offsetof(T, K.topic), "events", 0, 0, NULL,  \
-         "KAFKA_TOPIC", 0, "The topic events are written to and read from."}, \
-        {"kafka.properties", CFG_LIST, offsetof(T, K.properties), NULL, 0, 0, \
-         NULL, NULL, 0,                                                       \
-         "Extra librdkafka properties, each \"name=value\" (environment: "    \
-         "comma-separated)."}
+    {"kafka.brokers",                                                          \
+     CFG_STR,                                                                  \
+     offsetof(T, K.brokers),                                                   \
+     "127.0.0.1:9092",                                                         \
+     0,                                                                        \
+     0,                                                                        \
+     NULL,                                                                     \
+     "KAFKA_BROKERS",                                                          \
+     0,                                                                        \
+     "Kafka bootstrap servers, comma-separated host:port."},                   \
+        {"kafka.topic",                                                        \
+         CFG_STR,                                                              \
+         offsetof(T, K.topic),                                                 \
+         "events",                                                             \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_TOPIC",                                                        \
+         0,                                                                    \
+         "The topic events are written to and read from."},                    \
+    {                                                                          \
+        "kafka.properties", CFG_LIST, offsetof(T, K.properties), NULL, 0, 0,   \
+            NULL, NULL, 0,                                                     \
+            "Extra librdkafka properties, each \"name=value\" (environment: "  \
+            "comma-separated)."                                                \
+    }
 
 #define SETTINGS_LOG_ROWS(T, L)                                                \
-    {"log.level", CFG_ENUM, offsetof(T, L.level), "info", 0, 0,               \
-     "debug|info|warn|error", "LOG_LEVEL", 0, "Lowest level logged."}
+    {                                                                          \
+        "log.level", CFG_ENUM, offsetof(T, L.level), "info", 0, 0,             \
+            "debug|info|warn|error", "LOG_LEVEL", 0, "Lowest level logged."    \
+    }
 
 #endif

@@ -48,29 +48,27 @@ struct store {
     store_result (*mpu_begin)(store *st, const store_object *obj,
                               char *upload_id, size_t idlen, char *errbuf,
                               size_t errlen);
-    store_result (*mpu_part)(store *st, const char *key,
-                             const char *upload_id, int part_no,
-                             const void *data, size_t len, char *etag,
-                             size_t etaglen, char *errbuf, size_t errlen);
+    store_result (*mpu_part)(store *st, const char *key, const char *upload_id,
+                             int part_no, const void *data, size_t len,
+                             char *etag, size_t etaglen, char *errbuf,
+                             size_t errlen);
     store_result (*mpu_complete)(store *st, const char *key,
                                  const char *upload_id,
                                  const char *const *etags, int n_parts,
                                  char *errbuf, size_t errlen);
-    store_result (*mpu_abort)(store *st, const char *key,
-                              const char *upload_id, char *errbuf,
-                              size_t errlen);
+    store_result (*mpu_abort)(store *st, const char *key, const char *upload_id,
+                              char *errbuf, size_t errlen);
     /* Lists the keys that start with prefix, in lexicographic (UTF-8 byte)
      * order, beginning after start_after (NULL or "": from the first),
      * calling fn(key, size, arg) for each until fn returns nonzero, which
      * ends the listing early with STORE_OK. Pages are followed. Never
      * NULL: every store lists. */
-    store_result (*list)(store *st, const char *prefix,
-                         const char *start_after,
+    store_result (*list)(store *st, const char *prefix, const char *start_after,
                          int (*fn)(const char *key, size_t size, void *arg),
                          void *arg, char *errbuf, size_t errlen);
     store_result (*mpu_list)(store *st, const char *prefix,
-                             void (*fn)(const char *key,
-                                        const char *upload_id, void *arg),
+                             void (*fn)(const char *key, const char *upload_id,
+                                        void *arg),
                              void *arg, char *errbuf, size_t errlen);
 };
 

@@ -63,7 +63,8 @@ extern int test_failed_;
         for (size_t i_ = 0; i_ < n_; i_++) {                                   \
             test_failed_ = 0;                                                  \
             cases_[i_].fn();                                                   \
-            printf("%s %s\n", test_failed_ ? "FAIL" : "ok  ", cases_[i_].name); \
+            printf("%s %s\n", test_failed_ ? "FAIL" : "ok  ",                  \
+                   cases_[i_].name);                                           \
             if (test_failed_)                                                  \
                 failed_++;                                                     \
             else                                                               \
@@ -73,6 +74,9 @@ extern int test_failed_;
         return failed_ ? 1 : 0;                                                \
     }
 
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                  \
+    {                                                                          \
+#fn, fn                                                                \
+    }
 
 #endif
