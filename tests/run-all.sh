@@ -47,6 +47,13 @@ valgrind_clean() { # every log in $1: no error, nothing definitely lost
 bash deploy/local/install-deps.sh --test || { echo "millrace: 0 passed, 1 failed"; exit 1; }
 make -j2 all || { echo "millrace: 0 passed, 1 failed"; exit 1; }
 
+echo "== clang-format applied"
+if make -s format-check >/dev/null 2>&1; then
+    passed=$((passed + 1))
+else
+    step_failed "clang-format (run make format)"
+fi
+
 echo "== README configuration reference matches the code"
 if bash deploy/local/config-doc.sh --check; then
     passed=$((passed + 1))
