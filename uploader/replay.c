@@ -721,7 +721,7 @@ static void print_summary(const totals *t, const replay_opts *o,
            "  records read:          %llu\n"
            "  batches:               %d (%d re-made from the index, %d "
            "new)\n"
-           "  objects %s %llu (under %s)\n"
+           "  objects %s%llu (under %s)\n"
            "  records skipped:       %llu (not_json: %llu, too_large: %llu)\n"
            "  offsets not replayed:  %llu (not yet committed by the live "
            "uploader)\n"
