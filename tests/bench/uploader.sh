@@ -16,8 +16,8 @@
 #          the uploader's main work, at the level the run uses
 # Per run: events/s, MB/s (uncompressed NDJSON), the uploader's CPU (user +
 # sys from /proc/<pid>/stat) and peak RSS (VmHWM); the broker's and the S3
-# server's CPU, and the whole machine's busy cores (everyone's: the machine
-# is shared). Runs take turns within each repeat. The objects, the topic and
+# server's CPU, and what the rest of the machine used meanwhile (other
+# processes, and time the hypervisor stole: the machine is shared). Runs take turns within each repeat. The objects, the topic and
 # the group are deleted after each run. Writes
 # tests/bench/results/uploader.{tsv,md,png} and the table between the
 # bench:uploader markers of README.md.
@@ -99,7 +99,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 ticks() { # pid -> utime+stime in clock ticks (0 when gone)
     awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
 # Times a command: prints "wall_s cpu_s" (cpu: user + sys of its children).
 timed() {
@@ -211,7 +211,7 @@ k0, s0, b0 = (int(x) for x in sys.argv[5:8])
 kpid, spid = int(sys.argv[8]), int(sys.argv[9])
 hz = os.sysconf("SC_CLK_TCK")
 ticks = lambda p: sum(int(x) for x in open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[11:13])
-busy = lambda: sum(int(x) for i, x in enumerate(open("/proc/stat").readline().split()[1:]) if i in (0, 1, 2, 5, 6))
+busy = lambda: sum(int(x) for i, x in enumerate(open("/proc/stat").readline().split()[1:]) if i in (0, 1, 2, 5, 6, 7))
 def metrics():
     out = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -314,6 +314,7 @@ done
 
 # --- table, plot, README ------------------------------------------------------
 MD=$OUT/uploader.md
+rm -f "$RUN/plot.dat.runs"
 python3 - "$TSV" "$EVENTS" "$BYTES" "$PARTITIONS" "$MAX_RECORDS" "$(nproc)" \
     "$(git rev-parse --short HEAD)" "$RUN/plot.dat" "$RUN/plot-ref.dat" >"$MD" <<'PY'
 import csv, statistics, sys
@@ -334,7 +335,7 @@ print(f"{events:,} events of {nbytes / events:.0f} bytes ({nbytes / 1e6:.0f} MB 
       f"{ncpu} CPUs shared with Kafka, the S3 server and whatever else runs; commit {commit}. "
       f"Median of {nrep} runs (min–max):\n")
 print("| format | workers | events/s | MB/s | × kcat | × codec | uploader CPU (cores) | "
-      "CPU µs/event | peak RSS MiB | drain s | Kafka + S3 CPU (cores) | other processes' CPU (cores) | "
+      "CPU µs/event | peak RSS MiB | drain s | Kafka + S3 CPU (cores) | others + steal (cores) | "
       "NDJSON / objects |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 with open(dat, "w") as f:
@@ -355,6 +356,11 @@ with open(dat, "w") as f:
               f"{stat([r['ratio'] for r in rs], '{:.2f}')} |")
         if (fmt, lvl) == ("gzip", "6"):
             f.write(f"{w} {med(eps):.0f} {min(eps):.0f} {max(eps):.0f}\n")
+            with open(dat + ".runs", "a") as g:
+                for r, e in zip(rs, eps):
+                    others = (float(r["machine_cores"]) - float(r["cpu_cores"])
+                              - float(r["kafka_cores"]) - float(r["s3_cores"]))
+                    g.write(f"{w} {e:.0f} {max(0.0, others):.2f}\n")
 kcat_rate = [events / float(r["kcat_s"]) for r in rows]
 mb = lambda rate: rate * nbytes / events / 1e6
 print("\nReferences on the same data, in the same runs (each on one core):\n")
@@ -394,7 +400,11 @@ set yrange [0:*]
 set grid
 set key top left
 set label sprintf("broker consume (kcat): %.0f events/s", $kcat_ref) at graph 0.98, graph 0.95 right
-plot "$RUN/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "uploader drain, gzip -6", \
+set cblabel "others + steal during the run (cores)"
+set cbrange [0:1]
+set palette defined (0 "forest-green", 0.5 "orange", 1 "red")
+plot "$RUN/plot.dat" using 1:2:3:4 with yerrorlines lw 2 lc rgb "dark-violet" title "uploader drain, gzip -6", \
+     "$RUN/plot.dat.runs" using 1:2:3 with points pt 7 ps 1.2 lc palette title "each run", \
      $gzip_ref with lines dt 2 title "gzip -6 command, one core", \
      2 * $gzip_ref with lines dt 3 title "gzip -6 command, two cores (ideal)", \
      100000 with lines dt 4 lc rgb "red" title "target 100k events/s"
