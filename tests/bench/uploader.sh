@@ -333,7 +333,7 @@ print(f"{events:,} events of {nbytes / events:.0f} bytes ({nbytes / 1e6:.0f} MB 
       f"{parts} partitions; batches of {int(maxrec):,} records "
       f"({int(maxrec) * nbytes / events / 1e6:.0f} MB); other settings default; "
       f"{ncpu} CPUs shared with Kafka, the S3 server and whatever else runs; commit {commit}. "
-      f"Median of {nrep} runs (min–max):\n")
+      + (f"Median of {nrep} runs (min–max):\n" if nrep > 1 else "One run:\n"))
 print("| format | workers | events/s | MB/s | × kcat | × codec | uploader CPU (cores) | "
       "CPU µs/event | peak RSS MiB | drain s | Kafka + S3 CPU (cores) | others + steal (cores) | "
       "NDJSON / objects |")
