@@ -69,7 +69,9 @@ fi
 # --- servers ----------------------------------------------------------------
 started=0
 upid=
+DATA=$RUN/events
 cleanup() {
+    rm -f "$DATA".* # 1 GB, made again in a few seconds by the next run
     if [ -n "$upid" ]; then
         kill -TERM "$upid" 2>/dev/null || true
         wait "$upid" 2>/dev/null || true
@@ -89,7 +91,6 @@ KAFKA_PID=$(cat .run/kafka/kafka.pid 2>/dev/null || echo 0)
 S3_PID=$(cat .run/s3/versitygw.pid 2>/dev/null || echo 0)
 
 # --- data -------------------------------------------------------------------
-DATA=$RUN/events
 BYTES=$("$BIN/bench/gen-events" "$EVENTS" "$PARTITIONS" "$DATA")
 cat "$DATA".[0-9]* >"$DATA.ndjson"
 say "$EVENTS events, $BYTES bytes of NDJSON ($((BYTES / EVENTS)) bytes an event with its newline), $PARTITIONS partitions"
