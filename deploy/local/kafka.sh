@@ -59,13 +59,10 @@ BROKER="127.0.0.1:$KAFKA_PORT"
 
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-T0=$(date +%s.%N)
-say() { echo "kafka: $*"; }
-die() {
-    echo "kafka: ERROR: $*" >&2
-    exit 1
-}
-elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+NAME=kafka
+PROC_PATTERN='kafka\.Kafka'
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_tools() {
     if ! command -v "$JAVA" >/dev/null || ! command -v mvn >/dev/null || ! command -v kcat >/dev/null; then
@@ -96,25 +93,10 @@ do_install() {
 }
 
 # pid of our broker if it is running, else nothing (and a stale pid file is removed)
-running_pid() {
-    [ -f "$PIDFILE" ] || return 1
-    local pid
-    pid=$(cat "$PIDFILE" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka'; then
-        echo "$pid"
-        return 0
-    fi
-    rm -f "$PIDFILE"
-    return 1
-}
-
 # one metadata request; succeeds when the broker answers and lists itself
 probe() {
     kcat -b "$BROKER" -L -m 3 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$KAFKA_PORT"
 }
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 write_config() {
     mkdir -p "$DATA" "$LOGS"
@@ -274,25 +256,7 @@ warm_up() {
 }
 
 do_stop() {
-    local pid
-    if ! pid=$(running_pid); then
-        say "not running"
-        return 0
-    fi
-    say "stopping pid $pid (SIGTERM, deadline ${KAFKA_STOP_TIMEOUT} s)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$(($(date +%s) + KAFKA_STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            say "still running after ${KAFKA_STOP_TIMEOUT} s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.2
-        else
-            sleep 0.2
-        fi
-    done
-    rm -f "$PIDFILE"
-    say "stopped in $(elapsed) s"
+    stop_server "$KAFKA_STOP_TIMEOUT"
 }
 
 do_status() {

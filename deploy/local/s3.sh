@@ -58,13 +58,10 @@ S3_REGION=us-east-1
 ENDPOINT="http://127.0.0.1:$S3_PORT"
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-T0=$(date +%s.%N)
-say() { echo "s3: $*"; }
-die() {
-    echo "s3: ERROR: $*" >&2
-    exit 1
-}
-elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+NAME=s3
+PROC_PATTERN='versitygw'
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # curl with a SigV4 signature (curl's --aws-sigv4; the payload hash header is ours,
 # curl then signs it). Usage: s3curl SECRET PAYLOAD_SHA256 curl-args... ; prints the
@@ -101,23 +98,8 @@ do_install() {
     say "installed versitygw $VERSITYGW_VERSION in $(elapsed) s"
 }
 
-running_pid() {
-    [ -f "$PIDFILE" ] || return 1
-    local pid
-    pid=$(cat "$PIDFILE" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'versitygw'; then
-        echo "$pid"
-        return 0
-    fi
-    rm -f "$PIDFILE"
-    return 1
-}
-
 # a correctly signed ListBuckets succeeds
 probe() { [ "$(s3curl "$S3_SECRET_KEY" "$EMPTY_SHA256" "$ENDPOINT/")" = 200 ]; }
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_ready() {
     local pid=$1 deadline=$(($(date +%s) + S3_START_TIMEOUT))
@@ -207,23 +189,7 @@ do_start() {
 }
 
 do_stop() {
-    local pid
-    if ! pid=$(running_pid); then
-        say "not running"
-        return 0
-    fi
-    say "stopping pid $pid (SIGTERM, deadline ${S3_STOP_TIMEOUT} s)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$(($(date +%s) + S3_STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            say "still running after ${S3_STOP_TIMEOUT} s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        sleep 0.1
-    done
-    rm -f "$PIDFILE"
-    say "stopped in $(elapsed) s"
+    stop_server "$S3_STOP_TIMEOUT"
 }
 
 do_status() {
