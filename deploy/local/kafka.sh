@@ -61,7 +61,7 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
 NAME=kafka
 PROC_PATTERN='kafka\.Kafka'
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_tools() {

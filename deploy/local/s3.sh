@@ -60,7 +60,7 @@ EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 NAME=s3
 PROC_PATTERN='versitygw'
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # curl with a SigV4 signature (curl's --aws-sigv4; the payload hash header is ours,
