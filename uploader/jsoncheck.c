@@ -328,9 +328,12 @@ int jsoncheck_field(const char *p, size_t len, const char *name,
         v = s.p;
         if (value(&s) < 0)
             return -1;
-        /* The whole name: a quote after a prefix of it can be escaped
-         * ({"a\\"b":1} is not the member "a\\"). */
-        if (keylen == nlen && memcmp(key, name, nlen) == 0) {
+        /* The whole name, and only a name written without escapes: its
+         * text is then the name itself. A quote after a prefix of it can
+         * be escaped ({"a\\"b":1} is not the member "a\\"), and the text
+         * "\\\\" is the name "\\", not the name "\\\\". */
+        if (keylen == nlen && memcmp(key, name, nlen) == 0 &&
+            memchr(key, '\\', keylen) == NULL) {
             *val = v;
             *vlen = (size_t)(s.p - v);
             return 0;

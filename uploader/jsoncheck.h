@@ -19,8 +19,10 @@
 int jsoncheck_object(const char *p, size_t len, int max_depth,
                      const char **why);
 
-/* In a valid object, finds the top-level member name (no escapes in name)
- * and sets *val and *vlen to its raw value text (strings keep their quotes).
+/* In a valid object, finds the top-level member name and sets *val and
+ * *vlen to its raw value text (strings keep their quotes). Only members
+ * whose name the record writes without escapes are seen ({"\u0074s":1}
+ * has no member "ts" here).
  * Returns 0, or -1 if absent. With duplicate names it finds the first
  * (jansson, and most readers downstream, keep the last). */
 int jsoncheck_field(const char *p, size_t len, const char *name,

@@ -290,6 +290,20 @@ static void jsoncheck_field_matches_whole_names(void)
     ASSERT_STR_EQ(v, "2");
 }
 
+/* The raw text of a name with escapes was compared with the name asked
+ * for: in {"\\":1,"\\\\":2} the text of the first name is two
+ * backslashes, so the name of two backslashes (the second member) got the
+ * first member's 1. Found by the CI's fuzzing smoke (fuzz_jsoncheck). */
+static void jsoncheck_field_ignores_names_written_with_escapes(void)
+{
+    char v[64];
+
+    ASSERT_EQ(field("{\"\\\\\":1,\"\\\\\\\\\":2}", "\\\\", v, sizeof(v)), -1);
+    ASSERT_EQ(field("{\"\\\\\":1}", "\\\\", v, sizeof(v)), -1);
+    ASSERT_EQ(field("{\"a\\\\\":1,\"b\":2}", "b", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "2");
+}
+
 TEST_MAIN(T(jsoncheck_accepts_valid_objects), T(jsoncheck_rejects_invalid),
           T(jsoncheck_limits_depth), T(jsoncheck_rejects_nul_inside),
           T(jsoncheck_field_finds_top_level_values),
@@ -298,5 +312,6 @@ TEST_MAIN(T(jsoncheck_accepts_valid_objects), T(jsoncheck_rejects_invalid),
           T(jsoncheck_accepts_what_jansson_refuses),
           T(jsoncheck_raw_nul_after_a_value_refused),
           T(jsoncheck_field_raw_values),
+          T(jsoncheck_field_ignores_names_written_with_escapes),
           T(jsoncheck_field_absent_escaped_or_duplicated),
           T(jsoncheck_field_matches_whole_names))
