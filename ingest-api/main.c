@@ -41,7 +41,7 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
     snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
     snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
     snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
-    snprintf(num[3], sizeof(num[3]), "%lld", c->ingest.linger_ms);
+    snprintf(num[3], sizeof(num[3]), "%lld", ingest_linger_ms(c));
     /* Idempotence implies acks=all and keeps retries from duplicating or
      * reordering; message.timeout.ms bounds how long a record may stay
      * unreported, so a request's wait always ends. A short reconnect
@@ -192,11 +192,11 @@ int main(int argc, char **argv)
         goto out;
     }
     log_info("main",
-             "ingest-api %s listening on %s, topic %s on %s, ack mode %s, "
-             "%lld threads%s%s",
+             "ingest-api %s listening on %s, topic %s on %s, ack mode %s "
+             "(linger %lld ms), %lld threads%s%s",
              MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic,
-             cfg.kafka.brokers, cfg.ingest.ack, cfg.ingest.threads,
-             cfg.ingest.tls_certificate[0] ? ", TLS" : "",
+             cfg.kafka.brokers, cfg.ingest.ack, ingest_linger_ms(&cfg),
+             cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
              cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens"
                                                        : "");
     next_summary = mono_ms() + SUMMARY_EVERY_S * 1000;

@@ -63,6 +63,13 @@ static void set_up(publisher *p, int up, const char *why)
         log_warn("publish", "Kafka is unreachable (%s): answering 503", why);
 }
 
+static void tracker_free(tracker *t)
+{
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+}
+
 static void tracker_unref(tracker *t)
 {
     int refs;
@@ -70,17 +77,15 @@ static void tracker_unref(tracker *t)
     pthread_mutex_lock(&t->mu);
     refs = --t->refs;
     pthread_mutex_unlock(&t->mu);
-    if (refs == 0) {
-        pthread_mutex_destroy(&t->mu);
-        pthread_cond_destroy(&t->cv);
-        free(t);
-    }
+    if (refs == 0)
+        tracker_free(t);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     publisher *p = opaque;
     tracker *t = m->_private;
+    int refs;
 
     (void)rk;
     if (m->err)
@@ -89,6 +94,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         atomic_fetch_add(&p->delivered, 1);
     if (t == NULL)
         return;
+    /* One lock for the report and the message's reference; the request
+     * thread is woken only when its wait is over. */
     pthread_mutex_lock(&t->mu);
     t->remaining--;
     if (m->err) {
@@ -96,9 +103,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             t->first_err = m->err;
         t->failed++;
     }
-    pthread_cond_signal(&t->cv);
+    if (t->remaining == 0 || m->err)
+        pthread_cond_signal(&t->cv);
+    refs = --t->refs;
     pthread_mutex_unlock(&t->mu);
-    tracker_unref(t);
+    if (refs == 0)
+        tracker_free(t);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -20,15 +20,15 @@
 # table between the bench:ingest markers of README.md.
 #
 # Environment: BENCH_DURATION (s per run, 10), BENCH_CONCURRENCY
-# ("8 32 64 128 256"), BENCH_THREADS (civetweb threads, 256),
+# ("8 32 64 128 256 512"), BENCH_THREADS (civetweb threads, 512),
 # BENCH_OPEN_S (open-loop seconds, 15), KAFKA_PORT (19092).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 DURATION=${BENCH_DURATION:-10}
-CONCURRENCY=${BENCH_CONCURRENCY:-"8 32 64 128 256"}
-THREADS=${BENCH_THREADS:-256}
+CONCURRENCY=${BENCH_CONCURRENCY:-"8 32 64 128 256 512"}
+THREADS=${BENCH_THREADS:-512}
 OPEN_S=${BENCH_OPEN_S:-15}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 BROKERS=127.0.0.1:$KAFKA_PORT

@@ -946,6 +946,35 @@ static void ingest_validate_event_bigger_than_body(void)
     in_done(&f);
 }
 
+/* linger.ms -1 follows the ack mode; a value given is used as it is. */
+static void ingest_linger_follows_the_ack_mode(void)
+{
+    static const env_var queued[] = {{"ACK_MODE", "queued"}, {NULL, NULL}};
+    static const env_var given[] = {{"ACK_MODE", "queued"},
+                                    {"MILLRACE_INGEST_LINGER_MS", "0"},
+                                    {NULL, NULL}};
+    static const env_var bad[] = {{"MILLRACE_INGEST_LINGER_MS", "-2"},
+                                  {NULL, NULL}};
+    in_fx f;
+
+    in_load(&f, NULL, NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.ingest.linger_ms, -1);
+    ASSERT_EQ(ingest_linger_ms(&f.c), INGEST_LINGER_KAFKA_MS);
+    in_done(&f);
+    in_load(&f, NULL, queued);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(ingest_linger_ms(&f.c), INGEST_LINGER_QUEUED_MS);
+    in_done(&f);
+    in_load(&f, NULL, given);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(ingest_linger_ms(&f.c), 0);
+    in_done(&f);
+    in_load(&f, NULL, bad);
+    ASSERT_NERR(&f, 1);
+    in_done(&f);
+}
+
 /* ---- ownership ---- */
 
 static void cfg_free_clears_strings(void)
@@ -1309,7 +1338,8 @@ TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
           T(uploader_validate_s3_requires_bucket_and_keys),
           T(uploader_validate_local_needs_no_bucket),
           T(uploader_validate_gzip_level), T(uploader_validate_empty_kafka),
-          T(ingest_validate_event_bigger_than_body), T(cfg_free_clears_strings),
+          T(ingest_validate_event_bigger_than_body),
+          T(ingest_linger_follows_the_ack_mode), T(cfg_free_clears_strings),
           T(cfg_load_twice_replaces_values), T(cfg_secret_file_from_env),
           T(cfg_secret_file_strips_trailing_line_ends),
           T(cfg_secret_file_setting_in_file), T(cfg_secret_file_precedence),
