@@ -99,7 +99,7 @@ bench: deps all $(B)/bench/bare-civetweb $(B)/bench/gen-events
 	@bash tests/bench/run.sh
 
 # ingest-api against a bare civetweb handler (the ceiling), on the real Kafka
-bench-ingest: deps all $(B)/bench/bare-civetweb
+bench-ingest: deps all $(B)/bench/bare-civetweb $(B)/bench/openloop
 	@bash tests/bench/ingest.sh
 
 # the uploader draining a pre-filled topic into the real S3 server
@@ -113,6 +113,11 @@ $(B)/bench/gen-events: tests/bench/gen_events.c
 $(B)/bench/bare-civetweb: tests/bench/bare_civetweb.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcivetweb -lpthread
+
+# the open-loop load generator of bench-ingest: libc only
+$(B)/bench/openloop: tests/bench/openloop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
 # libFuzzer harnesses (tests/fuzz/): clang with ASan+UBSan; the project's
 # objects are rebuilt with coverage instrumentation into build-fuzz/obj/.

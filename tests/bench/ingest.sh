@@ -13,11 +13,20 @@
 # threads and the same ~300-byte event (tests/bench/event.json).
 #
 # Closed loop: wrk, keep-alive, at each concurrency in BENCH_CONCURRENCY,
-# the three servers taking turns at each level. Open loop: vegeta (installed
-# into .cache/bin by `go install`) at half of (c)'s peak rate, against all
-# three. Per run: requests/s answered 202, p50/p99, the server's CPU, and
-# its peak RSS. Writes tests/bench/results/ingest.{tsv,md,png} and the
-# table between the bench:ingest markers of README.md.
+# the three servers taking turns at each level. Per run: requests/s
+# answered 202, p50/p99, the server's CPU, and its peak RSS.
+#
+# Open loop, at half of (c)'s peak rate against all three, BENCH_OPEN_S
+# each, BENCH_THREADS/2 connections: first build/bench/openloop
+# (tests/bench/openloop.c, built by the Makefile), which times each request
+# from when it was due, so a stalled server's queueing counts in full (no
+# coordinated omission) and costs a fraction of vegeta's CPU; then vegeta
+# (installed into .cache/bin by `go install`) as a cross-check, whose
+# latency runs from its actual send and includes its own scheduling. Each
+# row names its generator and the CPU it used itself (gen_cpu_s).
+#
+# Writes tests/bench/results/ingest.{tsv,md,png}, ingest-openloop.tsv and
+# the table between the bench:ingest markers of README.md.
 #
 # Environment: BENCH_DURATION (s per run, 10), BENCH_CONCURRENCY
 # ("8 32 64 128 256 512"), BENCH_THREADS (civetweb threads, 512),
@@ -58,8 +67,10 @@ if ! [ -x "$VEGETA" ] || [ "$(cat .cache/bin/vegeta.version 2>/dev/null)" != "$V
         go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
     echo "$VEGETA_VERSION" >.cache/bin/vegeta.version
 fi
-[ -x "$BIN/ingest-api" ] && [ -x "$BIN/bench/bare-civetweb" ] ||
-    die "build first: make all $BIN/bench/bare-civetweb"
+for b in ingest-api bench/bare-civetweb bench/openloop; do
+    [ -x "$BIN/$b" ] ||
+        die "build first: make all $BIN/bench/bare-civetweb $BIN/bench/openloop"
+done
 
 # --- Kafka ------------------------------------------------------------------
 started_kafka=0
@@ -164,25 +175,52 @@ done
 
 # --- open loop at half of (c)'s peak ------------------------------------------
 rate=$(awk -F'\t' '$1 == "kafka" && $3 > m {m = $3} END {printf "%d", m / 2}' "$TSV")
+[ "$rate" -ge 1 ] || die "(c) answered no 202 at all: no rate for the open loop"
+# Connections stay below the servers' threads (one thread each).
+OPEN_CONNS=$((THREADS / 2))
 OPEN=$OUT/ingest-openloop.tsv
-printf 'target\trate\tsuccess\tp50_ms\tp90_ms\tp99_ms\tmax_ms\n' >"$OPEN"
+printf 'target\trate\tsuccess\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tgen_cpu_s\tgenerator\n' >"$OPEN"
+TIMEFORMAT='%3U %3S' # bash's `time`: the timed command's own CPU
 for t in bare queued kafka; do
+    url="http://127.0.0.1:${PORT[$t]}/v1/events"
     for u in bare queued kafka; do drained "$u"; done
-    # Connections stay below the servers' threads (one thread each).
-    echo "POST http://127.0.0.1:${PORT[$t]}/v1/events" |
-        "$VEGETA" attack -rate="$rate" -duration="${OPEN_S}s" -body="$EVENT" \
-            -header='Content-Type: application/json' -keepalive=true -timeout=10s \
-            -workers=32 -max-workers=$((THREADS / 2)) -max-connections=$((THREADS / 2)) |
-        "$VEGETA" report -type=json >"$RUN/open-$t.json"
+    "$BIN/bench/openloop" -r "$rate" -d "$OPEN_S" -c "$OPEN_CONNS" -t 10 \
+        -b "$EVENT" "$url" >"$RUN/open-$t.json"
     python3 - "$t" "$rate" "$RUN/open-$t.json" >>"$OPEN" <<'PY'
 import json, sys
 t, rate, path = sys.argv[1:]
 r = json.load(open(path))
+ok = r["status"].get("202", 0) / max(r["intended"], 1)
+print(f"{t}\t{rate}\t{ok:.4f}\t{r['p50_ms']:.3f}\t{r['p90_ms']:.3f}\t"
+      f"{r['p99_ms']:.3f}\t{r['max_ms']:.3f}\t{r['cpu_s']:.2f}\topenloop")
+for k in ("errors", "dropped", "late_sends"):
+    if r[k]:
+        print(f"bench-ingest: open loop {t}: {k} {r[k]}", file=sys.stderr)
+PY
+    say "open loop: $(tail -n 1 "$OPEN")"
+
+    for u in bare queued kafka; do drained "$u"; done
+    echo "POST $url" >"$RUN/vegeta-targets.txt"
+    { time "$VEGETA" attack -targets="$RUN/vegeta-targets.txt" -rate="$rate" \
+        -duration="${OPEN_S}s" -body="$EVENT" \
+        -header='Content-Type: application/json' -keepalive=true -timeout=10s \
+        -workers=32 -max-workers="$OPEN_CONNS" -max-connections="$OPEN_CONNS" \
+        >"$RUN/vegeta-$t.bin"; } 2>"$RUN/vegeta-$t.time"
+    "$VEGETA" report -type=json <"$RUN/vegeta-$t.bin" >"$RUN/vegeta-$t.json"
+    python3 - "$t" "$rate" "$RUN/vegeta-$t.json" "$RUN/vegeta-$t.time" >>"$OPEN" <<'PY'
+import json, sys
+t, rate, path, timef = sys.argv[1:]
+r = json.load(open(path))
 l = r["latencies"]
-ms = lambda ns: f"{ns / 1e6:.2f}"
+ms = lambda ns: f"{ns / 1e6:.3f}"
 codes = r.get("status_codes", {})
 ok = codes.get("202", 0) / max(r["requests"], 1)
-print(f"{t}\t{rate}\t{ok:.4f}\t{ms(l['50th'])}\t{ms(l['90th'])}\t{ms(l['99th'])}\t{ms(l['max'])}")
+try:
+    cpu = f"{sum(float(x) for x in open(timef).read().split()[-2:]):.2f}"
+except (OSError, ValueError):
+    cpu = ""
+print(f"{t}\t{rate}\t{ok:.4f}\t{ms(l['50th'])}\t{ms(l['90th'])}\t{ms(l['99th'])}\t"
+      f"{ms(l['max'])}\t{cpu}\tvegeta")
 PY
     say "open loop: $(tail -n 1 "$OPEN")"
 done
@@ -195,9 +233,9 @@ for t in bare queued kafka; do HWM[$t]=$(hwm_kb "${PID[$t]}"); done
 MD=$OUT/ingest.md
 python3 - "$TSV" "$OPEN" "${HWM[bare]}" "${HWM[queued]}" "${HWM[kafka]}" \
     "$DURATION" "$THREADS" "$(nproc)" "$(git rev-parse --short HEAD)" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" >"$MD" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$OPEN_S" "$OPEN_CONNS" >"$MD" <<'PY'
 import csv, sys
-tsv, openl, hb, hq, hk, dur, threads, ncpu, commit, lb, la = sys.argv[1:]
+tsv, openl, hb, hq, hk, dur, threads, ncpu, commit, lb, la, open_s, oconns = sys.argv[1:]
 rows = list(csv.DictReader(open(tsv), delimiter="\t"))
 hwm = {"bare": int(hb), "queued": int(hq), "kafka": int(hk)}
 names = {"bare": "(a) bare civetweb (ceiling)", "queued": "(b) ingest-api, ack queued",
@@ -226,12 +264,18 @@ for c in conns:
     print(f"| {c} | " + " | ".join(cells) +
           f" | {float(by['queued']['rps_202']) / a:.2f} | {float(by['kafka']['rps_202']) / a:.2f} |")
 orows = list(csv.DictReader(open(openl), delimiter="\t"))
-print(f"\nOpen loop (vegeta, {orows[0]['rate']} requests/s = half of (c)'s peak):\n")
-print("| target | answered 202 | p50 ms | p90 ms | p99 ms | max ms |")
-print("|---|---:|---:|---:|---:|---:|")
+print(f"\nOpen loop ({orows[0]['rate']} requests/s = half of (c)'s peak, {open_s} s, "
+      f"{oconns} connections). openloop (tests/bench/openloop.c) times each request "
+      f"from when it was due, so queueing behind a slow server counts; vegeta, the "
+      f"cross-check, times from its actual send. The generator's own CPU shares "
+      f"the {ncpu} CPUs with the server:\n")
+print("| target | generator | answered 202 | p50 ms | p90 ms | p99 ms | max ms | generator CPU s (cores) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
 for r in orows:
-    print(f"| {names[r['target']]} | {float(r['success']) * 100:.2f}% | {r['p50_ms']} | "
-          f"{r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} |")
+    cpu = r["gen_cpu_s"]
+    cpu = f"{float(cpu):.1f} ({float(cpu) / float(open_s):.2f})" if cpu else "n/a"
+    print(f"| {names[r['target']]} | {r['generator']} | {float(r['success']) * 100:.2f}% | "
+          f"{r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {cpu} |")
 PY
 
 for t in bare queued kafka; do
