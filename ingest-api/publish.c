@@ -171,10 +171,15 @@ static int probe(publisher *p, char *why, size_t whylen)
     return ok;
 }
 
+/* Failed probes in a row, with nothing delivered, that make the cluster
+ * unreachable for /readyz and for requests. */
+#define PROBE_FAILURES_DOWN 2
+
 static void *probe_main(void *arg)
 {
     publisher *p = arg;
     unsigned long long delivered = 0;
+    int failures = 0;
     char why[256];
 
     while (!atomic_load(&p->stopping)) {
@@ -183,12 +188,18 @@ static void *probe_main(void *arg)
         unsigned long long now_delivered = atomic_load(&p->delivered);
 
         /* Records acknowledged since the last probe prove the cluster
-         * reachable, even when a metadata answer was slow (a busy host). */
+         * reachable, even when a metadata answer was slow (a busy host).
+         * One slow answer alone is not an outage either: on a saturated
+         * host a metadata request can wait behind produce requests for
+         * longer than its timeout, and answering every request 503 for
+         * it turned a busy second into a storm of 503s. A broker that is
+         * down is seen at once anyway (error_cb: all brokers down). */
         if (!ok && now_delivered != delivered)
             ok = 1;
         delivered = now_delivered;
-
-        set_up(p, ok, why);
+        failures = ok ? 0 : failures + 1;
+        if (ok || failures >= PROBE_FAILURES_DOWN || !atomic_load(&p->probed))
+            set_up(p, ok, why);
         atomic_store(&p->probed, 1);
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += p->probe_ms / 1000;
