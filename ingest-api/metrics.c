@@ -182,7 +182,8 @@ size_t metrics_render(const ingest_metrics *m, const metrics_sample *s,
             s->delivery_errors);
     render_unavailable(&o, m);
     gauge(&o, "millrace_ingest_kafka_up",
-          "1 when the last probe of the Kafka cluster succeeded.", s->kafka_up);
+          "1 unless the Kafka cluster is unreachable (as for /readyz).",
+          s->kafka_up);
     gauge(&o, "millrace_ingest_draining",
           "1 after SIGTERM: new requests are refused.", s->draining);
     return o.need;

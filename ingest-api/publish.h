@@ -39,7 +39,7 @@ typedef struct publish_stats {
     unsigned long long delivered;       /* delivery reports without error */
     unsigned long long delivery_errors; /* delivery reports with one */
     int queue_messages;                 /* queued or in flight */
-    int up;                             /* last probe succeeded */
+    int up;                             /* the cluster is reachable */
     int fatal;
 } publish_stats;
 
@@ -56,7 +56,8 @@ publish_status publish_events(publisher *p, const event_batch *b,
                               const char *request_id, char *detail,
                               size_t detail_len);
 
-/* 1 when the last probe reached the cluster and no fatal error happened. */
+/* 1 when the cluster is reachable (see probe_main) and no fatal error
+ * happened. */
 int publisher_ready(publisher *p);
 
 /* 1 after a fatal producer error: nothing more can be published by this
