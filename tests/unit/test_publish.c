@@ -207,6 +207,46 @@ static void publish_wait_is_bounded_when_reports_do_not_come(void)
     mock_stop(&m);
 }
 
+/* Was ready throughout ms (sampled every 10 ms)? */
+static int ready_throughout(publisher *p, int ms)
+{
+    long long end = mono_ms() + ms;
+
+    while (mono_ms() < end) {
+        if (!publisher_ready(p))
+            return 0;
+        usleep(10 * 1000); /* poll interval */
+    }
+    return 1;
+}
+
+/* One metadata answer slower than the probe's 2 s timeout (a busy host)
+ * is not an outage: requests were answered 503 for it. Two in a row are. */
+static void publish_one_slow_probe_is_not_an_outage(void)
+{
+    mock m;
+    publisher *p;
+
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher(&m, PUBLISH_ACK_QUEUED, 2000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    /* The mock holds its answers while the delay is on and sends them
+     * when it goes off: on for 2.3 s, one probe (a 2 s timeout) fails and
+     * the next is answered within 0.3 s. */
+    rd_kafka_mock_broker_set_rtt(m.mc, 1, 10000);
+    usleep(2300 * 1000);
+    rd_kafka_mock_broker_set_rtt(m.mc, 1, 0);
+    ASSERT_EQ(ready_throughout(p, 1500), 1);
+    /* On for 6 s: two probes in a row fail. */
+    rd_kafka_mock_broker_set_rtt(m.mc, 1, 10000);
+    ASSERT_EQ(wait_for(not_ready, p, 1, 6000), 1);
+    rd_kafka_mock_broker_set_rtt(m.mc, 1, 0);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
 static void publish_fatal_error_refuses_everything_after(void)
 {
     mock m;
@@ -243,5 +283,6 @@ TEST_MAIN(T(publish_kafka_ack_waits_for_every_report),
           T(publish_queued_ack_returns_and_flush_delivers),
           T(publish_down_cluster_fails_fast_then_recovers),
           T(publish_wait_is_bounded_when_reports_do_not_come),
+          T(publish_one_slow_probe_is_not_an_outage),
           T(publish_fatal_error_refuses_everything_after),
           T(publish_destroy_accepts_null))
