@@ -187,19 +187,25 @@ static void *probe_main(void *arg)
         int ok = probe(p, why, sizeof(why));
         unsigned long long now_delivered = atomic_load(&p->delivered);
 
-        /* Records acknowledged since the last probe prove the cluster
-         * reachable, even when a metadata answer was slow (a busy host).
-         * One slow answer alone is not an outage either: on a saturated
-         * host a metadata request can wait behind produce requests for
-         * longer than its timeout, and answering every request 503 for
-         * it turned a busy second into a storm of 503s. A broker that is
-         * down is seen at once anyway (error_cb: all brokers down). */
-        if (!ok && now_delivered != delivered)
-            ok = 1;
+        /* Only a probe that succeeds makes the cluster reachable; one
+         * that fails makes it unreachable only when the one before failed
+         * too and nothing was acknowledged meanwhile. On a saturated host
+         * a metadata request can wait behind produce requests for longer
+         * than its timeout; answering every request 503 for that turned
+         * a busy second into a storm of 503s. Records acknowledged since
+         * the last probe prove the cluster reachable. A broker that is
+         * down is seen at once anyway (error_cb: all brokers down), and
+         * a failed probe must not undo that. */
+        if (ok) {
+            failures = 0;
+            set_up(p, 1, why);
+        } else if (now_delivered != delivered) {
+            failures = 0;
+        } else if (++failures >= PROBE_FAILURES_DOWN ||
+                   !atomic_load(&p->probed)) {
+            set_up(p, 0, why);
+        }
         delivered = now_delivered;
-        failures = ok ? 0 : failures + 1;
-        if (ok || failures >= PROBE_FAILURES_DOWN || !atomic_load(&p->probed))
-            set_up(p, ok, why);
         atomic_store(&p->probed, 1);
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += p->probe_ms / 1000;
