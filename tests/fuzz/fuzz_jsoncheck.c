@@ -18,6 +18,7 @@
  * Also: with the small limit jsoncheck refuses exactly the objects nested
  * deeper than it. */
 #include "fuzz.h"
+#include "json_depth.h"
 
 #include "../../uploader/jsoncheck.h"
 
@@ -26,32 +27,6 @@
 #define JANSSON_MAX_DEPTH 2048
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int depth_of(const json_t *v)
-{
-    int max = 0;
-    const char *k;
-    json_t *c;
-    size_t i;
-
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, c)
-        {
-            int d = depth_of(c);
-            max = d > max ? d : max;
-        }
-        return max + 1;
-    }
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
-        {
-            int d = depth_of(c);
-            max = d > max ? d : max;
-        }
-        return max + 1;
-    }
-    return 0;
-}
 
 /* jansson refused the text for one of the documented reasons. */
 static int documented(const char *why)
@@ -140,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* jansson keeps the last of duplicate members: its tree can be
          * shallower than the text ({"a":[],"a":1}). */
         json_t *strict = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
-        int d = depth_of(ref);
+        int d = fuzz_depth(ref);
         FUZZ_CHECK(strict == NULL || (jc_small == 0) == (d <= small),
                    "depth %d, limit %d: rc %d (%s)", d, small, jc_small,
                    why_small ? why_small : "");

@@ -6,6 +6,7 @@
 
 #include "cfg.h"
 #include "fuzz.h"
+#include "json_depth.h"
 
 #include "../../ingest-api/validate.h"
 
@@ -31,32 +32,6 @@ static inline int fuzz_blank(const char *p, size_t n)
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
             return 0;
     return 1;
-}
-
-static inline int fuzz_depth(const json_t *v)
-{
-    int max = 0;
-    const char *k;
-    json_t *c;
-    size_t i;
-
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, c)
-        {
-            int d = fuzz_depth(c);
-            max = d > max ? d : max;
-        }
-        return max + 1;
-    }
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
-        {
-            int d = fuzz_depth(c);
-            max = d > max ? d : max;
-        }
-        return max + 1;
-    }
-    return 0;
 }
 
 /* Compact: no blank outside strings. */
