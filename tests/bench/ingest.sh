@@ -303,15 +303,6 @@ plot "$RUN/plot-bare.dat" using 1:3 with linespoints title "(a) bare civetweb", 
 unset multiplot
 EOF
 
-python3 - "$MD" <<'PY'
-import re, sys
-md = open(sys.argv[1]).read()
-text = open("README.md").read()
-new, n = re.subn(r"(<!-- bench:ingest -->\n).*?(<!-- /bench:ingest -->)",
-                 lambda m: m.group(1) + md + m.group(2), text, flags=re.S)
-if n == 1:
-    open("README.md", "w").write(new)
-    print("bench-ingest: README.md table updated")
-PY
+python3 tests/bench/readme_section.py ingest "$MD"
 cat "$MD"
 say "wrote $TSV, $OPEN, $MD, $OUT/ingest.png"

@@ -411,15 +411,6 @@ plot "$RUN/plot.dat" using 1:2:3:4 with yerrorlines lw 2 lc rgb "dark-violet" ti
      100000 with lines dt 4 lc rgb "red" title "target 100k events/s"
 EOF
 
-python3 - "$MD" <<'PY'
-import re, sys
-md = open(sys.argv[1]).read()
-text = open("README.md").read()
-new, n = re.subn(r"(<!-- bench:uploader -->\n).*?(<!-- /bench:uploader -->)",
-                 lambda m: m.group(1) + md + m.group(2), text, flags=re.S)
-if n == 1:
-    open("README.md", "w").write(new)
-    print("bench-uploader: README.md table updated")
-PY
+python3 tests/bench/readme_section.py uploader "$MD"
 cat "$MD"
 say "wrote $TSV, $MD, $OUT/uploader.png"
