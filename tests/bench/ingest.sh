@@ -24,10 +24,10 @@
 #
 # Open loop, at half of (c)'s peak rate against all three, BENCH_OPEN_S
 # each, BENCH_THREADS/2 connections: BENCH_OPEN_RUNS rounds (3) of
-# build/bench/openloop
-# (tests/bench/openloop.c, built by the Makefile), which times each request
-# from when it was due, so a stalled server's queueing counts in full (no
-# coordinated omission) and costs a fraction of vegeta's CPU; then vegeta
+# build/bench/openloop (tests/bench/openloop.c, built by the Makefile),
+# which times each request from when it was due, so a stalled server's
+# queueing counts in full (no coordinated omission) and costs a fraction of
+# vegeta's CPU; then vegeta
 # (installed into .cache/bin by `go install`) as a cross-check, whose
 # latency runs from its actual send and includes its own scheduling. Each
 # row names its generator and the CPU it used itself (gen_cpu_s). The
