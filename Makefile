@@ -4,6 +4,9 @@
 #   make test       install what the tests need, build, run every test
 #   make san        the same binaries with ASan+UBSan into build-san/
 #   make unit       C unit tests only;  make e2e  end-to-end tests only
+#   make images     both container images with podman (deploy/docker/images.sh)
+#   make build-everything  every binary, unit test, bench tool and fuzz harness,
+#                   plain and with ASan+UBSan (the fresh-container install check)
 #   make format     clang-format every C file
 #   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
 #   make bench-uploader  the uploader's benchmark (README, Benchmarks)
@@ -38,10 +41,11 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(B)/bench/gen-events $(B)/bench/bare-civetweb $(B)/bench/openloop
 
 .PHONY: all san deps run test unit e2e servers-start servers-stop \
         format format-check clean bench bench-ingest bench-uploader \
-        fuzz fuzz-build fuzz-smoke
+        fuzz fuzz-build fuzz-smoke images build-everything
 all: $(BINS)
 
 $(B)/obj/%.o: %.c
@@ -89,8 +93,15 @@ unit: $(UNITS)
 run: deps all
 	@bash deploy/local/run-dev.sh
 
+# the end-to-end tests alone, on the test servers (started here if not running)
 e2e: all
 	@bash tests/e2e/run.sh
+
+# millrace/ingest-api:dev and millrace/uploader:dev, with podman
+images:
+	@bash deploy/docker/images.sh build
+
+build-everything: all $(UNITS) $(BENCH_BINS) fuzz-build san
 
 test: deps
 	@bash tests/run-all.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: installs what the tests need, builds, runs the C unit tests
-# (plain and under ASan+UBSan) and a 10 s smoke of each fuzz harness, starts
+# (plain and under ASan+UBSan) and a 10 s smoke of each fuzz harness, proves the
+# install script complete in a fresh container, builds the images, starts
 # the real Kafka and S3 servers, runs the end-to-end tests against them (and
 # a few again with the daemons built with ASan+UBSan, and under valgrind),
 # stops the servers, and ends with one summary line: "millrace: N passed,
@@ -76,6 +77,24 @@ t0=$SECONDS
 out=$(make -s fuzz-smoke 2>&1) || step_failed "fuzz harnesses"
 printf '%s\n' "$out" | grep -vE '^(clang|ar) ' | tail -n 30
 add_counts "$(printf '%s\n' "$out" | grep '^fuzz:' | tail -n 1)"
+echo "   ($((SECONDS - t0)) s)"
+
+echo "== fresh-container install check (tests/deploy/fresh-install.sh)"
+t0=$SECONDS
+if bash tests/deploy/fresh-install.sh; then
+    passed=$((passed + 1))
+else
+    step_failed "fresh-container install check: install-deps.sh misses a package"
+fi
+echo "   ($((SECONDS - t0)) s)"
+
+echo "== container images (make images; run by tests/e2e/test_images.py)"
+t0=$SECONDS
+if make -s images; then
+    passed=$((passed + 1))
+else
+    step_failed "make images"
+fi
 echo "   ($((SECONDS - t0)) s)"
 
 echo "== starting the test servers"

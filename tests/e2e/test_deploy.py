@@ -1,7 +1,8 @@
 """The deployment files, kept in lockstep with the daemons they deploy.
 
-There is no Docker engine here: images are not built and `docker compose up` is
-not run. What is checked instead, offline:
+These checks are static or run the daemons from build/; the images themselves
+are built and run with podman, and docker-compose.yml run under podman-compose,
+by tests/e2e/test_images.py. Checked here:
 
 - deploy/local/install-deps.sh: its runtime list holds every library the built
   binaries link; the Dockerfile installs packages only through that script.
