@@ -35,7 +35,8 @@
 # one run's tail on a shared machine is one sample of the host's hiccups.
 #
 # Writes tests/bench/results/ingest.{tsv,md,png}, ingest-openloop.tsv and
-# the table between the bench:ingest markers of README.md.
+# the table between the bench:ingest markers of docs/benchmarks.md (readme_section.py;
+# it fails, and so does this script, unless each marker occurs there exactly once).
 #
 # Environment: BENCH_DURATION (s per run, 10), BENCH_CONCURRENCY
 # ("8 32 64 128 256 384 512"), BENCH_THREADS (civetweb threads, 512),
@@ -256,7 +257,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A HWM
 for t in bare queued kafka; do HWM[$t]=$(hwm_kb "${PID[$t]}"); done
 
-# --- table, plot, README ------------------------------------------------------
+# --- table, plot, docs/benchmarks.md ------------------------------------------
 MD=$OUT/ingest.md
 python3 - "$TSV" "$OPEN" "${HWM[bare]}" "${HWM[queued]}" "${HWM[kafka]}" \
     "$DURATION" "$THREADS" "$(nproc)" "$(git rev-parse --short HEAD)" \

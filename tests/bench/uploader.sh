@@ -20,7 +20,8 @@
 # processes, and time the hypervisor stole: the machine is shared). Runs take turns within each repeat. The objects, the topic and
 # the group are deleted after each run. Writes
 # tests/bench/results/uploader.{tsv,md,png} and the table between the
-# bench:uploader markers of README.md.
+# bench:uploader markers of docs/benchmarks.md (readme_section.py; it fails, and so
+# does this script, unless each marker occurs there exactly once).
 #
 # Uses the running test servers (Kafka 127.0.0.1:19092, versitygw
 # 127.0.0.1:17070, bucket millrace; deploy/local/servers.sh), or starts
@@ -313,7 +314,7 @@ PY
     done
 done
 
-# --- table, plot, README ------------------------------------------------------
+# --- table, plot, docs/benchmarks.md ------------------------------------------
 MD=$OUT/uploader.md
 rm -f "$RUN/plot.dat.runs"
 python3 - "$TSV" "$EVENTS" "$BYTES" "$PARTITIONS" "$MAX_RECORDS" "$(nproc)" \
