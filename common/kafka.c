@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -51,6 +52,46 @@ int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
             return -1;
     }
     return 0;
+}
+
+static int value_allowed(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcasecmp(v, *allowed) == 0)
+            return 1;
+    return 0;
+}
+
+int kafka_properties_guard(const char *properties, const kafka_guard *guards,
+                           size_t n, cfg_errors *errs)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char why[512];
+    int bad = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (kafka_conf_set(conf, guards[i].name, guards[i].preset, why,
+                           sizeof(why)) < 0)
+            goto done;
+    if (kafka_conf_apply_properties(conf, properties, why, sizeof(why)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        char v[64];
+        size_t vlen = sizeof(v);
+        if (rd_kafka_conf_get(conf, guards[i].name, v, &vlen) !=
+            RD_KAFKA_CONF_OK)
+            continue;
+        if (value_allowed(v, guards[i].allowed))
+            continue;
+        cfg_error_add(errs,
+                      "kafka.properties sets %s=%s: %s (refused; allowed: "
+                      "%s)",
+                      guards[i].name, v, guards[i].why, guards[i].allowed[0]);
+        bad++;
+    }
+done:
+    rd_kafka_conf_destroy(conf);
+    return bad;
 }
 
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,

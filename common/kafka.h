@@ -22,4 +22,22 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
 int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
                                 char *errbuf, size_t errlen);
 
+/* A librdkafka property a daemon's promise depends on: the value the
+ * daemon sets itself (preset) and the values that keep the promise. */
+typedef struct kafka_guard {
+    const char *name;
+    const char *preset;
+    const char *const *allowed; /* NULL-terminated */
+    const char *why;            /* what another value would break */
+} kafka_guard;
+
+/* Checks the pass-through properties against guards: each guard's preset is
+ * applied to a scratch conf, then the properties (as the daemons do), and
+ * the effective value (aliases resolved by librdkafka) must be one of the
+ * allowed. Adds one error to errs per violation, naming the property, its
+ * value and what it would break; returns their number. A property
+ * librdkafka rejects is left to the daemon's start, which reports it. */
+int kafka_properties_guard(const char *properties, const kafka_guard *guards,
+                           size_t n, cfg_errors *errs);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "kafka.h"
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
@@ -163,6 +164,19 @@ long long ingest_linger_ms(const ingest_config *c)
                                                 : INGEST_LINGER_KAFKA_MS;
 }
 
+/* With ack mode kafka a 202 means "persisted by the brokers": properties
+ * that let librdkafka report a record delivered before that are refused. */
+static const char *const acks_all[] = {"all", "-1", NULL};
+static const char *const is_true[] = {"true", NULL};
+static const kafka_guard durable_producer[] = {
+    {"acks", "all", acks_all,
+     "ack mode kafka answers 202 once every in-sync replica has a record; "
+     "fewer acks would answer 202 for records a broker failure loses"},
+    {"enable.idempotence", "true", is_true,
+     "without it a retried produce can store a record twice or out of "
+     "order, and acks=all is no longer enforced"},
+};
+
 void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
 {
     char why[160];
@@ -177,6 +191,10 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
     if (c->kafka.topic[0] == '\0')
         cfg_error_add(errs, "kafka.topic is empty");
     validate_tls(c, errs);
+    if (strcmp(c->ingest.ack, "kafka") == 0)
+        kafka_properties_guard(
+            c->kafka.properties, durable_producer,
+            sizeof(durable_producer) / sizeof(durable_producer[0]), errs);
     if (auth_check_tokens(c->ingest.tokens, why, sizeof(why)) < 0)
         cfg_error_add(errs, "ingest.tokens: %s", why);
 }

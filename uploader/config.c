@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kafka.h"
+
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
         name, type, offsetof(uploader_config, field), def, min, max, choices,  \
@@ -133,6 +135,31 @@ void uploader_config_table(cfg_table *t, uploader_config *c)
     t->base = c;
 }
 
+/* The exactly-once argument: offsets are committed by the uploader, only
+ * past records stored in S3 (or in the dead-letter topic, whose producer
+ * must persist them first). Properties that would commit or skip ahead on
+ * their own are refused. */
+static const char *const is_false[] = {"false", NULL};
+static const char *const is_true[] = {"true", NULL};
+static const char *const acks_all[] = {"all", "-1", NULL};
+static const char *const from_start[] = {"earliest", "smallest", "beginning",
+                                         NULL};
+static const kafka_guard exactly_once[] = {
+    {"enable.auto.commit", "false", is_false,
+     "librdkafka would commit offsets of records not yet in S3"},
+    {"auto.commit.enable", "false", is_false, /* the legacy topic-level name */
+     "librdkafka would commit offsets of records not yet in S3"},
+    {"enable.auto.offset.store", "false", is_false,
+     "librdkafka would store offsets of records not yet in S3"},
+    {"auto.offset.reset", "earliest", from_start,
+     "a new group, or an offset past retention, would skip the records "
+     "before the end of the partition"},
+    {"acks", "all", acks_all,
+     "a dead-lettered record could be lost after its offset is committed"},
+    {"enable.idempotence", "true", is_true,
+     "a retried dead-letter record could be stored twice"},
+};
+
 void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
 {
     if (c->kafka.brokers[0] == '\0')
@@ -141,6 +168,9 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.topic is empty");
     if (c->uploader.group[0] == '\0')
         cfg_error_add(errs, "uploader.group is empty");
+    kafka_properties_guard(c->kafka.properties, exactly_once,
+                           sizeof(exactly_once) / sizeof(exactly_once[0]),
+                           errs);
     if (strcmp(c->uploader.format, "gzip") == 0 && c->uploader.level > 9)
         cfg_error_add(errs, "uploader.level %lld: gzip levels are 1-9",
                       c->uploader.level);

@@ -946,6 +946,86 @@ static void ingest_validate_event_bigger_than_body(void)
     in_done(&f);
 }
 
+static int ingest_validate_count(const env_var *env)
+{
+    cfg_errors ve = {0};
+    in_fx f;
+    int n;
+
+    in_load(&f, NULL, env);
+    if (f.nerr != 0) {
+        cfg_errors_print(&f.e, stderr);
+        in_done(&f);
+        return -1;
+    }
+    ingest_config_validate(&f.c, &ve);
+    n = (int)ve.n;
+    cfg_errors_free(&ve);
+    in_done(&f);
+    return n;
+}
+
+/* kafka.properties that would let a 202 go out for a record the brokers do
+ * not hold are refused in ack mode kafka, under any of librdkafka's names. */
+static void ingest_validate_refuses_properties_that_weaken_acks(void)
+{
+    static const struct {
+        const char *ack;
+        const char *props;
+        int errors;
+    } cases[] = {
+        {"kafka", "", 0},
+        {"kafka", "acks=all", 0},
+        {"kafka", "acks=-1,linger.ms=2", 0},
+        {"kafka", "acks=0", 1},
+        {"kafka", "acks=1", 1},
+        {"kafka", "request.required.acks=1", 1},
+        {"kafka", "enable.idempotence=false", 1},
+        {"kafka", "enable.idempotence=false,acks=0", 2},
+        {"queued", "acks=1", 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_var env[] = {{"ACK_MODE", cases[i].ack},
+                         {"MILLRACE_KAFKA_PROPERTIES", cases[i].props},
+                         {NULL, NULL}};
+        int n = ingest_validate_count(env);
+        if (n != cases[i].errors)
+            TEST_FAIL_("ack %s, properties \"%s\": %d errors, want %d",
+                       cases[i].ack, cases[i].props, n, cases[i].errors);
+    }
+}
+
+/* ... and for the uploader, anything that commits, stores or skips offsets
+ * on its own, or lets a dead-lettered record go unpersisted. */
+static void uploader_validate_refuses_properties_that_break_exactly_once(void)
+{
+    static const struct {
+        const char *props;
+        int errors;
+    } cases[] = {
+        {"", 0},
+        {"fetch.min.bytes=1,session.timeout.ms=30000", 0},
+        {"enable.auto.commit=true", 1},
+        {"auto.commit.enable=true", 1},
+        {"enable.auto.offset.store=true", 1},
+        {"auto.offset.reset=latest", 1},
+        {"auto.offset.reset=smallest", 0},
+        {"acks=1", 1},
+        {"enable.idempotence=false,enable.auto.commit=true", 2},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_var env[] = {{"STORE", "local"},
+                         {"MILLRACE_KAFKA_PROPERTIES", cases[i].props},
+                         {NULL, NULL}};
+        int n = uploader_validate_count(env);
+        if (n != cases[i].errors)
+            TEST_FAIL_("properties \"%s\": %d errors, want %d", cases[i].props,
+                       n, cases[i].errors);
+    }
+}
+
 /* linger.ms -1 follows the ack mode; a value given is used as it is. */
 static void ingest_linger_follows_the_ack_mode(void)
 {
@@ -1315,37 +1395,37 @@ static void cfg_print_masks_credential_properties(void)
     up_done(&f);
 }
 
-TEST_MAIN(T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
-          T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
-          T(cfg_file_value_types), T(cfg_file_wrong_types_rejected),
-          T(cfg_env_overrides_file), T(cfg_env_aliases_set_workers_and_queue),
-          T(cfg_env_derived_wins_over_alias), T(cfg_env_aliases_ingest),
-          T(cfg_env_default_is_getenv), T(cfg_env_name_derived),
-          T(cfg_parse_size_suffixes), T(cfg_parse_size_rejects_bad),
-          T(cfg_size_bad_in_env_is_error), T(cfg_parse_bool_values),
-          T(cfg_bool_from_env), T(cfg_int_rejects_garbage),
-          T(cfg_enum_accepts_choice), T(cfg_enum_rejects_unknown),
-          T(cfg_enum_rejects_unknown_in_file), T(cfg_list_from_file),
-          T(cfg_list_from_env_comma_separated),
-          T(cfg_list_file_rejects_non_strings), T(cfg_list_next_edges),
-          T(cfg_out_of_range_rejected), T(cfg_out_of_range_in_file),
-          T(cfg_unknown_key_reports_file_line), T(cfg_unknown_section_is_error),
-          T(cfg_syntax_error_reports_line), T(cfg_missing_file_is_error),
-          T(cfg_all_errors_listed_at_once), T(cfg_errors_print_lists_each),
-          T(cfg_print_masks_secrets), T(cfg_print_shows_value_and_source),
-          T(cfg_print_has_one_line_per_row),
-          T(cfg_print_doc_one_row_per_setting),
-          T(uploader_validate_s3_requires_bucket_and_keys),
-          T(uploader_validate_local_needs_no_bucket),
-          T(uploader_validate_gzip_level), T(uploader_validate_empty_kafka),
-          T(ingest_validate_event_bigger_than_body),
-          T(ingest_linger_follows_the_ack_mode), T(cfg_free_clears_strings),
-          T(cfg_load_twice_replaces_values), T(cfg_secret_file_from_env),
-          T(cfg_secret_file_strips_trailing_line_ends),
-          T(cfg_secret_file_setting_in_file), T(cfg_secret_file_precedence),
-          T(cfg_secret_both_forms_is_error),
-          T(cfg_secret_file_errors_listed_without_contents),
-          T(cfg_empty_secret_file_name_is_error),
-          T(cfg_file_form_only_for_secrets), T(cfg_token_list_from_file),
-          T(cfg_doc_names_secret_file_variables),
-          T(cfg_print_masks_credential_properties))
+TEST_MAIN(
+    T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
+    T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
+    T(cfg_file_value_types), T(cfg_file_wrong_types_rejected),
+    T(cfg_env_overrides_file), T(cfg_env_aliases_set_workers_and_queue),
+    T(cfg_env_derived_wins_over_alias), T(cfg_env_aliases_ingest),
+    T(cfg_env_default_is_getenv), T(cfg_env_name_derived),
+    T(cfg_parse_size_suffixes), T(cfg_parse_size_rejects_bad),
+    T(cfg_size_bad_in_env_is_error), T(cfg_parse_bool_values),
+    T(cfg_bool_from_env), T(cfg_int_rejects_garbage),
+    T(cfg_enum_accepts_choice), T(cfg_enum_rejects_unknown),
+    T(cfg_enum_rejects_unknown_in_file), T(cfg_list_from_file),
+    T(cfg_list_from_env_comma_separated), T(cfg_list_file_rejects_non_strings),
+    T(cfg_list_next_edges), T(cfg_out_of_range_rejected),
+    T(cfg_out_of_range_in_file), T(cfg_unknown_key_reports_file_line),
+    T(cfg_unknown_section_is_error), T(cfg_syntax_error_reports_line),
+    T(cfg_missing_file_is_error), T(cfg_all_errors_listed_at_once),
+    T(cfg_errors_print_lists_each), T(cfg_print_masks_secrets),
+    T(cfg_print_shows_value_and_source), T(cfg_print_has_one_line_per_row),
+    T(cfg_print_doc_one_row_per_setting),
+    T(uploader_validate_s3_requires_bucket_and_keys),
+    T(uploader_validate_local_needs_no_bucket), T(uploader_validate_gzip_level),
+    T(uploader_validate_empty_kafka), T(ingest_validate_event_bigger_than_body),
+    T(ingest_linger_follows_the_ack_mode),
+    T(ingest_validate_refuses_properties_that_weaken_acks),
+    T(uploader_validate_refuses_properties_that_break_exactly_once),
+    T(cfg_free_clears_strings), T(cfg_load_twice_replaces_values),
+    T(cfg_secret_file_from_env), T(cfg_secret_file_strips_trailing_line_ends),
+    T(cfg_secret_file_setting_in_file), T(cfg_secret_file_precedence),
+    T(cfg_secret_both_forms_is_error),
+    T(cfg_secret_file_errors_listed_without_contents),
+    T(cfg_empty_secret_file_name_is_error), T(cfg_file_form_only_for_secrets),
+    T(cfg_token_list_from_file), T(cfg_doc_names_secret_file_variables),
+    T(cfg_print_masks_credential_properties))
