@@ -8,8 +8,8 @@
 #   make build-everything  every binary, unit test, bench tool and fuzz harness,
 #                   plain and with ASan+UBSan (the fresh-container install check)
 #   make format     clang-format every C file
-#   make bench-ingest  ingest-api's benchmark (README, Benchmarks)
-#   make bench-uploader  the uploader's benchmark (README, Benchmarks)
+#   make bench-ingest  ingest-api's benchmark (docs/benchmarks.md)
+#   make bench-uploader  the uploader's benchmark (docs/benchmarks.md)
 #   make fuzz       libFuzzer harnesses into build-fuzz/, each run FUZZ_SECONDS
 #   make fuzz-smoke the same, about 10 s each (part of make test)
 #   make chaos      the chaos run, CHAOS_SECONDS of load (600) through faults
@@ -162,7 +162,7 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@bash tests/fuzz/run.sh 10 $(FUZZERS)
 
-# The chaos run (README, Guarantees): CHAOS_SECONDS of HTTP load through
+# The chaos run (docs/guarantees.md): CHAOS_SECONDS of HTTP load through
 # kill -9s, a broker restart, an S3 outage and scaling, on private Kafka and
 # S3 servers; prints the counts. make test runs it for 90 s.
 CHAOS_SECONDS ?= 600

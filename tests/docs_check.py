@@ -70,6 +70,7 @@ def check_markers(path, text):
     problems = []
     starts, ends = collections.defaultdict(list), collections.defaultdict(list)
     for n, line in enumerate(text.split("\n"), 1):
+        line = re.sub(r"`[^`]*`", "", line)  # a marker quoted in prose is no marker
         for m in MARKER.finditer(line):
             (ends if m.group(1) else starts)[m.group(2)].append(n)
     for key in sorted(set(starts) | set(ends)):
@@ -183,7 +184,8 @@ def main(argv):
     if problems:
         print(f"docs-check: {len(problems)} problem(s) in {n} file(s)", file=sys.stderr)
         return 1
-    markers = sum(len(MARKER.findall(t)) // 2 for t in texts.values())
+    markers = sum(len(MARKER.findall(re.sub(r"`[^`]*`", "", t))) // 2
+                  for t in texts.values())
     print(f"docs-check: {n} files, {markers} marker pairs well-formed, no heading "
           f"twice, every relative link resolves, no paragraph copied")
     return 0

@@ -55,11 +55,18 @@ else
     step_failed "clang-format (run make format)"
 fi
 
-echo "== README configuration reference matches the code"
+echo "== docs/configuration.md reference matches the code"
 if bash deploy/local/config-doc.sh --check; then
     passed=$((passed + 1))
 else
-    step_failed "README configuration tables"
+    step_failed "docs/configuration.md configuration tables"
+fi
+
+echo "== docs: markers once each, no heading twice, links resolve (tests/docs_check.py)"
+if python3 tests/docs_check.py; then
+    passed=$((passed + 1))
+else
+    step_failed "docs check: README.md and docs/*.md (tests/docs_check.py)"
 fi
 
 echo "== unit tests"

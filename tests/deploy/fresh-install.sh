@@ -2,8 +2,9 @@
 # Proves deploy/local/install-deps.sh complete where a warm machine cannot: in a
 # fresh debian:bookworm-slim container (deploy/docker/images.sh base), from a clean
 # copy of the tree (the files git tracks or would track: no build/, no .cache/),
-#   1. install-deps.sh --test   every Debian and Python package of every README
-#                               target, and the commands it checks for afterwards
+#   1. install-deps.sh --test   every Debian and Python package of every documented
+#                               make target (docs/development.md), and the commands it
+#                               checks for afterwards
 #   2. make build-everything    every binary, unit test, benchmark tool and fuzz
 #                               harness, plain and with ASan+UBSan
 # A package missing from the script fails here with the missing file or command in

@@ -8,7 +8,7 @@ CHAOS_SECONDS sets how long the load lasts (at least: the faults take what
 they take); `make chaos` runs it for 600 s. The Kafka broker and the S3 server
 are private instances started for this run, so the shared ones are never
 disturbed. The client never retries: a retry of a 503 could legitimately
-store an event twice (README, "Retries and duplicates"), and every attempt
+store an event twice (docs/guarantees.md, "Retries and duplicates"), and every attempt
 carries fresh ids."""
 
 import collections

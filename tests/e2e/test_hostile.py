@@ -29,7 +29,7 @@ SETTINGS = {"MILLRACE_INGEST_REQUEST_TIMEOUT_MS": REQUEST_TIMEOUT_S * 1000,
             "MILLRACE_INGEST_MAX_BODY_BYTES": "2M"}  # headers: 16k, events: 512k, depth 32
 # Every case is answered (or its connection closed) within this many seconds
 # of its last byte: the head and the body each get the request timeout, one
-# read may add as much again (README, Backpressure); the rest is margin for a
+# read may add as much again (docs/http-api.md, Backpressure); the rest is margin for a
 # loaded 2-core machine (and for sanitizer and valgrind runs,
 # MILLRACE_TIMEOUT_SCALE).
 BOUND_S = (2 * REQUEST_TIMEOUT_S + 6) * TIMEOUT_SCALE

@@ -2,8 +2,8 @@
 # One-shot job in the apache/kafka image (docker-compose.yml service kafka-init, and
 # the Job create-topics of deploy/k8s/topics-job.yaml, which carries a copy):
 # creates the events topic and its dead-letter topic, and exits 0 when both exist.
-# Idempotent: a topic that exists is left as it is (see the README's sizing note
-# before adding partitions to a live topic).
+# Idempotent: a topic that exists is left as it is (see docs/deployment.md, "Sizing
+# partitions, replicas and workers", before adding partitions to a live topic).
 #
 # Environment:
 #   BOOTSTRAP           Kafka bootstrap servers (default kafka:9092)
