@@ -316,28 +316,25 @@ static int get_text(http_server *s, struct mg_connection *c,
 }
 
 /* Framing that civetweb lets through but a proxy in front may read
- * otherwise (request smuggling): Content-Length with Transfer-Encoding
- * (RFC 9112 6.1: close after answering), either given twice (civetweb
- * takes the first), or more headers than civetweb keeps (it drops those
- * past MG_MAX_HEADERS silently, Content-Length among them). NULL if none. */
+ * otherwise (request smuggling): see request_head_layout_error and
+ * request_framing_error; and more headers than civetweb keeps (it drops
+ * those past MG_MAX_HEADERS silently, Content-Length among them). NULL if
+ * none. */
 static const char *ambiguous_framing(const struct mg_request_info *ri)
 {
-    int cl = 0;
-    int te = 0;
+    request_field fields[MG_MAX_HEADERS];
+    const char *why;
 
     if (ri->num_headers >= MG_MAX_HEADERS)
         return "too many header fields";
+    if (ri->num_headers == 0)
+        return NULL;
     for (int i = 0; i < ri->num_headers; i++) {
-        if (strcasecmp(ri->http_headers[i].name, "Content-Length") == 0)
-            cl++;
-        else if (strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0)
-            te++;
+        fields[i].name = ri->http_headers[i].name;
+        fields[i].value = ri->http_headers[i].value;
     }
-    if (cl > 1 || te > 1)
-        return "Content-Length or Transfer-Encoding given twice";
-    if (cl && te)
-        return "both Content-Length and Transfer-Encoding";
-    return NULL;
+    why = request_head_layout_error(fields, ri->num_headers);
+    return why ? why : request_framing_error(fields, ri->num_headers);
 }
 
 /* Everything the head decides; 0 to go on and read the body. */

@@ -73,6 +73,87 @@ static int kind_of(const char *ct)
     return -1;
 }
 
+/* RFC 9110 5.6.2 tchar. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int is_token(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!is_tchar((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* 1*DIGIT without a leading zero (but "0"), at most 18 digits. */
+static int is_plain_length(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 18 || (v[0] == '0' && n > 1))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    return 1;
+}
+
+const char *request_framing_error(const request_field *fields, int n)
+{
+    int cl = 0;
+    int te = 0;
+
+    for (int i = 0; i < n; i++) {
+        const char *name = fields[i].name;
+        const char *value = fields[i].value ? fields[i].value : "";
+        if (!is_token(name))
+            return "a header field name that is not a token (whitespace "
+                   "before the colon, or a folded line)";
+        if (strpbrk(value, "\r\n"))
+            return "a bare CR or LF in a header field";
+        if (strcasecmp(name, "Content-Length") == 0) {
+            cl++;
+            if (!is_plain_length(value))
+                return "Content-Length must be plain digits";
+        } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+            te++;
+            if (strcasecmp(value, "chunked") != 0)
+                return "the only Transfer-Encoding understood is chunked";
+        }
+    }
+    if (cl > 1 || te > 1)
+        return "Content-Length or Transfer-Encoding given twice";
+    if (cl && te)
+        return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
+const char *request_head_layout_error(const request_field *fields, int n)
+{
+    /* The request line ends in CR LF, both now NUL. */
+    if (fields[0].name[-1] != '\0' || fields[0].name[-2] != '\0')
+        return "a line of the head ends in a bare LF";
+    for (int i = 0; i < n; i++) {
+        const char *colon = fields[i].name + strlen(fields[i].name);
+        const char *end = fields[i].value + strlen(fields[i].value);
+        for (const char *p = colon + 1; p < fields[i].value; p++)
+            if (*p != ' ' && *p != '\t')
+                return "whitespace between a header field name and its "
+                       "colon";
+        if (end[0] != '\0' || end[1] != '\0')
+            return "a line of the head ends in a bare LF";
+        /* Next: the following field, or the blank line's CR. */
+        if (i + 1 < n ? fields[i + 1].name != end + 2 : end[2] != '\r')
+            return "a folded (obs-fold) or malformed header line";
+    }
+    return NULL;
+}
+
 int request_plan_of(const request_head *h, long long max_body,
                     request_plan *plan, request_error *err)
 {

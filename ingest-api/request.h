@@ -41,6 +41,29 @@ int request_plan_of(const request_head *h, long long max_body,
 
 /* Reads up to len bytes of body: > 0 bytes read, 0 at the end (or after
  * the transport's own timeout), < 0 on an error. As civetweb's mg_read. */
+/* One header field as civetweb parsed it. */
+typedef struct request_field {
+    const char *name;
+    const char *value;
+} request_field;
+
+/* Framing that a proxy in front could read differently (request
+ * smuggling), as a reason for a 400 that closes the connection, or NULL:
+ * Content-Length that is not plain digits (RFC 9110 8.6: 1*DIGIT; here
+ * also no leading zero), Content-Length or Transfer-Encoding given twice,
+ * both given, a Transfer-Encoding other than chunked, a field name that
+ * is not a token (a space before the colon, an obs-fold line), or a field
+ * value with a bare CR or LF. */
+const char *request_framing_error(const request_field *fields, int n);
+
+/* What civetweb's own parse hides: civetweb 1.15 parses the head in place,
+ * turning each line's CR and LF, and a field's colon, into NUL bytes, and
+ * the fields point into that buffer. Read back around the fields, that
+ * shows a bare LF line end, whitespace before a colon, and lines civetweb
+ * stopped at and skipped (an obs-fold line, and every field after it). The
+ * fields must be civetweb's, in order, at least one. NULL if none. */
+const char *request_head_layout_error(const request_field *fields, int n);
+
 typedef int (*request_read_fn)(void *ctx, void *buf, size_t len);
 
 /* Milliseconds on a monotonic clock. */

@@ -318,6 +318,113 @@ static void request_empty_body_reads_nothing(void)
     free(out);
 }
 
+/* Content-Length is 1*DIGIT, no leading zero; TE only chunked; never both,
+ * never twice; names are tokens; values hold no CR or LF. */
+static void request_framing_is_strict(void)
+{
+    static const struct {
+        const char *name;
+        const char *value;
+        int ok;
+    } one[] = {
+        {"Content-Length", "7", 1},
+        {"Content-Length", "0", 1},
+        {"content-length", "1024", 1},
+        {"Content-Length", "7abc", 0},
+        {"Content-Length", "7, 100", 0},
+        {"Content-Length", "7 7", 0},
+        {"Content-Length", "7.0", 0},
+        {"Content-Length", "+7", 0},
+        {"Content-Length", " 7", 0},
+        {"Content-Length", "007", 0},
+        {"Content-Length", "0x7", 0},
+        {"Content-Length", "-1", 0},
+        {"Content-Length", "", 0},
+        {"Content-Length", "9999999999999999999", 0},
+        {"Transfer-Encoding", "chunked", 1},
+        {"Transfer-Encoding", "Chunked", 1},
+        {"Transfer-Encoding", "chunked, identity", 0},
+        {"Transfer-Encoding", "xchunked", 0},
+        {"Transfer-Encoding", "identity", 0},
+        {"X-Ok", "a\rb", 0},
+        {"X-Ok", "a\nb", 0},
+        {"X Bad", "v", 0},
+        {" X", "v", 0},
+        {"X:Y", "v", 0},
+        {"", "v", 0},
+    };
+
+    for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+        request_field f = {one[i].name, one[i].value};
+        const char *why = request_framing_error(&f, 1);
+        if ((why == NULL) != one[i].ok)
+            TEST_FAIL_("\"%s: %s\": %s", one[i].name, one[i].value,
+                       why ? why : "accepted");
+    }
+    {
+        request_field both[] = {{"Content-Length", "2"},
+                                {"Transfer-Encoding", "chunked"}};
+        request_field twice[] = {{"Content-Length", "2"},
+                                 {"Content-Length", "2"}};
+        ASSERT(request_framing_error(both, 2) != NULL);
+        ASSERT(request_framing_error(twice, 2) != NULL);
+    }
+}
+
+/* A head laid out as civetweb 1.15 leaves it after parsing in place: every
+ * CR, LF and colon turned into NUL, the fields pointing into the buffer. */
+static const char *layout_of(char *buf, size_t len)
+{
+    request_field f[8];
+    int n = 0;
+    char *p = buf;
+    char *end = buf + len;
+
+    p += strlen(p) + 1; /* the request line */
+    while (p < end && n < 8) {
+        while (p < end && *p == '\0')
+            p++;
+        if (p >= end || *p <= ' ') /* civetweb stops at a folded line too */
+            break;
+        f[n].name = p;
+        p += strlen(p);
+        while (p < end && *p == '\0')
+            p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        f[n].value = p;
+        p += strlen(p);
+        n++;
+    }
+    return request_head_layout_error(f, n);
+}
+
+static void request_head_layout_shows_what_civetweb_hides(void)
+{
+    /* "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n" */
+    static const char good[] = "POST / HTTP/1.1\0\0Host\0 x\0\0"
+                               "Content-Length\0 2\0\0\r\0{}";
+    /* "Content-Length : 2": the space before the colon became NUL */
+    static const char space[] = "POST / HTTP/1.1\0\0Host\0 x\0\0"
+                                "Content-Length\0\0 2\0\0\r\0{}";
+    /* "Host: x\n": one NUL where CR LF leaves two */
+    static const char bare_lf[] = "POST / HTTP/1.1\0\0Host\0 x\0"
+                                  "Content-Length\0 2\0\0\r\0{}";
+    /* "X-A: a\r\n b\r\n": civetweb stopped at the folded line */
+    static const char fold[] = "POST / HTTP/1.1\0\0Host\0 x\0\0"
+                               "X-A\0 a\0\0 b\r\n\r\n";
+    char buf[128];
+
+    memcpy(buf, good, sizeof(good));
+    ASSERT(layout_of(buf, sizeof(good)) == NULL);
+    memcpy(buf, space, sizeof(space));
+    ASSERT(layout_of(buf, sizeof(space)) != NULL);
+    memcpy(buf, bare_lf, sizeof(bare_lf));
+    ASSERT(layout_of(buf, sizeof(bare_lf)) != NULL);
+    memcpy(buf, fold, sizeof(fold));
+    ASSERT(layout_of(buf, sizeof(fold)) != NULL);
+}
+
 TEST_MAIN(T(request_content_types_pick_the_body_kind),
           T(request_other_content_types_are_415),
           T(request_encodings_gzip_identity_or_415),
@@ -330,4 +437,6 @@ TEST_MAIN(T(request_content_types_pick_the_body_kind),
           T(request_body_past_deadline_is_408),
           T(request_transport_timeout_is_408),
           T(request_body_shorter_than_length_is_400),
-          T(request_read_error_is_400), T(request_empty_body_reads_nothing))
+          T(request_read_error_is_400), T(request_empty_body_reads_nothing),
+          T(request_framing_is_strict),
+          T(request_head_layout_shows_what_civetweb_hides))
