@@ -1,7 +1,7 @@
 /* validate.c -- turns a request body into the list of events to publish, or
  * into the one error that rejects the whole request. Pure: no sockets.
  *
- * Deliberate choices (documented in the README):
+ * Deliberate choices (documented in docs/http-api.md, "JSON rules"):
  *   - duplicate keys in an object are rejected (JSON_REJECT_DUPLICATES): a
  *     consumer could not know which value the client meant;
  *   - invalid UTF-8 and \u0000 are rejected (jansson's defaults);

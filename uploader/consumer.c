@@ -14,7 +14,7 @@
  *   3. an object's key is a function of its first record (hour, offset);
  *   4. a revoked partition's upload is finished (and committed) or
  *      abandoned inside the rebalance callback.
- * The README has the argument in full. */
+ * docs/guarantees.md has the argument in full. */
 #include "consumer.h"
 
 #include <pthread.h>
