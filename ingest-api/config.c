@@ -24,10 +24,11 @@ static const cfg_row rows[] = {
     ROW("ingest.listen", CFG_STR, ingest.listen, "8080", 0, 0, NULL, "PORT",
         "Address and port to listen on (civetweb syntax: \"8080\", "
         "\"127.0.0.1:8080\", \"8443s\" for TLS)."),
-    ROW("ingest.threads", CFG_INT, ingest.threads, "64", 1, 4096, NULL, NULL,
+    ROW("ingest.threads", CFG_INT, ingest.threads, "2048", 1, 16384, NULL, NULL,
         "HTTP worker threads. Each serves one connection at a time (an idle "
-        "kept-alive one too), so this is also the most connections served "
-        "at once."),
+        "kept-alive one too, or a slow client's), so this is also the most "
+        "connections served at once; an idle thread costs about 32 KiB. "
+        "Memory is bounded by ingest.max_inflight_bytes, not by this."),
     ROW("ingest.connection_queue", CFG_INT, ingest.connection_queue, "128", 1,
         65536, NULL, NULL,
         "Accepted connections waiting for a free thread; when it is full, "
@@ -60,6 +61,13 @@ static const cfg_row rows[] = {
     ROW("ingest.max_body_bytes", CFG_SIZE, ingest.max_body_bytes, "4M", 1024,
         1LL << 30, NULL, NULL,
         "Largest request body, after gzip decompression."),
+    ROW("ingest.max_inflight_bytes", CFG_SIZE, ingest.max_inflight_bytes,
+        "256M", 1LL << 20, 1LL << 40, NULL, NULL,
+        "Memory all requests being served may hold at once: each reserves, "
+        "from its head, its body, its decoded text and as much again parsed "
+        "(a chunked or gzip body: the limit); one that would pass this is "
+        "answered 503 memory_full before its body is read. At least 3 x "
+        "ingest.max_body_bytes."),
     ROW("ingest.max_event_bytes", CFG_SIZE, ingest.max_event_bytes, "512k", 16,
         64LL << 20, NULL, NULL,
         "Largest single event (compact JSON); keep below the broker's "
@@ -186,6 +194,12 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
                       "ingest.max_event_bytes (%lld) exceeds "
                       "ingest.max_body_bytes (%lld)",
                       c->ingest.max_event_bytes, c->ingest.max_body_bytes);
+    if (c->ingest.max_inflight_bytes < 3 * c->ingest.max_body_bytes)
+        cfg_error_add(errs,
+                      "ingest.max_inflight_bytes (%lld) is less than 3 x "
+                      "ingest.max_body_bytes (%lld): a request of the "
+                      "largest size could never be served",
+                      c->ingest.max_inflight_bytes, c->ingest.max_body_bytes);
     if (c->kafka.brokers[0] == '\0')
         cfg_error_add(errs, "kafka.brokers is empty");
     if (c->kafka.topic[0] == '\0')

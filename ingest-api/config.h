@@ -19,6 +19,7 @@ typedef struct ingest_config {
         char *tls_certificate;
         char *tokens;
         long long max_body_bytes;
+        long long max_inflight_bytes;
         long long max_event_bytes;
         long long max_events;
         long long max_depth;

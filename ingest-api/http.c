@@ -39,7 +39,8 @@ struct http_server {
     ingest_limits limits;
     atomic_ullong request_seq;
     atomic_int draining;
-    atomic_llong log_second; /* civetweb's log lines: at most 5 a second */
+    atomic_llong inflight_bytes; /* reserved by requests being served */
+    atomic_llong log_second;     /* civetweb's log lines: at most 5 a second */
     atomic_int log_count;
     unsigned boot_id;
 };
@@ -221,6 +222,8 @@ static const char *unavailable_code(metrics_reason why)
         return "delivery_failed";
     case METRICS_FATAL:
         return "producer_failed";
+    case METRICS_MEMORY_FULL:
+        return "memory_full";
     default:
         return "shutting_down";
     }
@@ -369,18 +372,41 @@ static int check_head(http_server *s, struct mg_connection *c,
     return 0;
 }
 
+/* Memory a request may come to hold, from its head: the raw body (its
+ * Content-Length, or the limit when chunked), the decoded text (the limit
+ * when gzip) and about as much again parsed. */
+static long long body_reservation(const http_server *s,
+                                  const request_plan *plan,
+                                  long long content_length)
+{
+    long long max = s->cfg->ingest.max_body_bytes;
+    long long raw = plan->chunked ? max : content_length;
+    long long text = plan->gzip ? max : raw;
+
+    return raw + 2 * text;
+}
+
+/* Takes n bytes of ingest.max_inflight_bytes, or nothing when they would
+ * pass it. */
+static int memory_reserve(http_server *s, long long n)
+{
+    long long cur = atomic_load(&s->inflight_bytes);
+
+    do {
+        if (cur + n > s->cfg->ingest.max_inflight_bytes)
+            return 0;
+    } while (!atomic_compare_exchange_weak(&s->inflight_bytes, &cur, cur + n));
+    return 1;
+}
+
+static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
+                      const request_plan *plan);
+
 static int serve_events(http_server *s, struct mg_connection *c,
                         const char *rid)
 {
-    event_batch batch = {0};
-    validate_error verr;
     request_plan plan;
-    char *text = NULL;
-    size_t len = 0;
-    char detail[256];
-    char body[64];
-    char extra[64];
-    publish_status st;
+    long long held;
     int status;
 
     if (atomic_load(&s->draining))
@@ -389,11 +415,36 @@ static int serve_events(http_server *s, struct mg_connection *c,
     status = check_head(s, c, &plan);
     if (status)
         return status;
-    status = get_text(s, c, &plan, &text, &len);
+    held = body_reservation(s, &plan, mg_get_request_info(c)->content_length);
+    if (!memory_reserve(s, held))
+        return unavailable(s, c, rid, METRICS_MEMORY_FULL,
+                           "the requests in flight hold the memory they may "
+                           "(ingest.max_inflight_bytes)",
+                           CONN_UNREAD);
+    status = serve_body(s, c, rid, &plan);
+    atomic_fetch_sub(&s->inflight_bytes, held);
+    return status;
+}
+
+/* The body, its events and their publishing; the head was accepted. */
+static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
+                      const request_plan *plan)
+{
+    event_batch batch = {0};
+    validate_error verr;
+    char *text = NULL;
+    size_t len = 0;
+    char detail[256];
+    char body[64];
+    char extra[64];
+    publish_status st;
+    int status;
+
+    status = get_text(s, c, plan, &text, &len);
     if (status)
         return status;
     snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", rid);
-    if (validate_body(text, len, plan.kind, &s->limits, &batch, &verr) < 0) {
+    if (validate_body(text, len, plan->kind, &s->limits, &batch, &verr) < 0) {
         status = reply_error(s, c, verr.status, verr.code, verr.detail,
                              verr.index, extra, CONN_KEEP);
         goto done;

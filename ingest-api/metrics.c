@@ -143,6 +143,7 @@ static void render_unavailable(out *o, const ingest_metrics *m)
         [METRICS_FAILED] = "delivery_failed",
         [METRICS_FATAL] = "producer_fatal",
         [METRICS_SHUTTING_DOWN] = "shutting_down",
+        [METRICS_MEMORY_FULL] = "memory_full",
     };
     const char *name = "millrace_ingest_unavailable_total";
 

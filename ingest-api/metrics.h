@@ -31,6 +31,7 @@ typedef enum metrics_reason {
     METRICS_FAILED,
     METRICS_FATAL,
     METRICS_SHUTTING_DOWN,
+    METRICS_MEMORY_FULL,
     METRICS_N_REASON
 } metrics_reason;
 
