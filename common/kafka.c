@@ -3,6 +3,7 @@
 #include "kafka.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -107,4 +108,73 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+static long long max_message_bytes_of(rd_kafka_event_t *ev, char *why,
+                                      size_t whylen)
+{
+    const rd_kafka_DescribeConfigs_result_t *r;
+    const rd_kafka_ConfigResource_t **res;
+    const rd_kafka_ConfigEntry_t **entries;
+    size_t n = 0;
+    size_t ne = 0;
+
+    r = rd_kafka_event_DescribeConfigs_result(ev);
+    res = r ? rd_kafka_DescribeConfigs_result_resources(r, &n) : NULL;
+    if (n != 1) {
+        snprintf(why, whylen, "DescribeConfigs: no answer for the topic");
+        return -1;
+    }
+    if (rd_kafka_ConfigResource_error(res[0])) {
+        snprintf(why, whylen, "DescribeConfigs: %s",
+                 rd_kafka_ConfigResource_error_string(res[0]));
+        return -1;
+    }
+    entries = rd_kafka_ConfigResource_configs(res[0], &ne);
+    for (size_t i = 0; i < ne; i++) {
+        const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]),
+                   "max.message.bytes") == 0 &&
+            v && atoll(v) > 0)
+            return atoll(v);
+    }
+    snprintf(why, whylen, "DescribeConfigs: no max.message.bytes");
+    return -1;
+}
+
+long long kafka_topic_max_message_bytes(rd_kafka_t *rk, const char *topic,
+                                        int timeout_ms, char *why,
+                                        size_t whylen)
+{
+    rd_kafka_ConfigResource_t *res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    long long v = -1;
+    char err[256];
+
+    if (rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, err,
+                                                  sizeof(err))) {
+        snprintf(why, whylen, "DescribeConfigs: %s", err);
+        goto done;
+    }
+    rd_kafka_DescribeConfigs(rk, &res, 1, opt, q);
+    ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+    if (ev == NULL)
+        snprintf(why, whylen, "DescribeConfigs: no answer in %d ms",
+                 timeout_ms);
+    else if (rd_kafka_event_error(ev))
+        snprintf(why, whylen, "DescribeConfigs: %s",
+                 rd_kafka_event_error_string(ev));
+    else
+        v = max_message_bytes_of(ev, why, whylen);
+done:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_ConfigResource_destroy(res);
+    return v;
 }

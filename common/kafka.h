@@ -40,4 +40,11 @@ typedef struct kafka_guard {
 int kafka_properties_guard(const char *properties, const kafka_guard *guards,
                            size_t n, cfg_errors *errs);
 
+/* The topic's effective max.message.bytes (its own setting, or the broker's
+ * message.max.bytes), asked with DescribeConfigs on rk; -1 when it cannot
+ * be learned within timeout_ms (why says why). */
+long long kafka_topic_max_message_bytes(rd_kafka_t *rk, const char *topic,
+                                        int timeout_ms, char *why,
+                                        size_t whylen);
+
 #endif

@@ -426,6 +426,35 @@ static int serve_events(http_server *s, struct mg_connection *c,
     return status;
 }
 
+/* An event the topic cannot take is refused alone, before anything of the
+ * request is produced: in a producer batch it would fail every record
+ * beside it (other clients' too). The limit is the topic's
+ * max.message.bytes, learned from Kafka; 0 until it is known. */
+static int check_record_sizes(http_server *s, struct mg_connection *c,
+                              const event_batch *b, const char *extra)
+{
+    long long limit = publisher_record_limit(s->pub);
+    char detail[256];
+
+    if (limit <= 0)
+        return 0;
+    for (size_t i = 0; i < b->n; i++) {
+        long long size = (long long)(b->ev[i].len + b->ev[i].key_len) +
+                         PUBLISH_RECORD_OVERHEAD;
+        if (size <= limit)
+            continue;
+        snprintf(detail, sizeof(detail),
+                 "event %zu is %zu bytes; topic %s takes records of at most "
+                 "%lld bytes (max.message.bytes, with %d bytes of record "
+                 "overhead)",
+                 i, b->ev[i].len, s->cfg->kafka.topic, limit,
+                 PUBLISH_RECORD_OVERHEAD);
+        return reply_error(s, c, 413, "event_too_large", detail, (long)i, extra,
+                           CONN_KEEP);
+    }
+    return 0;
+}
+
 /* The body, its events and their publishing; the head was accepted. */
 static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
                       const request_plan *plan)
@@ -449,6 +478,9 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
                              verr.index, extra, CONN_KEEP);
         goto done;
     }
+    status = check_record_sizes(s, c, &batch, extra);
+    if (status)
+        goto done;
     st = publish_events(s->pub, &batch, rid, detail, sizeof(detail));
     if (st != PUBLISH_OK) {
         log_debug("http", "request %s: 503: %s", rid, detail);

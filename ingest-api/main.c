@@ -19,9 +19,6 @@
 #include "metrics.h"
 #include "publish.h"
 
-/* Bytes a record needs beyond its value: key, headers, framing. */
-#define RECORD_OVERHEAD 1024
-
 /* How often the operations summary may be logged. */
 #define SUMMARY_EVERY_S 10
 
@@ -78,7 +75,7 @@ static void fit_event_limit(ingest_config *c, rd_kafka_conf_t *conf)
 
     if (rd_kafka_conf_get(conf, "message.max.bytes", v, &n) != RD_KAFKA_CONF_OK)
         return;
-    max = atoll(v) - RECORD_OVERHEAD;
+    max = atoll(v) - PUBLISH_RECORD_OVERHEAD;
     if (max > 0 && c->ingest.max_event_bytes > max) {
         log_warn("main",
                  "ingest.max_event_bytes %lld lowered to %lld to fit "
@@ -86,6 +83,46 @@ static void fit_event_limit(ingest_config *c, rd_kafka_conf_t *conf)
                  c->ingest.max_event_bytes, max, v);
         c->ingest.max_event_bytes = max;
     }
+}
+
+/* A producer batch must fit in one record batch the topic takes: its
+ * max.message.bytes, learned once here (the publisher keeps it current for
+ * single events). A lower limit than batch.size would fail whole batches,
+ * other clients' records with them. A cluster that cannot answer now
+ * leaves batch.size as it is (the broker default is above it). */
+static void fit_batch_to_topic(const ingest_config *c, rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_t *dup = rd_kafka_conf_dup(conf);
+    char errstr[256];
+    char why[256];
+    char v[32];
+    size_t n = sizeof(v);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, dup, errstr, sizeof(errstr));
+    long long limit;
+
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(dup);
+        return;
+    }
+    limit = kafka_topic_max_message_bytes(rk, c->kafka.topic, 5000, why,
+                                          sizeof(why));
+    rd_kafka_destroy(rk); /* dup was owned by rk */
+    if (limit < 0) {
+        log_warn("main", "topic %s: record size limit not learned at start: %s",
+                 c->kafka.topic, why);
+        return;
+    }
+    if (rd_kafka_conf_get(conf, "batch.size", v, &n) != RD_KAFKA_CONF_OK ||
+        atoll(v) <= limit - PUBLISH_RECORD_OVERHEAD)
+        return;
+    snprintf(v, sizeof(v), "%lld", limit - PUBLISH_RECORD_OVERHEAD);
+    if (rd_kafka_conf_set(conf, "batch.size", v, errstr, sizeof(errstr)) ==
+        RD_KAFKA_CONF_OK)
+        log_info("main",
+                 "batch.size lowered to %s to fit topic %s "
+                 "(max.message.bytes %lld)",
+                 v, c->kafka.topic, limit);
 }
 
 /* One line every SUMMARY_EVERY_S seconds while requests are refused or
@@ -174,6 +211,7 @@ int main(int argc, char **argv)
         goto out;
     }
     fit_event_limit(&cfg, conf);
+    fit_batch_to_topic(&cfg, conf);
     memset(&po, 0, sizeof(po));
     po.topic = cfg.kafka.topic;
     po.ack = strcmp(cfg.ingest.ack, "queued") == 0 ? PUBLISH_ACK_QUEUED

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka.h"
 #include "log.h"
 
 typedef struct tracker {
@@ -49,6 +50,7 @@ struct publisher {
     atomic_int fatal;
     atomic_ullong delivered;
     atomic_ullong delivery_errors;
+    atomic_llong record_limit; /* the topic's max.message.bytes; 0: unknown */
 };
 
 static void set_up(publisher *p, int up, const char *why)
@@ -175,11 +177,36 @@ static int probe(publisher *p, char *why, size_t whylen)
  * unreachable for /readyz and for requests. */
 #define PROBE_FAILURES_DOWN 2
 
+/* The topic's max.message.bytes is asked again after this many probes. */
+#define PROBES_PER_LIMIT_CHECK 30
+
+/* Learns the topic's record size limit (first thing after a successful
+ * probe, so that /readyz 200 means it is known; then now and then, since an
+ * operator may change it). */
+static void refresh_limit(publisher *p)
+{
+    char why[256];
+    long long v =
+        kafka_topic_max_message_bytes(p->rk, p->topic, 5000, why, sizeof(why));
+    long long was;
+
+    if (v < 0) {
+        log_warn("publish", "topic %s: its record size limit is unknown: %s",
+                 p->topic, why);
+        return;
+    }
+    was = atomic_exchange(&p->record_limit, v);
+    if (was != v)
+        log_info("publish", "topic %s takes records of at most %lld bytes",
+                 p->topic, v);
+}
+
 static void *probe_main(void *arg)
 {
     publisher *p = arg;
     unsigned long long delivered = 0;
     int failures = 0;
+    int probes = 0;
     char why[256];
 
     while (!atomic_load(&p->stopping)) {
@@ -187,6 +214,9 @@ static void *probe_main(void *arg)
         int ok = probe(p, why, sizeof(why));
         unsigned long long now_delivered = atomic_load(&p->delivered);
 
+        if (ok && (atomic_load(&p->record_limit) == 0 ||
+                   probes++ % PROBES_PER_LIMIT_CHECK == 0))
+            refresh_limit(p);
         /* Only a probe that succeeds makes the cluster reachable; one
          * that fails makes it unreachable only when the one before failed
          * too and nothing was acknowledged meanwhile. On a saturated host
@@ -248,6 +278,7 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->wait_ms = o->wait_ms;
     p->probe_ms = o->probe_ms > 0 ? o->probe_ms : 1000;
     atomic_init(&p->up, 1); /* unknown until the first probe: try */
+    atomic_init(&p->record_limit, 0);
     pthread_mutex_init(&p->mu, NULL);
     cond_init_monotonic(&p->cv);
     p->topic = strdup(o->topic);
@@ -449,6 +480,11 @@ int publisher_ready(publisher *p)
 {
     return atomic_load(&p->probed) && atomic_load(&p->up) &&
            !atomic_load(&p->fatal);
+}
+
+long long publisher_record_limit(publisher *p)
+{
+    return atomic_load(&p->record_limit);
 }
 
 int publisher_fatal(publisher *p)

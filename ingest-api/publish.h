@@ -64,6 +64,13 @@ int publisher_ready(publisher *p);
  * producer, and the process should exit so that a new one starts. */
 int publisher_fatal(publisher *p);
 
+/* The topic's max.message.bytes as last learned (0: not yet known). */
+long long publisher_record_limit(publisher *p);
+
+/* Bytes a record takes beyond its value and key in a batch of its own:
+ * the batch header (61), the record's framing and the two headers. */
+#define PUBLISH_RECORD_OVERHEAD 256
+
 void publisher_stats(publisher *p, publish_stats *st);
 
 /* The librdkafka handle, borrowed: for tests that inject errors. */
