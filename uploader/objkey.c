@@ -4,10 +4,10 @@
  * Keys use only the characters AWS lists as safe in keys (0-9 a-z A-Z
  * ! - _ . * ' ( ) and /), and the '=' of the Hive folders (dt=, hour=)
  * that every engine's partition discovery reads: readers disagree on '+'
- * (some decode it as a space). The file name is {topic}-{partition}-{first offset}: Kafka topic
- * names hold only [a-zA-Z0-9._-], and the last two fields are digits (the
- * offset 20 of them, so names sort by offset), so the name reads back
- * unambiguously from the right. */
+ * (some decode it as a space). The file name is {topic}-{partition}-{first
+ * offset}: Kafka topic names hold only [a-zA-Z0-9._-], and the last two fields
+ * are digits (the offset 20 of them, so names sort by offset), so the name
+ * reads back unambiguously from the right. */
 #include "objkey.h"
 
 #include <inttypes.h>

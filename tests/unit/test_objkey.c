@@ -247,8 +247,8 @@ static void objkey_keys_hold_only_safe_characters(void)
                                  parts[p], INT64_MAX, -1, ".ndjson.gz") > 0);
             if (!objkey_safe(key))
                 TEST_FAIL_("unsafe key %s", key);
-            ASSERT(objkey_index(key, sizeof(key), "pre", topics[t], parts[p],
-                                0, INT64_MAX) > 0);
+            ASSERT(objkey_index(key, sizeof(key), "pre", topics[t], parts[p], 0,
+                                INT64_MAX) > 0);
             if (!objkey_safe(key))
                 TEST_FAIL_("unsafe index key %s", key);
         }
@@ -259,9 +259,9 @@ static void objkey_keys_hold_only_safe_characters(void)
     ASSERT(!objkey_safe("a&b"));
 }
 
-TEST_MAIN(T(objkey_exact_key), T(objkey_keys_hold_only_safe_characters), T(objkey_same_hour_same_key),
-          T(objkey_offsets_zero_padded), T(objkey_partition_numbers),
-          T(objkey_prefix_forms), T(objkey_hour_day_month_year_edges),
-          T(objkey_negative_timestamps), T(objkey_hour_start_values),
-          T(objkey_hour_start_real_time), T(objkey_hour_start_int64_extremes),
-          T(objkey_buffer_too_small))
+TEST_MAIN(T(objkey_exact_key), T(objkey_keys_hold_only_safe_characters),
+          T(objkey_same_hour_same_key), T(objkey_offsets_zero_padded),
+          T(objkey_partition_numbers), T(objkey_prefix_forms),
+          T(objkey_hour_day_month_year_edges), T(objkey_negative_timestamps),
+          T(objkey_hour_start_values), T(objkey_hour_start_real_time),
+          T(objkey_hour_start_int64_extremes), T(objkey_buffer_too_small))
