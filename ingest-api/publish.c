@@ -296,7 +296,7 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->wait_ms = o->wait_ms;
     p->probe_ms = o->probe_ms > 0 ? o->probe_ms : 1000;
     atomic_init(&p->up, 1); /* unknown until the first probe: try */
-    atomic_init(&p->record_limit, 0);
+    atomic_init(&p->record_limit, o->record_limit > 0 ? o->record_limit : 0);
     pthread_mutex_init(&p->mu, NULL);
     cond_init_monotonic(&p->cv);
     p->topic = strdup(o->topic);
