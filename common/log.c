@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #define LOG_LINE_MAX 2048
+/* Room for the time, the level, a module name and the JSON around them. */
+#define LOG_LINE_MIN 128
 
 static volatile int min_level = LOG_INFO;
 static volatile int line_format = LOG_FORMAT_TEXT;
@@ -153,7 +155,7 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
     size_t end;
     int r;
 
-    if (len < 64)
+    if (len < LOG_LINE_MIN)
         return 0;
     gmtime_r(&tv->tv_sec, &tm);
     n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -163,7 +165,7 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
                      "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"", ts,
                      level_names[lvl]);
         n = r > 0 ? (size_t)r : 0;
-        end = len - 3; /* room for "}\n and the NUL */
+        end = len - 4; /* room for "}\n and the NUL */
         n = json_escape(buf, n, end - 13, module);
         memcpy(buf + n, "\",\"message\":\"", 13);
         n += 13;

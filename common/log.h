@@ -28,7 +28,7 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 
 /* Formats one whole line, '\n' included, into buf: what log_msg writes.
  * Pure, for tests. A line longer than len is cut (a JSON line stays one
- * valid object). Returns the length written. */
+ * valid object). Returns the length written: 0 when len is under 128. */
 size_t log_format_line(char *buf, size_t len, enum log_format fmt,
                        const struct timeval *tv, enum log_level lvl,
                        const char *module, const char *msg);

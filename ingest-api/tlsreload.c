@@ -63,8 +63,7 @@ static void ssl_error(char *errbuf, size_t errlen, const char *what,
     if (e)
         ERR_error_string_n(e, why, sizeof(why));
     ERR_clear_error();
-    snprintf(errbuf, errlen, "%s %s%s%s", what, path, why[0] ? ": " : "",
-             why);
+    snprintf(errbuf, errlen, "%s %s%s%s", what, path, why[0] ? ": " : "", why);
 }
 
 int tls_reload_file(tls_reload *t, const char *path, char *errbuf,

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
     health *h = NULL;
     daemon_reload_spec reload;
     char errbuf[512];
+    int local;
     int rc;
 
     if (argc > 1 && strcmp(argv[1], "replay") == 0)
@@ -93,15 +94,18 @@ int main(int argc, char **argv)
         log_error("main", "health: %s", errbuf);
         goto out;
     }
+    local = strcmp(st->name, "local") == 0;
     log_info("main",
              "uploader %s: topic %s on %s, group %s, %lld workers, queue "
-             "%lld, store %s%s%s, batches close at %lld records, %lld "
+             "%lld, store %s%s%s%s, batches close at %lld records, %lld "
              "bytes or %lld ms",
              MILLRACE_VERSION, cfg.kafka.topic, cfg.kafka.brokers,
              cfg.uploader.group, cfg.uploader.workers, cfg.uploader.queue,
-             st->name, strcmp(st->name, "local") == 0 ? " " : " bucket ",
-             strcmp(st->name, "local") == 0 ? cfg.uploader.local_dir
-                                            : cfg.s3.bucket,
+             st->name, local ? " " : " bucket ",
+             local ? cfg.uploader.local_dir : cfg.s3.bucket,
+             local                    ? ""
+             : setup_path_style(&cfg) ? " (path-style)"
+                                      : " (virtual-hosted)",
              cfg.uploader.max_records, cfg.uploader.max_bytes,
              cfg.uploader.max_age_ms);
     memset(&reload, 0, sizeof(reload));
