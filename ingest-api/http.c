@@ -554,6 +554,7 @@ static int handle_metrics(struct mg_connection *c, void *cbdata)
     smp.delivery_errors = ps.delivery_errors;
     smp.kafka_up = ps.up && !ps.fatal;
     smp.draining = atomic_load(&s->draining);
+    smp.have_process = prom_process_read(&smp.process) == 0;
     need = metrics_render(s->m, &smp, stack, sizeof(stack));
     if (need >= sizeof(stack)) {
         buf = malloc(need + 1);

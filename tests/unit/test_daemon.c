@@ -70,8 +70,8 @@ static void daemon_args_table(void)
             argv[argc] = (char *)cases[i].argv[argc];
             argc++;
         }
-        rcs[i] = daemon_parse_args(argc, argv, "d", "A daemon.", NULL,
-                                   &opts[i]);
+        rcs[i] =
+            daemon_parse_args(argc, argv, "d", "A daemon.", NULL, &opts[i]);
     }
     restore(saved);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

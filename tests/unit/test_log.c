@@ -29,9 +29,8 @@ static void log_text_line_as_before(void)
     size_t n = log_format_line(buf, sizeof(buf), LOG_FORMAT_TEXT, &when,
                                LOG_WARN, "consumer", "partition 3 paused");
 
-    ASSERT_STR_EQ(buf,
-                  "2026-12-07T10:19:14.123Z warn  consumer: partition 3 "
-                  "paused\n");
+    ASSERT_STR_EQ(buf, "2026-12-07T10:19:14.123Z warn  consumer: partition 3 "
+                       "paused\n");
     ASSERT_EQ(n, strlen(buf));
 }
 
@@ -65,8 +64,9 @@ static void log_json_escapes_what_json_must(void)
         {"back\\slash", "back\\slash"},
         {"two\nlines\r\ttab", "two\nlines\r\ttab"},
         {"bell\a esc\x1b del\x7f", "bell\a esc\x1b del\x7f"},
-        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac "
-                                                      "\xf0\x9f\x98\x80"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+         "caf\xc3\xa9 \xe2\x82\xac "
+         "\xf0\x9f\x98\x80"},
         {"bad \xff byte", "bad \xef\xbf\xbd byte"},
         {"cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd"},
         {"overlong \xc0\xaf", "overlong \xef\xbf\xbd\xef\xbf\xbd"},
