@@ -77,8 +77,13 @@ int prom_parse_stat(const char *stat, long ticks_per_s, long page_size,
 {
     /* Fields after the command, from field 3 (state) on: utime is field
      * 14, stime 15, starttime 22, vsize 23, rss 24 (proc(5)). */
-    enum { UTIME = 14 - 3, STIME = 15 - 3, START = 22 - 3, VSIZE = 23 - 3,
-           RSS = 24 - 3 };
+    enum {
+        UTIME = 14 - 3,
+        STIME = 15 - 3,
+        START = 22 - 3,
+        VSIZE = 23 - 3,
+        RSS = 24 - 3
+    };
     unsigned long long f[RSS + 1];
     const char *s = strrchr(stat, ')');
     int i;

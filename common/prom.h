@@ -29,8 +29,7 @@ void prom_family(prom_out *o, const char *name, const char *type,
 /* A family of one sample without labels. */
 void prom_counter(prom_out *o, const char *name, const char *help,
                   unsigned long long v);
-void prom_gauge(prom_out *o, const char *name, const char *help,
-                long long v);
+void prom_gauge(prom_out *o, const char *name, const char *help, long long v);
 
 /* A histogram without labels: le[i] are the upper bounds (seconds) of n
  * buckets, cum[i] the cumulative counts below each, then +Inf = count. */

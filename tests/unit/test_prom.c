@@ -46,8 +46,9 @@ static void prom_build_info_has_the_version(void)
     prom_init(&o, buf, sizeof(buf));
     prom_build_info(&o, "millrace_uploader", "1.2.3");
     ASSERT(strstr(buf, "# TYPE millrace_uploader_build_info gauge\n") != NULL);
-    ASSERT(strstr(buf, "\nmillrace_uploader_build_info{version=\"1.2.3\"} 1\n") !=
-           NULL);
+    ASSERT(
+        strstr(buf, "\nmillrace_uploader_build_info{version=\"1.2.3\"} 1\n") !=
+        NULL);
 }
 
 /* Like snprintf: a short buffer holds a cut, NUL-terminated prefix and
@@ -114,10 +115,12 @@ static void prom_process_of_this_process(void)
     char buf[2048];
     prom_out o;
     double now = (double)time(NULL);
-    static const char *const names[] = {
-        "process_cpu_seconds_total", "process_resident_memory_bytes",
-        "process_virtual_memory_bytes", "process_open_fds",
-        "process_max_fds", "process_start_time_seconds"};
+    static const char *const names[] = {"process_cpu_seconds_total",
+                                        "process_resident_memory_bytes",
+                                        "process_virtual_memory_bytes",
+                                        "process_open_fds",
+                                        "process_max_fds",
+                                        "process_start_time_seconds"};
 
     ASSERT_EQ(prom_process_read(&p), 0);
     ASSERT(p.cpu_seconds >= 0);
@@ -137,7 +140,7 @@ static void prom_process_of_this_process(void)
     }
 }
 
-TEST_MAIN(T(prom_counter_and_gauge_have_help_and_type),
-          T(prom_histogram_lines), T(prom_build_info_has_the_version),
+TEST_MAIN(T(prom_counter_and_gauge_have_help_and_type), T(prom_histogram_lines),
+          T(prom_build_info_has_the_version),
           T(prom_out_reports_the_whole_length), T(prom_parse_stat_fields),
           T(prom_parse_stat_rejects_garbage), T(prom_process_of_this_process))
