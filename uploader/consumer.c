@@ -57,7 +57,7 @@ typedef struct watermarks {
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
     atomic_int quit; /* also read between queries, unlocked */
-    int32_t *want; /* partitions to ask about, set by the main loop */
+    int32_t *want;   /* partitions to ask about, set by the main loop */
     int nwant;
     int64_t *low, *high; /* by partition; -1: not known */
     int cap;
@@ -690,7 +690,9 @@ static void *wm_main(void *arg)
     consumer *c = arg;
     watermarks *wm = &c->wm;
     long long every = c->cfg->uploader.lag_interval_ms;
-    int timeout = every < 5000 ? (int)every : 5000;
+    /* one request's wait: within the interval, but never so short that a
+     * busy broker's answer is given up on */
+    int timeout = every < 1000 ? 1000 : every > 5000 ? 5000 : (int)every;
 
     pthread_mutex_lock(&wm->mu);
     while (!wm->quit) {
