@@ -23,8 +23,8 @@ by tests/e2e/test_images.py. Checked here:
   (the rules themselves: tests/e2e/test_monitoring.py).
 - Every environment variable set by compose and by the manifests is a name from
   the daemon's `--config-doc`, and the daemon's `--check-config` accepts exactly
-  that environment (exit 0). Unknown variables are silently ignored by the
-  daemons, hence the name check.
+  that environment (exit 0). Unknown variables draw only a warning from the
+  daemons (MILLRACE_ ones) or nothing at all, hence the name check.
 - Every port and health path named by compose, the Dockerfile, the manifests and
   Prometheus is the daemon's effective listen port, and each path answers 200 on
   the daemons started here against the local Kafka and S3 servers.
