@@ -141,10 +141,12 @@ def test_sighup_reloads_the_log_settings_and_keeps_serving(stack, tmp_path, whic
     assert restart["message"].startswith("changed, but taking effect only at restart: "
                                          + ("ingest.threads" if which == "ingest-api"
                                             else "uploader.workers"))
+    # a burst of SIGHUPs is one reload or more (signals coalesce), each one
+    # whole, and the daemon stays
     for _ in range(3):
         d.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: sum("reloaded on SIGHUP" in x for x in log_lines(d)) == 4, 30,
-               "three more reloads")
+    wait_until(lambda: sum("reloaded on SIGHUP" in x for x in log_lines(d)) >= 2, 30,
+               "another reload")
     assert d.proc.poll() is None and d.proc.pid == pid
     assert requests.get(d.url + "/healthz", timeout=5).status_code == 200
     if which == "ingest-api":
@@ -169,6 +171,8 @@ def test_sighup_reloads_the_tls_certificate_for_new_connections(stack, tmp_path)
     crt_b, pem_b = make_pem(tmp_path, "cert-b")
     pem = str(tmp_path / "server.pem")
     write(pem, pem_a)
+    a_file = str(tmp_path / "a.crt")
+    write(a_file, crt_a)
     ing = stack.ingest(MILLRACE_INGEST_TLS_CERTIFICATE=pem)
     ing.env["PORT"] += "s"
     ing.start(wait=False)
@@ -177,14 +181,12 @@ def test_sighup_reloads_the_tls_certificate_for_new_connections(stack, tmp_path)
     def healthy():
         assert ing.proc.poll() is None, ing.log_text()
         try:
-            return requests.get(base + "/healthz", verify=False, timeout=2).status_code == 200
+            return requests.get(base + "/healthz", verify=a_file, timeout=2).status_code == 200
         except requests.RequestException:
             return False
     wait_until(healthy, 30, "ingest-api over TLS")
     assert ssl.PEM_cert_to_DER_cert(served_certificate(ing.port)) == \
         ssl.PEM_cert_to_DER_cert(crt_a)
-    a_file = str(tmp_path / "a.crt")
-    write(a_file, crt_a)
     assert post(ing, base, verify=a_file) == 202
     # a file that is no certificate is refused: the running one stays
     write(pem, "not a certificate\n")
