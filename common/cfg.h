@@ -7,13 +7,14 @@
 #include <stdio.h>
 
 typedef enum cfg_type {
-    CFG_STR,  /* char *, heap-owned by the settings struct */
-    CFG_INT,  /* long long, with bounds */
-    CFG_SIZE, /* long long bytes; accepts suffixes k, M, G (binary) */
-    CFG_BOOL, /* int 0/1; accepts true/false/yes/no/on/off/1/0 */
-    CFG_ENUM, /* char *, one of the '|'-separated choices */
-    CFG_LIST, /* char *, items joined by '\n'; file: list of strings,
-                 environment: comma-separated */
+    CFG_STR,       /* char *, heap-owned by the settings struct */
+    CFG_INT,       /* long long, with bounds */
+    CFG_SIZE,      /* long long bytes; accepts suffixes k, M, G (binary) */
+    CFG_BOOL,      /* int 0/1; accepts true/false/yes/no/on/off/1/0 */
+    CFG_ENUM,      /* char *, one of the '|'-separated choices */
+    CFG_LIST,      /* char *, items joined by '\n'; file: list of strings,
+                      environment: comma-separated */
+    CFG_AUTO_BOOL, /* int -1 (auto), 0 or 1; accepts "auto" or a boolean */
 } cfg_type;
 
 typedef struct cfg_row {
@@ -75,6 +76,17 @@ void cfg_env_name(const char *row_name, char *out, size_t outlen);
  * per line or comma). Setting both forms at one level is an error. */
 int cfg_load(cfg_table *t, const char *path,
              const char *(*getenv_fn)(const char *), cfg_errors *errs);
+
+/* Every variable in envp (NULL-terminated "NAME=value" strings, as
+ * environ) that starts with MILLRACE_ but names no row of t (nor a secret
+ * row's _FILE form, nor one of extra: NULL-terminated, may be NULL) adds a
+ * message to warns, with the closest known name when one is near. Returns
+ * the number added. A misspelt variable would otherwise be ignored. */
+int cfg_unknown_env(const cfg_table *t, char *const *envp,
+                    const char *const *extra, cfg_errors *warns);
+
+/* Whether row i has the same value in a and b (two loads of one table). */
+int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i);
 
 /* Print "name = value  # source" for every row, secrets masked. */
 void cfg_print(const cfg_table *t, FILE *out);

@@ -1,20 +1,37 @@
 /* log.h -- one-line structured logging shared by both daemons.
- * Lines go to stderr as "ts level module: message"; thread-safe. */
+ * Lines go to stderr as "ts level module: message" (text) or as one JSON
+ * object per line (json); thread-safe. */
 #ifndef MILLRACE_LOG_H
 #define MILLRACE_LOG_H
 
 #include <stddef.h>
+#include <sys/time.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
+
 /* Set the lowest level printed; names are "debug", "info", "warn", "error".
- * Returns 0, or -1 for an unknown name. */
+ * Returns 0, or -1 for an unknown name. Safe while other threads log. */
 int log_set_level_name(const char *name);
 void log_set_level(enum log_level lvl);
 int log_enabled(enum log_level lvl);
+const char *log_level_name(void);
+
+/* Set the line format by name, "text" or "json". Returns 0, or -1 for an
+ * unknown name. Safe while other threads log. */
+int log_set_format_name(const char *name);
+const char *log_format_name(void);
 
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Formats one whole line, '\n' included, into buf: what log_msg writes.
+ * Pure, for tests. A line longer than len is cut (a JSON line stays one
+ * valid object). Returns the length written: 0 when len is under 128. */
+size_t log_format_line(char *buf, size_t len, enum log_format fmt,
+                       const struct timeval *tv, enum log_level lvl,
+                       const char *module, const char *msg);
 
 /* Writes a one-line reason into a caller's error buffer (librdkafka's
  * errstr convention); a NULL or empty buffer is ignored. */

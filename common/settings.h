@@ -15,6 +15,7 @@ typedef struct kafka_settings {
 
 typedef struct log_settings {
     char *level;
+    char *format;
 } log_settings;
 
 /* Rows for a daemon struct T holding a kafka_settings at member K and a
@@ -48,9 +49,22 @@ typedef struct log_settings {
     }
 
 #define SETTINGS_LOG_ROWS(T, L)                                                \
+    {"log.level",                                                              \
+     CFG_ENUM,                                                                 \
+     offsetof(T, L.level),                                                     \
+     "info",                                                                   \
+     0,                                                                        \
+     0,                                                                        \
+     "debug|info|warn|error",                                                  \
+     "LOG_LEVEL",                                                              \
+     0,                                                                        \
+     "Lowest level logged; SIGHUP re-reads it."},                              \
     {                                                                          \
-        "log.level", CFG_ENUM, offsetof(T, L.level), "info", 0, 0,             \
-            "debug|info|warn|error", "LOG_LEVEL", 0, "Lowest level logged."    \
+        "log.format", CFG_ENUM, offsetof(T, L.format), "text", 0, 0,           \
+            "text|json", "LOG_FORMAT", 0,                                      \
+            "text: \"time level component: message\" lines; json: one "        \
+            "object per line with time, level, component and message (for "    \
+            "log shippers). SIGHUP re-reads it."                               \
     }
 
 #endif

@@ -28,6 +28,7 @@
 #include "gunzip.h"
 #include "log.h"
 #include "request.h"
+#include "tlsreload.h"
 #include "validate.h"
 
 struct http_server {
@@ -43,6 +44,7 @@ struct http_server {
     atomic_llong log_second;     /* civetweb's log lines: at most 5 a second */
     atomic_int log_count;
     unsigned boot_id;
+    tls_reload *tls; /* NULL without TLS */
 };
 
 static long long now_us(void)
@@ -552,6 +554,7 @@ static int handle_metrics(struct mg_connection *c, void *cbdata)
     smp.delivery_errors = ps.delivery_errors;
     smp.kafka_up = ps.up && !ps.fatal;
     smp.draining = atomic_load(&s->draining);
+    smp.have_process = prom_process_read(&smp.process) == 0;
     need = metrics_render(s->m, &smp, stack, sizeof(stack));
     if (need >= sizeof(stack)) {
         buf = malloc(need + 1);
@@ -739,6 +742,25 @@ static void tls_load_shims(char *why, size_t whylen)
     }
 }
 
+/* civetweb made its TLS context: handshakes can now present a reloaded
+ * certificate. 0: civetweb goes on to load ingest.tls_certificate. */
+static int init_ssl(void *ssl_ctx, void *user_data)
+{
+    http_server *s = user_data;
+
+    if (s == NULL || s->tls == NULL)
+        return 0;
+    return tls_reload_attach(s->tls, ssl_ctx) == 0 ? 0 : -1;
+}
+
+int http_reload_tls(http_server *s, const char *path, char *errbuf,
+                    size_t errlen)
+{
+    if (s == NULL || s->tls == NULL)
+        return 0;
+    return tls_reload_file(s->tls, path, errbuf, errlen) == 0 ? 1 : -1;
+}
+
 /* civetweb loads OpenSSL when TLS is first used; a civetweb that cannot
  * would start and then crash on the first handshake. So TLS is
  * initialised here, and a failure is a start-up error. */
@@ -785,6 +807,10 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     }
     if (tls && tls_unavailable(errbuf, errlen))
         goto fail;
+    if (tls && (s->tls = tls_reload_new()) == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     s->cfg = cfg;
     s->pub = pub;
     s->m = m;
@@ -802,6 +828,7 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     cb.log_message = log_message;
     cb.http_error = on_http_error;
     cb.init_thread = init_thread;
+    cb.init_ssl = init_ssl;
     init.callbacks = &cb;
     init.user_data = s;
     init.configuration_options = opts;
@@ -821,8 +848,10 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     mg_set_request_handler(s->ctx, "/", handle_other, s);
     return s;
 fail:
-    if (s)
+    if (s) {
         auth_free(s->auth);
+        tls_reload_free(s->tls);
+    }
     free(s);
     return NULL;
 }
@@ -912,5 +941,6 @@ void http_stop(http_server *s)
     if (s->ctx)
         mg_stop(s->ctx);
     auth_free(s->auth);
+    tls_reload_free(s->tls);
     free(s);
 }

@@ -14,6 +14,12 @@ typedef struct http_server http_server;
 http_server *http_start(const ingest_config *cfg, publisher *pub,
                         ingest_metrics *m, char *errbuf, size_t errlen);
 
+/* SIGHUP: presents the certificate in path (re-read now) from the next
+ * handshake on. Returns 1 when reloaded, 0 when the server has no TLS,
+ * -1 with errbuf set when path cannot be used (the old one stays). */
+int http_reload_tls(http_server *s, const char *path, char *errbuf,
+                    size_t errlen);
+
 /* The first half of a graceful stop: closes the listening sockets (new
  * connections are refused), answers 503 shutting_down to any new request
  * on a kept-alive connection, and waits up to budget_ms for the requests

@@ -5,6 +5,7 @@
  * error, and after a fatal producer error (the idempotent producer cannot
  * go on: the process drains and exits so that its supervisor starts a
  * fresh one, with a new producer id). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,29 @@
 static void validate_cb(const void *base, cfg_errors *errs)
 {
     ingest_config_validate(base, errs);
+}
+
+/* Settings SIGHUP applies (reload_ingest), beside the log settings. */
+static const char *const reloadable[] = {"ingest.tls_certificate", NULL};
+
+/* SIGHUP's part of ingest-api: the TLS certificate is read again (from
+ * the file named now), for the handshakes that follow. */
+static const char *reload_ingest(const void *fresh, void *arg)
+{
+    const ingest_config *c = fresh;
+    http_server *srv = arg;
+    char errbuf[512];
+    int rc =
+        http_reload_tls(srv, c->ingest.tls_certificate, errbuf, sizeof(errbuf));
+
+    if (rc < 0) {
+        log_error("reload",
+                  "TLS certificate not reloaded: %s (the running "
+                  "one stays)",
+                  errbuf);
+        return NULL;
+    }
+    return rc > 0 ? "TLS certificate" : NULL;
 }
 
 static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
@@ -189,6 +213,7 @@ int main(int argc, char **argv)
     publisher *pub = NULL;
     http_server *srv = NULL;
     rd_kafka_conf_t *conf;
+    daemon_reload_spec reload;
     unsigned long long last503 = 0, lasterr = 0;
     long long next_summary;
     char errbuf[512];
@@ -198,11 +223,11 @@ int main(int argc, char **argv)
     rc = daemon_parse_args(argc, argv, "ingest-api",
                            "Accepts JSON events over HTTP and publishes them "
                            "to Kafka.",
-                           &opts);
+                           NULL, &opts);
     if (rc >= 0)
         return rc;
     ingest_config_table(&table, &cfg);
-    rc = daemon_load_config(&table, &opts, validate_cb, &cfg.log.level);
+    rc = daemon_load_config(&table, &opts, validate_cb, &cfg.log);
     if (rc >= 0)
         goto out;
     rc = 1;
@@ -240,6 +265,17 @@ int main(int argc, char **argv)
              cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
              cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens"
                                                        : "");
+    memset(&reload, 0, sizeof(reload));
+    reload.live = &table;
+    reload.base_size = sizeof(cfg);
+    reload.opts = &opts;
+    reload.validate = validate_cb;
+    reload.log_offset = offsetof(ingest_config, log);
+    reload.reloadable = reloadable;
+    reload.apply = reload_ingest;
+    reload.arg = srv;
+    if (daemon_reloader_start(&reload) < 0)
+        log_warn("main", "no SIGHUP reloader thread: SIGHUP is ignored");
     next_summary = mono_ms() + SUMMARY_EVERY_S * 1000;
     while (!daemon_stop && !publisher_fatal(pub)) {
         usleep(100 * 1000);
@@ -249,6 +285,7 @@ int main(int argc, char **argv)
         }
     }
     rc = daemon_stop ? 0 : 1;
+    daemon_reloader_stop();
     if (rc)
         log_error("main", "the producer failed for good: draining and "
                           "exiting 1 so that a new process takes over");
@@ -257,6 +294,7 @@ int main(int argc, char **argv)
     pub = NULL;
     log_info("main", "stopped");
 out:
+    daemon_reloader_stop();
     http_stop(srv);
     publisher_destroy(pub, 0);
     cfg_free(&table);

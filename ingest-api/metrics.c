@@ -3,9 +3,11 @@
  * to atomics (no lock on the request path). Pure: no sockets. */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "daemon.h"
+#include "prom.h"
 
 static const int statuses[METRICS_N_STATUS] = METRICS_STATUSES;
 static const double bounds[METRICS_N_BUCKET] = METRICS_BUCKETS;
@@ -66,75 +68,38 @@ void metrics_observe_us(ingest_metrics *m, long long us)
     atomic_fetch_add_explicit(&m->latency_count, 1, memory_order_relaxed);
 }
 
-typedef struct out {
-    char *buf;
-    size_t len, need;
-} out;
-
-static void put(out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    size_t room = o->need < o->len ? o->len - o->need : 0;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(room ? o->buf + o->need : NULL, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->need += (size_t)n;
-}
-
-static void counter(out *o, const char *name, const char *help,
-                    unsigned long long v)
-{
-    put(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-        v);
-}
-
-static void gauge(out *o, const char *name, const char *help, long long v)
-{
-    put(o, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
-        v);
-}
-
-static void render_requests(out *o, const ingest_metrics *m)
+static void render_requests(prom_out *o, const ingest_metrics *m)
 {
     const char *name = "millrace_ingest_requests_total";
 
-    put(o, "# HELP %s HTTP requests answered, by status code.\n", name);
-    put(o, "# TYPE %s counter\n", name);
+    prom_family(o, name, "counter", "HTTP requests answered, by status code.");
     for (int i = 0; i < METRICS_N_STATUS; i++)
-        put(o, "%s{code=\"%d\"} %llu\n", name, statuses[i],
-            (unsigned long long)atomic_load(&m->by_status[i]));
-    put(o, "%s{code=\"other\"} %llu\n", name,
+        prom_printf(o, "%s{code=\"%d\"} %llu\n", name, statuses[i],
+                    (unsigned long long)atomic_load(&m->by_status[i]));
+    prom_printf(
+        o, "%s{code=\"other\"} %llu\n", name,
         (unsigned long long)atomic_load(&m->by_status[METRICS_N_STATUS]));
 }
 
-static void render_latency(out *o, const ingest_metrics *m)
+static void render_latency(prom_out *o, const ingest_metrics *m)
 {
-    const char *name = "millrace_ingest_request_duration_seconds";
-    unsigned long long cum = 0;
+    unsigned long long cum[METRICS_N_BUCKET];
+    unsigned long long total = 0;
 
-    put(o,
-        "# HELP %s Time to answer POST /v1/events, from its headers to its "
-        "response.\n# TYPE %s histogram\n",
-        name, name);
     for (int i = 0; i < METRICS_N_BUCKET; i++) {
-        cum += atomic_load(&m->bucket[i]);
-        put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
+        total += atomic_load(&m->bucket[i]);
+        cum[i] = total;
     }
-    cum += atomic_load(&m->bucket[METRICS_N_BUCKET]);
-    put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
-    put(o, "%s_sum %.6f\n", name,
-        (double)atomic_load(&m->latency_sum_us) / 1e6);
+    total += atomic_load(&m->bucket[METRICS_N_BUCKET]);
     /* _count equals the +Inf bucket: both are read from one snapshot. */
-    put(o, "%s_count %llu\n", name, cum);
+    prom_histogram(o, "millrace_ingest_request_duration_seconds",
+                   "Time to answer POST /v1/events, from its headers to its "
+                   "response.",
+                   bounds, cum, METRICS_N_BUCKET, total,
+                   (double)atomic_load(&m->latency_sum_us) / 1e6);
 }
 
-static void render_unavailable(out *o, const ingest_metrics *m)
+static void render_unavailable(prom_out *o, const ingest_metrics *m)
 {
     static const char *const reasons[METRICS_N_REASON] = {
         [METRICS_QUEUE_FULL] = "queue_full",
@@ -147,45 +112,46 @@ static void render_unavailable(out *o, const ingest_metrics *m)
     };
     const char *name = "millrace_ingest_unavailable_total";
 
-    put(o, "# HELP %s Requests answered 503, by reason.\n", name);
-    put(o, "# TYPE %s counter\n", name);
+    prom_family(o, name, "counter", "Requests answered 503, by reason.");
     for (int i = 0; i < METRICS_N_REASON; i++)
-        put(o, "%s{reason=\"%s\"} %llu\n", name, reasons[i],
-            (unsigned long long)atomic_load(&m->unavailable[i]));
+        prom_printf(o, "%s{reason=\"%s\"} %llu\n", name, reasons[i],
+                    (unsigned long long)atomic_load(&m->unavailable[i]));
 }
 
 size_t metrics_render(const ingest_metrics *m, const metrics_sample *s,
                       char *buf, size_t len)
 {
-    out o = {buf, len, 0};
+    prom_out o;
 
-    if (len)
-        buf[0] = '\0';
+    prom_init(&o, buf, len);
+    prom_build_info(&o, "millrace_ingest", MILLRACE_VERSION);
     render_requests(&o, m);
     render_latency(&o, m);
-    counter(&o, "millrace_ingest_events_accepted_total",
-            "Events answered 202 (each one a Kafka record).",
-            atomic_load(&m->events_accepted));
-    counter(&o, "millrace_ingest_request_body_bytes_total",
-            "Request body bytes read from clients (before gunzip).",
-            atomic_load(&m->body_bytes));
-    gauge(&o, "millrace_ingest_in_flight_requests",
-          "POST /v1/events requests being handled now.",
-          atomic_load(&m->in_flight));
-    gauge(&o, "millrace_ingest_producer_queue_messages",
-          "Records in the producer queue: not yet acknowledged by Kafka.",
-          s->queue_messages);
-    counter(&o, "millrace_ingest_delivered_total",
-            "Records Kafka acknowledged (delivery reports without error).",
-            s->delivered);
-    counter(&o, "millrace_ingest_delivery_errors_total",
-            "Records whose delivery report was an error (not persisted).",
-            s->delivery_errors);
+    prom_counter(&o, "millrace_ingest_events_accepted_total",
+                 "Events answered 202 (each one a Kafka record).",
+                 atomic_load(&m->events_accepted));
+    prom_counter(&o, "millrace_ingest_request_body_bytes_total",
+                 "Request body bytes read from clients (before gunzip).",
+                 atomic_load(&m->body_bytes));
+    prom_gauge(&o, "millrace_ingest_in_flight_requests",
+               "POST /v1/events requests being handled now.",
+               atomic_load(&m->in_flight));
+    prom_gauge(&o, "millrace_ingest_producer_queue_messages",
+               "Records in the producer queue: not yet acknowledged by Kafka.",
+               s->queue_messages);
+    prom_counter(&o, "millrace_ingest_delivered_total",
+                 "Records Kafka acknowledged (delivery reports without error).",
+                 s->delivered);
+    prom_counter(&o, "millrace_ingest_delivery_errors_total",
+                 "Records whose delivery report was an error (not persisted).",
+                 s->delivery_errors);
     render_unavailable(&o, m);
-    gauge(&o, "millrace_ingest_kafka_up",
-          "1 unless the Kafka cluster is unreachable (as for /readyz).",
-          s->kafka_up);
-    gauge(&o, "millrace_ingest_draining",
-          "1 after SIGTERM: new requests are refused.", s->draining);
+    prom_gauge(&o, "millrace_ingest_kafka_up",
+               "1 unless the Kafka cluster is unreachable (as for /readyz).",
+               s->kafka_up);
+    prom_gauge(&o, "millrace_ingest_draining",
+               "1 after SIGTERM: new requests are refused.", s->draining);
+    if (s->have_process)
+        prom_process_write(&o, &s->process);
     return o.need;
 }

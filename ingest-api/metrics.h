@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "prom.h"
+
 /* The status codes ingest-api answers with; any other is counted as
  * "other". */
 #define METRICS_STATUSES                                                       \
@@ -53,6 +55,8 @@ typedef struct metrics_sample {
     unsigned long long delivery_errors; /* delivery reports: failed */
     int kafka_up;                       /* the last readiness probe succeeded */
     int draining;                       /* SIGTERM received */
+    int have_process;                   /* process was read */
+    prom_process process;               /* the process_* figures */
 } metrics_sample;
 
 /* Zero every counter. */

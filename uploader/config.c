@@ -118,10 +118,12 @@ static const cfg_row rows[] = {
            "Secret access key."),
     SECRET("s3.session_token", s3.session_token, "AWS_SESSION_TOKEN",
            "Session token of temporary credentials."),
-    ROW("s3.path_style", CFG_BOOL, s3.path_style, "true", 0, 0, NULL,
+    ROW("s3.path_style", CFG_AUTO_BOOL, s3.path_style, "auto", 0, 0, NULL,
         "S3_PATH_STYLE",
         "true: http://host/bucket/key; false: virtual-hosted "
-        "http://bucket.host/key."),
+        "http://bucket.host/key; auto: virtual-hosted on AWS (s3.endpoint "
+        "empty) unless the bucket name cannot be a host name (dots, "
+        "capitals, underscores), path style for any other endpoint."),
     ROW("s3.connect_timeout_ms", CFG_INT, s3.connect_timeout_ms, "5000", 100,
         600000, NULL, NULL, "TCP/TLS connect timeout."),
     ROW("s3.request_timeout_ms", CFG_INT, s3.request_timeout_ms, "120000", 1000,

@@ -45,7 +45,7 @@ typedef struct uploader_config {
         char *access_key;
         char *secret_key;
         char *session_token;
-        int path_style;
+        int path_style; /* -1: auto (setup_path_style) */
         long long connect_timeout_ms;
         long long request_timeout_ms;
         char *sse;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "kafka.h"
@@ -46,6 +47,22 @@ typedef struct part {
 
 #define PLAN_PREFIX "millrace:end="
 
+/* The end offsets of the assigned partitions, asked of the brokers by a
+ * thread of their own. The fetcher's cached watermark is not enough: a
+ * paused partition is not fetched, so its cached end offset freezes
+ * exactly when the backlog grows (S3 down, workers busy). */
+typedef struct watermarks {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;
+    atomic_int quit; /* also read between queries, unlocked */
+    int32_t *want;   /* partitions to ask about, set by the main loop */
+    int nwant;
+    int64_t *low, *high; /* by partition; -1: not known */
+    int cap;
+} watermarks;
+
 struct consumer {
     const uploader_config *cfg;
     rd_kafka_t *rk;
@@ -64,7 +81,10 @@ struct consumer {
     pthread_mutex_t lag_mu; /* guards lag, read by the health thread */
     consumer_lag *lag;
     int nlag;
+    watermarks wm;
 };
+
+static void *wm_main(void *arg);
 
 static int64_t now_ms(void)
 {
@@ -481,6 +501,8 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     }
     c->cfg = cfg;
     pthread_mutex_init(&c->lag_mu, NULL);
+    pthread_mutex_init(&c->wm.mu, NULL);
+    pthread_cond_init(&c->wm.cv, NULL);
     c->cooperative =
         strcmp(cfg->uploader.assignment, "cooperative-sticky") == 0;
     c->lim.max_records = (size_t)cfg->uploader.max_records;
@@ -538,6 +560,11 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
         goto fail;
     }
     c->uctx.pool = c->pool;
+    if (pthread_create(&c->wm.thread, NULL, wm_main, c) != 0) {
+        snprintf(errbuf, errlen, "cannot start the watermark thread");
+        goto fail;
+    }
+    c->wm.started = 1;
     return c;
 fail:
     if (conf)
@@ -632,8 +659,125 @@ static void check_ages(consumer *c)
     }
 }
 
-/* Lag per assigned partition: the broker's end offset (as last seen by the
- * fetcher, so no request is made) minus the committed offset. */
+/* Grows wm's arrays to hold partition id; with wm->mu held. */
+static int wm_reserve(watermarks *wm, int32_t id)
+{
+    int n = id + 1;
+    int64_t *lo, *hi;
+
+    if (id < wm->cap)
+        return 0;
+    lo = realloc(wm->low, (size_t)n * sizeof(*lo));
+    if (lo == NULL)
+        return -1;
+    wm->low = lo;
+    hi = realloc(wm->high, (size_t)n * sizeof(*hi));
+    if (hi == NULL)
+        return -1;
+    wm->high = hi;
+    for (int i = wm->cap; i < n; i++) {
+        wm->low[i] = -1;
+        wm->high[i] = -1;
+    }
+    wm->cap = n;
+    return 0;
+}
+
+/* The watermark thread: every lag_interval_ms (or when the main loop has
+ * a new list of partitions), asks the partition leaders for the offsets
+ * of each assigned partition, paused or not. One ListOffsets round per
+ * interval bounds what it costs the brokers. */
+static void *wm_main(void *arg)
+{
+    consumer *c = arg;
+    watermarks *wm = &c->wm;
+    long long every = c->cfg->uploader.lag_interval_ms;
+    /* one request's wait: within the interval, but never so short that a
+     * busy broker's answer is given up on */
+    int timeout = every < 1000 ? 1000 : every > 5000 ? 5000 : (int)every;
+
+    pthread_mutex_lock(&wm->mu);
+    while (!wm->quit) {
+        int n = wm->nwant;
+        int32_t *ids = n ? malloc((size_t)n * sizeof(*ids)) : NULL;
+        struct timespec until;
+
+        if (ids)
+            memcpy(ids, wm->want, (size_t)n * sizeof(*ids));
+        pthread_mutex_unlock(&wm->mu);
+        for (int i = 0; ids && i < n && !wm->quit; i++) {
+            int64_t lo = -1, hi = -1;
+            rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                c->rk, c->cfg->kafka.topic, ids[i], &lo, &hi, timeout);
+            if (err) {
+                log_debug("consumer", "partition %d end offset: %s",
+                          (int)ids[i], rd_kafka_err2str(err));
+                continue;
+            }
+            pthread_mutex_lock(&wm->mu);
+            if (wm_reserve(wm, ids[i]) == 0) {
+                wm->low[ids[i]] = lo;
+                wm->high[ids[i]] = hi;
+            }
+            pthread_mutex_unlock(&wm->mu);
+        }
+        free(ids);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += every / 1000;
+        until.tv_nsec += (every % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&wm->mu);
+        if (!wm->quit)
+            pthread_cond_timedwait(&wm->cv, &wm->mu, &until);
+    }
+    pthread_mutex_unlock(&wm->mu);
+    return NULL;
+}
+
+static void wm_stop(watermarks *wm)
+{
+    if (!wm->started)
+        return;
+    pthread_mutex_lock(&wm->mu);
+    wm->quit = 1;
+    pthread_cond_signal(&wm->cv);
+    pthread_mutex_unlock(&wm->mu);
+    pthread_join(wm->thread, NULL);
+    wm->started = 0;
+}
+
+/* Hands the watermark thread the assigned partitions; wakes it when the
+ * list changed (a new assignment is measured at once). */
+static void wm_publish(consumer *c)
+{
+    watermarks *wm = &c->wm;
+    int32_t *ids = malloc((size_t)(c->nparts ? c->nparts : 1) * sizeof(*ids));
+    int n = 0;
+    int changed;
+
+    if (ids == NULL)
+        return;
+    for (int i = 0; i < c->nparts; i++)
+        if (c->parts[i].assigned)
+            ids[n++] = i;
+    pthread_mutex_lock(&wm->mu);
+    changed = n != wm->nwant ||
+              (n && memcmp(ids, wm->want, (size_t)n * sizeof(*ids)) != 0);
+    free(wm->want);
+    wm->want = ids;
+    wm->nwant = n;
+    if (changed)
+        pthread_cond_signal(&wm->cv);
+    pthread_mutex_unlock(&wm->mu);
+}
+
+/* Lag per assigned partition: its end offset minus the committed offset
+ * (or the start of the partition, before any commit). The end offset is
+ * the larger of the fetcher's cached one (fresh while fetching) and the
+ * watermark thread's (fresh while paused). */
 static void update_lag(consumer *c)
 {
     consumer_lag *lag;
@@ -642,23 +786,32 @@ static void update_lag(consumer *c)
     if (now_ms() < c->next_lag_ms)
         return;
     c->next_lag_ms = now_ms() + c->cfg->uploader.lag_interval_ms;
+    wm_publish(c);
     lag = calloc((size_t)(c->nparts ? c->nparts : 1), sizeof(*lag));
     if (lag == NULL)
         return;
+    pthread_mutex_lock(&c->wm.mu);
     for (int i = 0; i < c->nparts; i++) {
-        int64_t lo, hi;
-        if (!c->parts[i].assigned ||
-            rd_kafka_get_watermark_offsets(c->rk, c->cfg->kafka.topic, i, &lo,
-                                           &hi) ||
-            hi < 0)
+        int64_t lo = -1, hi = -1;
+        if (!c->parts[i].assigned)
+            continue;
+        rd_kafka_get_watermark_offsets(c->rk, c->cfg->kafka.topic, i, &lo, &hi);
+        if (i < c->wm.cap) {
+            if (c->wm.high[i] > hi)
+                hi = c->wm.high[i];
+            if (lo < 0 || (c->wm.low[i] >= 0 && c->wm.low[i] > lo))
+                lo = c->wm.low[i];
+        }
+        if (hi < 0)
             continue;
         lag[n].partition = i;
-        lag[n].lag =
-            hi - (c->parts[i].committed >= 0 ? c->parts[i].committed : lo);
+        lag[n].lag = hi - (c->parts[i].committed >= 0 ? c->parts[i].committed
+                                                      : (lo > 0 ? lo : 0));
         if (lag[n].lag < 0)
             lag[n].lag = 0;
         n++;
     }
+    pthread_mutex_unlock(&c->wm.mu);
     pthread_mutex_lock(&c->lag_mu);
     free(c->lag);
     c->lag = lag;
@@ -701,6 +854,7 @@ int consumer_run(consumer *c)
         log_warn("consumer",
                  "%d upload(s) abandoned; their records will be read again",
                  abandoned);
+    wm_stop(&c->wm);
     rd_kafka_consumer_close(c->rk);
     /* Abandoned workers stop at their next retry; a PUT on the wire ends
      * within s3.request_timeout_ms. */
@@ -737,6 +891,7 @@ void consumer_free(consumer *c)
 {
     if (c == NULL)
         return;
+    wm_stop(&c->wm);
     if (c->pool) {
         upload_job *j;
         pool_stop(c->pool);
@@ -749,6 +904,11 @@ void consumer_free(consumer *c)
     for (int i = 0; i < c->nparts; i++)
         drop_batches(&c->parts[i]);
     pthread_mutex_destroy(&c->lag_mu);
+    pthread_mutex_destroy(&c->wm.mu);
+    pthread_cond_destroy(&c->wm.cv);
+    free(c->wm.want);
+    free(c->wm.low);
+    free(c->wm.high);
     free(c->lag);
     free(c->parts);
     free(c);

@@ -3,12 +3,16 @@
 #include "health.h"
 
 #include <civetweb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "log.h"
+#include "prom.h"
+
+/* Partitions whose lag /metrics lists at most. */
+#define HEALTH_MAX_LAG 65536
 
 struct health {
     struct mg_context *ctx;
@@ -50,98 +54,134 @@ static int on_readyz(struct mg_connection *conn, void *d)
     return send_text(conn, 200, "application/json", body, strlen(body));
 }
 
-/* Appends to a fixed buffer; output past its end is dropped. */
-typedef struct text {
-    char buf[16384];
-    size_t n;
-} text;
+/* One family per line of the table below: a counter or a gauge read from
+ * the status snapshot or the upload statistics. */
+typedef struct family {
+    const char *name;
+    const char *type;
+    const char *help;
+} family;
 
-static void put(text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static const family families[] = {
+    {"millrace_uploader_records_consumed_total", "counter",
+     "Records read from Kafka into batches."},
+    {"millrace_uploader_batches_closed_total", "counter",
+     "Batches closed (by records, bytes or age) and queued for upload."},
+    {"millrace_uploader_commits_total", "counter",
+     "Offset commits to the consumer group (stored batches and plans)."},
+    {"millrace_uploader_objects_written_total", "counter",
+     "Objects the store confirmed."},
+    {"millrace_uploader_bytes_written_total", "counter",
+     "Bytes of objects the store confirmed (compressed)."},
+    {"millrace_uploader_records_written_total", "counter",
+     "Records in objects the store confirmed."},
+    {"millrace_uploader_retries_total", "counter",
+     "Failed store requests that were retried (any error)."},
+    {"millrace_uploader_throttled_total", "counter",
+     "Store answers asking to slow down (503 SlowDown and the like)."},
+    {"millrace_uploader_permanent_errors_total", "counter",
+     "Store answers that cannot succeed on retry (AccessDenied, "
+     "NoSuchBucket, ...)."},
+    {"millrace_uploader_multipart_uploads_total", "counter",
+     "Objects uploaded as multipart uploads."},
+    {"millrace_uploader_dlq_records_total", "counter",
+     "Records written to the dead-letter topic."},
+    {"millrace_uploader_failing_uploads", "gauge",
+     "Uploads failing permanently right now; /readyz is 503 while above 0."},
+    {"millrace_uploader_assigned_partitions", "gauge",
+     "Partitions of the topic assigned to this replica."},
+    {"millrace_uploader_paused_partitions", "gauge",
+     "Assigned partitions paused because a closed batch waits for a "
+     "worker."},
+    {"millrace_uploader_queue_depth", "gauge",
+     "Closed batches waiting for a worker."},
+    {"millrace_uploader_busy_workers", "gauge", "Workers uploading now."},
+};
 
-static void put(text *t, const char *fmt, ...)
+static void render(prom_out *o, health *h, const consumer_status *s,
+                   const consumer_lag *lag, int nlag, const prom_process *proc)
 {
-    va_list ap;
-    int r;
+    upload_stats *st = h->stats;
+    const unsigned long long v[] = {
+        s->records_consumed,
+        s->batches_closed,
+        s->commits,
+        atomic_load(&st->objects),
+        atomic_load(&st->bytes),
+        atomic_load(&st->records),
+        atomic_load(&st->retries),
+        atomic_load(&st->throttled),
+        atomic_load(&st->permanent_errors),
+        atomic_load(&st->multipart_uploads),
+        dlq_count(h->dq),
+        (unsigned long long)atomic_load(&st->failing),
+        (unsigned long long)s->assigned,
+        (unsigned long long)s->paused,
+        (unsigned long long)s->queued,
+        (unsigned long long)s->busy,
+    };
+    unsigned long long cum[UPLOAD_LATENCY_BUCKETS];
+    const char *lag_name = "millrace_uploader_consumer_lag";
 
-    if (t->n >= sizeof(t->buf))
-        return;
-    va_start(ap, fmt);
-    r = vsnprintf(t->buf + t->n, sizeof(t->buf) - t->n, fmt, ap);
-    va_end(ap);
-    if (r > 0)
-        t->n = t->n + (size_t)r < sizeof(t->buf) ? t->n + (size_t)r
-                                                 : sizeof(t->buf) - 1;
-}
-
-static void counter(text *t, const char *name, unsigned long long v)
-{
-    put(t, "# TYPE %s counter\n%s %llu\n", name, name, v);
-}
-
-static void gauge(text *t, const char *name, long long v)
-{
-    put(t, "# TYPE %s gauge\n%s %lld\n", name, name, v);
-}
-
-static void latency(text *t, upload_stats *s)
-{
-    const char *name = "millrace_uploader_upload_duration_seconds";
-
-    put(t, "# TYPE %s histogram\n", name);
+    _Static_assert(sizeof(v) / sizeof(v[0]) ==
+                       sizeof(families) / sizeof(families[0]),
+                   "one value per family");
+    prom_build_info(o, "millrace_uploader", MILLRACE_VERSION);
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        prom_family(o, families[i].name, families[i].type, families[i].help);
+        prom_printf(o, "%s %llu\n", families[i].name, v[i]);
+    }
     for (int i = 0; i < UPLOAD_LATENCY_BUCKETS; i++)
-        put(t, "%s_bucket{le=\"%g\"} %llu\n", name, upload_latency_bounds[i],
-            (unsigned long long)atomic_load(&s->latency_le[i]));
-    put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name,
-        (unsigned long long)atomic_load(&s->latency_count));
-    put(t, "%s_sum %.6f\n%s_count %llu\n", name,
-        (double)atomic_load(&s->latency_sum_us) / 1e6, name,
-        (unsigned long long)atomic_load(&s->latency_count));
+        cum[i] = atomic_load(&st->latency_le[i]);
+    prom_histogram(o, "millrace_uploader_upload_duration_seconds",
+                   "Time to store one object, retries included.",
+                   upload_latency_bounds, cum, UPLOAD_LATENCY_BUCKETS,
+                   atomic_load(&st->latency_count),
+                   (double)atomic_load(&st->latency_sum_us) / 1e6);
+    prom_family(o, lag_name, "gauge",
+                "Records of an assigned partition not yet committed: its "
+                "end offset (asked of the broker, paused partitions too) "
+                "minus the committed offset.");
+    for (int i = 0; i < nlag; i++)
+        prom_printf(o, "%s{partition=\"%d\"} %lld\n", lag_name,
+                    lag[i].partition, lag[i].lag);
+    if (proc)
+        prom_process_write(o, proc);
 }
 
 static int on_metrics(struct mg_connection *conn, void *d)
 {
     health *h = d;
-    upload_stats *st = h->stats;
     consumer_status s;
-    consumer_lag lag[1024];
+    consumer_lag *lag = calloc(HEALTH_MAX_LAG, sizeof(*lag));
+    prom_process proc;
+    int have_proc = prom_process_read(&proc) == 0;
+    char *buf = NULL;
+    prom_out o;
     int nlag;
-    text *t = calloc(1, sizeof(*t));
     int rc;
 
-    if (t == NULL)
+    if (lag == NULL)
         return send_text(conn, 503, "text/plain", "out of memory\n", 14);
     consumer_get_status(h->c, &s);
-    counter(t, "millrace_uploader_records_consumed_total", s.records_consumed);
-    counter(t, "millrace_uploader_batches_closed_total", s.batches_closed);
-    counter(t, "millrace_uploader_commits_total", s.commits);
-    counter(t, "millrace_uploader_objects_written_total",
-            atomic_load(&st->objects));
-    counter(t, "millrace_uploader_bytes_written_total",
-            atomic_load(&st->bytes));
-    counter(t, "millrace_uploader_records_written_total",
-            atomic_load(&st->records));
-    counter(t, "millrace_uploader_retries_total", atomic_load(&st->retries));
-    counter(t, "millrace_uploader_throttled_total",
-            atomic_load(&st->throttled));
-    counter(t, "millrace_uploader_permanent_errors_total",
-            atomic_load(&st->permanent_errors));
-    counter(t, "millrace_uploader_multipart_uploads_total",
-            atomic_load(&st->multipart_uploads));
-    counter(t, "millrace_uploader_dlq_records_total", dlq_count(h->dq));
-    gauge(t, "millrace_uploader_failing_uploads", atomic_load(&st->failing));
-    gauge(t, "millrace_uploader_assigned_partitions", s.assigned);
-    gauge(t, "millrace_uploader_paused_partitions", s.paused);
-    gauge(t, "millrace_uploader_queue_depth", s.queued);
-    gauge(t, "millrace_uploader_busy_workers", s.busy);
-    latency(t, st);
-    nlag = consumer_get_lag(h->c, lag, 1024);
-    put(t, "# TYPE millrace_uploader_consumer_lag gauge\n");
-    for (int i = 0; i < nlag; i++)
-        put(t, "millrace_uploader_consumer_lag{partition=\"%d\"} %lld\n",
-            lag[i].partition, lag[i].lag);
-    rc = send_text(conn, 200, "text/plain; version=0.0.4", t->buf, t->n);
-    free(t);
+    nlag = consumer_get_lag(h->c, lag, HEALTH_MAX_LAG);
+    /* Counters move between passes: render until one fits whole. */
+    for (size_t size = 16384;; size = o.need + 4096) {
+        char *grown = realloc(buf, size);
+        if (grown == NULL) {
+            free(buf);
+            free(lag);
+            return send_text(conn, 503, "text/plain", "out of memory\n", 14);
+        }
+        buf = grown;
+        prom_init(&o, buf, size);
+        render(&o, h, &s, lag, nlag, have_proc ? &proc : NULL);
+        if (o.need < size)
+            break;
+    }
+    rc = send_text(conn, 200, "text/plain; version=0.0.4", buf, o.need);
+    free(buf);
+    free(lag);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* main.c -- uploader: consumes the events topic with a fixed worker pool and
  * writes each batch to S3 (or a local directory) exactly once. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,24 @@ static void validate_cb(const void *base, cfg_errors *errs)
     uploader_config_validate(base, errs);
 }
 
+/* SIGHUP's part of the uploader, after the log settings: nothing else of
+ * its own yet. The S3 credential chain's files (web identity token,
+ * shared credentials) are re-read from here once it has them. */
+static const char *reload_uploader(const void *fresh, void *arg)
+{
+    (void)fresh;
+    (void)arg;
+    return NULL;
+}
+
+#define USAGE_COMMANDS                                                         \
+    "command:\n"                                                               \
+    "  uploader replay MODE [OPTIONS]\n"                                       \
+    "                  re-read a range of Kafka (partition and offsets, a\n"   \
+    "                  time range, or the dead-letter topic) and write it\n"   \
+    "                  to the store again with the same keys; see\n"           \
+    "                  'uploader replay --help'\n\n"
+
 int main(int argc, char **argv)
 {
     uploader_config cfg;
@@ -30,7 +49,9 @@ int main(int argc, char **argv)
     consumer *c = NULL;
     dlq *dq = NULL;
     health *h = NULL;
+    daemon_reload_spec reload;
     char errbuf[512];
+    int local;
     int rc;
 
     if (argc > 1 && strcmp(argv[1], "replay") == 0)
@@ -38,11 +59,12 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&stats, 0, sizeof(stats));
     rc = daemon_parse_args(argc, argv, "uploader",
-                           "Writes the events topic to S3 in batches.", &opts);
+                           "Writes the events topic to S3 in batches.",
+                           USAGE_COMMANDS, &opts);
     if (rc >= 0)
         return rc;
     uploader_config_table(&table, &cfg);
-    rc = daemon_load_config(&table, &opts, validate_cb, &cfg.log.level);
+    rc = daemon_load_config(&table, &opts, validate_cb, &cfg.log);
     if (rc >= 0)
         goto out;
     rc = 1;
@@ -72,20 +94,33 @@ int main(int argc, char **argv)
         log_error("main", "health: %s", errbuf);
         goto out;
     }
+    local = strcmp(st->name, "local") == 0;
     log_info("main",
              "uploader %s: topic %s on %s, group %s, %lld workers, queue "
-             "%lld, store %s%s%s, batches close at %lld records, %lld "
+             "%lld, store %s%s%s%s, batches close at %lld records, %lld "
              "bytes or %lld ms",
              MILLRACE_VERSION, cfg.kafka.topic, cfg.kafka.brokers,
              cfg.uploader.group, cfg.uploader.workers, cfg.uploader.queue,
-             st->name, strcmp(st->name, "local") == 0 ? " " : " bucket ",
-             strcmp(st->name, "local") == 0 ? cfg.uploader.local_dir
-                                            : cfg.s3.bucket,
+             st->name, local ? " " : " bucket ",
+             local ? cfg.uploader.local_dir : cfg.s3.bucket,
+             local                    ? ""
+             : setup_path_style(&cfg) ? " (path-style)"
+                                      : " (virtual-hosted)",
              cfg.uploader.max_records, cfg.uploader.max_bytes,
              cfg.uploader.max_age_ms);
+    memset(&reload, 0, sizeof(reload));
+    reload.live = &table;
+    reload.base_size = sizeof(cfg);
+    reload.opts = &opts;
+    reload.validate = validate_cb;
+    reload.log_offset = offsetof(uploader_config, log);
+    reload.apply = reload_uploader;
+    if (daemon_reloader_start(&reload) < 0)
+        log_warn("main", "no SIGHUP reloader thread: SIGHUP is ignored");
     rc = consumer_run(c) == 0 ? 0 : 1;
     log_info("main", "stopped");
 out:
+    daemon_reloader_stop();
     health_stop(h);
     consumer_free(c);
     dlq_free(dq);

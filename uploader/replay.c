@@ -974,6 +974,7 @@ int replay_main(int argc, char **argv)
         return REPLAY_BAD_ARGS;
     }
     log_set_level_name(cfg.log.level);
+    log_set_format_name(cfg.log.format);
     daemon_install_signals();
     if (s3_global_init() < 0) {
         cfg_free(&table);

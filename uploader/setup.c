@@ -9,6 +9,30 @@
 #include "localstore.h"
 #include "s3.h"
 
+/* A bucket name that can be the first label of a host name under TLS
+ * (no dots: a wildcard certificate covers one label). */
+static int dns_safe_bucket(const char *b)
+{
+    size_t n = strlen(b);
+
+    if (n < 3 || n > 63 || b[0] == '-' || b[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') ||
+              b[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int setup_path_style(const uploader_config *cfg)
+{
+    if (cfg->s3.path_style >= 0)
+        return cfg->s3.path_style;
+    if (cfg->s3.endpoint[0])
+        return 1;
+    return !dns_safe_bucket(cfg->s3.bucket);
+}
+
 store *setup_store(const uploader_config *cfg, char *errbuf, size_t errlen)
 {
     s3_options o;
@@ -29,7 +53,7 @@ store *setup_store(const uploader_config *cfg, char *errbuf, size_t errlen)
     o.access_key = cfg->s3.access_key;
     o.secret_key = cfg->s3.secret_key;
     o.session_token = cfg->s3.session_token;
-    o.path_style = cfg->s3.path_style;
+    o.path_style = setup_path_style(cfg);
     o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
     o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;
     o.sse = cfg->s3.sse;

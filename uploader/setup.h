@@ -9,6 +9,14 @@
 #include "dlq.h"
 #include "store.h"
 
+/* Whether S3 requests name the bucket in the path (1) or in the host
+ * (0): s3.path_style when set; for auto, virtual-hosted on AWS (no
+ * s3.endpoint) as the AWS SDKs do, unless the bucket name is no valid host
+ * label (then path style, which AWS still serves), and path style for a
+ * custom endpoint (MinIO, Ceph RGW, versitygw: their host names rarely
+ * resolve per bucket). */
+int setup_path_style(const uploader_config *cfg);
+
 /* The local store or the S3 store the settings name. NULL and errbuf set
  * on failure. */
 store *setup_store(const uploader_config *cfg, char *errbuf, size_t errlen);

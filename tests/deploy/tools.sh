@@ -5,6 +5,11 @@
 #   kustomize    (go install)               .cache/bin/kustomize
 #   KEDA's CRDs  (its Go module's config/crd/bases, via `go mod download`)
 #                                           .cache/deploy/keda-crds/
+#   the Prometheus Operator's CRDs (PodMonitor, ServiceMonitor, PrometheusRule:
+#   its Go module's example/prometheus-operator-crd, via `go mod download`)
+#                                           .cache/deploy/prometheus-operator-crds/
+#   promtool     (go install; `check metrics`, `check rules`, `test rules`)
+#                                           .cache/bin/promtool
 #   Kafka's CLI tools' jars (Maven; the kafka-topics tool, to run the compose
 #   topic job's script against the local broker)  .cache/deploy/kafka-tools/
 #   deploycheck  (tests/deploy/gocheck: compose-go, the loader of `docker compose`,
@@ -17,6 +22,8 @@ set -euo pipefail
 KUBECONFORM_VERSION=v0.8.0
 KUSTOMIZE_VERSION=v5.8.1
 KEDA_VERSION=v2.21.0
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+PROMTOOL_VERSION=v0.316.0 # Prometheus 3.x: the Go module's version of it
 KAFKA_TOOLS_VERSION=3.9.2 # the broker's, deploy/local/kafka.sh
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,6 +57,7 @@ go_tool() { # name module version
 
 go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
+go_tool promtool github.com/prometheus/prometheus/cmd/promtool "$PROMTOOL_VERSION"
 
 crds="$DEP/keda-crds"
 if [ "$(cat "$crds/version" 2>/dev/null)" != "$KEDA_VERSION" ]; then
@@ -61,6 +69,21 @@ if [ "$(cat "$crds/version" 2>/dev/null)" != "$KEDA_VERSION" ]; then
     mkdir -p "$crds"
     cp "$dir"/config/crd/bases/keda.sh_*.yaml "$crds/"
     echo "$KEDA_VERSION" >"$crds/version"
+fi
+
+po_crds="$DEP/prometheus-operator-crds"
+if [ "$(cat "$po_crds/version" 2>/dev/null)" != "$PROMETHEUS_OPERATOR_VERSION" ]; then
+    say "Prometheus Operator $PROMETHEUS_OPERATOR_VERSION CRDs (go mod download)"
+    dir=$(goenv go mod download -json \
+        "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+        2>>"$LOG" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
+        die "go mod download of the Prometheus Operator failed (log: $LOG)"
+    rm -rf "$po_crds"
+    mkdir -p "$po_crds"
+    for kind in podmonitors servicemonitors prometheusrules; do
+        cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$po_crds/"
+    done
+    echo "$PROMETHEUS_OPERATOR_VERSION" >"$po_crds/version"
 fi
 
 tools="$DEP/kafka-tools"
@@ -94,5 +117,9 @@ echo "KUBECONFORM_VERSION=$KUBECONFORM_VERSION"
 echo "KUSTOMIZE_VERSION=$KUSTOMIZE_VERSION"
 echo "KEDA_VERSION=$KEDA_VERSION"
 echo "KEDA_CRDS=$crds"
+echo "PROMETHEUS_OPERATOR_VERSION=$PROMETHEUS_OPERATOR_VERSION"
+echo "PROMETHEUS_OPERATOR_CRDS=$po_crds"
+echo "PROMTOOL=$BIN/promtool"
+echo "PROMTOOL_VERSION=$PROMTOOL_VERSION"
 echo "KAFKA_TOOLS=$tools"
 echo "SCHEMA_CACHE=$DEP/schemas"

@@ -17,11 +17,14 @@ by tests/e2e/test_images.py. Checked here:
   versions the tests run.
 - deploy/k8s: `kustomize build`, then kubeconform -strict against the Kubernetes
   JSON schemas bundled by the kubernetes-validate wheel and KEDA's own CRD schema;
-  selectors, probes, grace periods, autoscaling bounds.
+  selectors, probes, grace periods, autoscaling bounds. deploy/k8s/monitoring
+  (PodMonitors, PrometheusRule) the same way against the Prometheus Operator's
+  CRD schemas, and its PodMonitors select the pods and ports of the Deployments
+  (the rules themselves: tests/e2e/test_monitoring.py).
 - Every environment variable set by compose and by the manifests is a name from
   the daemon's `--config-doc`, and the daemon's `--check-config` accepts exactly
-  that environment (exit 0). Unknown variables are silently ignored by the
-  daemons, hence the name check.
+  that environment (exit 0). Unknown variables draw only a warning from the
+  daemons (MILLRACE_ ones) or nothing at all, hence the name check.
 - Every port and health path named by compose, the Dockerfile, the manifests and
   Prometheus is the daemon's effective listen port, and each path answers 200 on
   the daemons started here against the local Kafka and S3 servers.
@@ -55,6 +58,7 @@ DAEMONS = ("ingest-api", "uploader")
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
 DOCKERFILE = os.path.join(ROOT, "deploy", "docker", "Dockerfile")
 K8S_DIR = os.path.join(ROOT, "deploy", "k8s")
+K8S_MONITORING_DIR = os.path.join(K8S_DIR, "monitoring")
 MONITORING = os.path.join(ROOT, "deploy", "monitoring")
 DASHBOARD = os.path.join(MONITORING, "grafana", "dashboards", "millrace.json")
 INIT_DIR = os.path.join(ROOT, "deploy", "docker", "init")
@@ -196,6 +200,12 @@ def manifests(tools):
     r = run([tools["KUSTOMIZE"], "build", K8S_DIR], check=True)
     docs = [d for d in yaml.safe_load_all(r.stdout) if d]
     return docs
+
+
+@pytest.fixture(scope="module")
+def monitoring_manifests(tools):
+    r = run([tools["KUSTOMIZE"], "build", K8S_MONITORING_DIR], check=True)
+    return [d for d in yaml.safe_load_all(r.stdout) if d]
 
 
 def find(docs, kind, name=None):
@@ -508,9 +518,14 @@ def test_prometheus_scrapes_each_tier_on_its_port(compose):
         sd = j["dns_sd_configs"][0]
         assert sd["names"] == [daemon] and sd["port"] == port, sd
     mounts = compose["services"]["prometheus"]["volumes"]
-    srcs = [m["source"] if isinstance(m, dict) else m.split(":")[0] for m in mounts]
-    assert os.path.join(MONITORING, "prometheus.yml") in \
-        [os.path.normpath(os.path.join(ROOT, s)) for s in srcs]
+    by_target = {}
+    for m in mounts:
+        src, tgt = (m["source"], m["target"]) if isinstance(m, dict) else m.split(":")[:2]
+        by_target[tgt] = os.path.normpath(os.path.join(ROOT, src))
+    assert os.path.join(MONITORING, "prometheus.yml") in by_target.values()
+    # the alerting rules are loaded from where compose mounts them
+    assert prom["rule_files"] == ["/etc/prometheus/alerts.yml"], prom.get("rule_files")
+    assert by_target["/etc/prometheus/alerts.yml"] == os.path.join(MONITORING, "alerts.yml")
 
 
 def test_grafana_provisioning_matches_the_compose_mounts(compose):
@@ -677,12 +692,14 @@ def schema_dirs(tools):
                     json.dump(schema, f)
                 os.replace(dst + ".tmp", dst)
         versions.append(ver.lstrip("v"))
-    crd_out = os.path.join(cache, "crds-" + tools["KEDA_VERSION"])
+    crd_out = os.path.join(cache, "crds-" + tools["KEDA_VERSION"] + "-"
+                           + tools["PROMETHEUS_OPERATOR_VERSION"])
     os.makedirs(crd_out, exist_ok=True)
-    for fn in os.listdir(tools["KEDA_CRDS"]):
-        if not fn.endswith(".yaml"):
-            continue
-        crd = yaml.safe_load(open(os.path.join(tools["KEDA_CRDS"], fn)))
+    crd_files = [os.path.join(d, fn) for d in (tools["KEDA_CRDS"],
+                                               tools["PROMETHEUS_OPERATOR_CRDS"])
+                 for fn in sorted(os.listdir(d)) if fn.endswith(".yaml")]
+    for path in crd_files:
+        crd = yaml.safe_load(open(path))
         group = crd["spec"]["group"]
         for ver in crd["spec"]["versions"]:
             schema = _crd_to_jsonschema(ver["schema"]["openAPIV3Schema"])
@@ -730,6 +747,56 @@ def test_kubeconform_rejects_what_the_api_server_would(tools, schema_dirs, manif
              "-schema-location", schema_dirs["crd"], str(f)])
     s = json.loads(r.stdout)["summary"]
     assert r.returncode != 0 and s["invalid"] == 2, r.stdout
+
+
+def kubeconform(tools, schema_dirs, version, path):
+    r = run([tools["KUBECONFORM"], "-strict", "-summary", "-output", "json",
+             "-kubernetes-version", version,
+             "-schema-location", schema_dirs["k8s"],
+             "-schema-location", schema_dirs["crd"], str(path)])
+    return r, json.loads(r.stdout)["summary"]
+
+
+def test_kubeconform_validates_the_monitoring_manifests(tools, schema_dirs,
+                                                        monitoring_manifests, tmp_path):
+    """deploy/k8s/monitoring against the Prometheus Operator's own CRD schemas,
+    and the schemas bite: a misspelt field and a wrong type are errors."""
+    kinds = sorted(d["kind"] for d in monitoring_manifests)
+    assert kinds == ["PodMonitor", "PodMonitor", "PrometheusRule"], kinds
+    f = tmp_path / "monitoring.yaml"
+    f.write_text(yaml.safe_dump_all(monitoring_manifests, sort_keys=False))
+    for version in schema_dirs["versions"]:
+        r, s = kubeconform(tools, schema_dirs, version, f)
+        assert r.returncode == 0 and s["invalid"] == 0 and s["errors"] == 0 \
+            and s["skipped"] == 0 and s["valid"] == len(monitoring_manifests), \
+            f"kubeconform (Kubernetes {version}):\n{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
+    bad = copy.deepcopy(monitoring_manifests)
+    pm = find(bad, "PodMonitor", "uploader")[0]
+    pm["spec"]["podMetricsEndpoint"] = pm["spec"].pop("podMetricsEndpoints")
+    rule = find(bad, "PrometheusRule")[0]
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 15
+    f.write_text(yaml.safe_dump_all([pm, rule]))
+    r, s = kubeconform(tools, schema_dirs, schema_dirs["versions"][0], f)
+    assert r.returncode != 0 and s["invalid"] == 2, r.stdout
+
+
+def test_k8s_podmonitors_scrape_each_deployment_on_its_named_port(manifests,
+                                                                   monitoring_manifests):
+    for daemon in DAEMONS:
+        pm = find(monitoring_manifests, "PodMonitor", daemon)[0]
+        pod = find(manifests, "Deployment", daemon)[0]["spec"]["template"]
+        labels = pod["metadata"]["labels"]
+        sel = pm["spec"]["selector"]["matchLabels"]
+        assert all(labels.get(k) == v for k, v in sel.items()), (daemon, sel, labels)
+        ports = {p["name"]: p["containerPort"]
+                 for p in pod["spec"]["containers"][0]["ports"]}
+        (ep,) = pm["spec"]["podMetricsEndpoints"]
+        assert ep["port"] in ports and ep["path"] == "/metrics", (daemon, ep, ports)
+        assert int(pod["metadata"]["annotations"]["prometheus.io/port"]) == ports[ep["port"]]
+        # job = the pods' app.kubernetes.io/name, as the compose Prometheus names it
+        assert labels[pm["spec"]["jobLabel"]] == daemon
+        dep_ns = find(manifests, "Deployment", daemon)[0]["metadata"]["namespace"]
+        assert pm["metadata"]["namespace"] == dep_ns
 
 
 @pytest.mark.parametrize("daemon", DAEMONS)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import BROKERS, BUCKET, wait_until, s3_client
+from conftest import BROKERS, BUCKET, free_port, s3_client, wait_until
 
 
 def produce(topic, events, partition=None):
@@ -193,6 +193,45 @@ def test_metrics_show_lag_latency_and_workers(stack):
     for k in ("millrace_uploader_queue_depth", "millrace_uploader_busy_workers",
               "millrace_uploader_bytes_written_total", "millrace_uploader_retries_total"):
         assert k in m
+    assert up.stop() == 0
+
+
+def lag_and_paused(up):
+    m = up.metrics()
+    lags = {k: v for k, v in m.items() if k.startswith("millrace_uploader_consumer_lag{")}
+    return sum(lags.values()), len(lags), m.get("millrace_uploader_paused_partitions")
+
+
+def test_lag_stays_true_while_s3_is_down_and_partitions_are_paused(stack):
+    """With S3 unreachable, every partition pauses once a batch waits for the
+    worker; the lag reported must still follow the records produced (it used
+    to freeze at the fetcher's last watermark)."""
+    dead = free_port()  # nothing listens there: every PUT is refused
+    up = stack.uploader(S3_ENDPOINT=f"http://127.0.0.1:{dead}", MAX_WORKERS=1, MAX_QUEUE=1,
+                        MAX_AGE_MS=300, MILLRACE_UPLOADER_MAX_RECORDS=100,
+                        MILLRACE_UPLOADER_RETRY_MAX_MS=1000,
+                        MILLRACE_UPLOADER_SHUTDOWN_TIMEOUT_MS=2000,
+                        MILLRACE_UPLOADER_LAG_INTERVAL_MS=500).start()
+    wait_until(lambda: up.metrics().get("millrace_uploader_assigned_partitions") == 4, 30,
+               "4 partitions assigned")
+    for p in range(4):
+        produce(stack.topic, [{"id": uuid.uuid4().hex} for _ in range(250)], partition=p)
+    wait_until(lambda: lag_and_paused(up) == (1000, 4, 4), 60,
+               "lag 1000 over 4 partitions, all paused")
+    assert up.metrics()["millrace_uploader_retries_total"] > 0
+    assert up.metrics().get("millrace_uploader_objects_written_total", 0) == 0
+    # the backlog grows while nothing can be fetched: the lag follows it
+    for p in range(4):
+        produce(stack.topic, [{"id": uuid.uuid4().hex} for _ in range(500 + p)],
+                partition=p)
+    wait_until(lambda: lag_and_paused(up) == (3006, 4, 4), 30,
+               "lag 3006 (every record produced), partitions still paused")
+    per = {k: v for k, v in up.metrics().items()
+           if k.startswith("millrace_uploader_consumer_lag{")}
+    assert per == {f'millrace_uploader_consumer_lag{{partition="{p}"}}': 750 + p
+                   for p in range(4)}
+    # nothing stored, nothing committed past the first batch's plan (offset 0)
+    assert set(stack.committed().values()) <= {0, -1001}, stack.committed()
     assert up.stop() == 0
 
 

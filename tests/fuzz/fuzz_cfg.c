@@ -130,6 +130,10 @@ static void check_rows(const cfg_table *t)
             FUZZ_CHECK(*(const int *)f == 0 || *(const int *)f == 1, "%s = %d",
                        r->name, *(const int *)f);
             break;
+        case CFG_AUTO_BOOL:
+            FUZZ_CHECK(*(const int *)f >= -1 && *(const int *)f <= 1, "%s = %d",
+                       r->name, *(const int *)f);
+            break;
         }
     }
 }

@@ -180,7 +180,7 @@ static void cfg_defaults_applied(void)
     ASSERT_STR_EQ(f.c.uploader.store, "s3");
     ASSERT_STR_EQ(f.c.kafka.brokers, "127.0.0.1:9092");
     ASSERT_STR_EQ(f.c.log.level, "info");
-    ASSERT_EQ(f.c.s3.path_style, 1);
+    ASSERT_EQ(f.c.s3.path_style, -1); /* auto */
     for (size_t i = 0; i < f.t.n; i++)
         ASSERT_EQ(f.t.src[i], CFG_SRC_DEFAULT);
     up_done(&f);
@@ -449,18 +449,21 @@ static void cfg_parse_bool_values(void)
 
 static void cfg_bool_from_env(void)
 {
-    static const env_var yes[] = {{"S3_PATH_STYLE", "no"}, {NULL, NULL}};
-    static const env_var bad[] = {{"S3_PATH_STYLE", "maybe"}, {NULL, NULL}};
+    static const env_var yes[] = {{"MILLRACE_UPLOADER_INDEX", "no"},
+                                  {NULL, NULL}};
+    static const env_var bad[] = {{"MILLRACE_UPLOADER_INDEX", "maybe"},
+                                  {NULL, NULL}};
     up_fx f;
 
     up_load(&f, NULL, yes);
     ASSERT_NERR(&f, 0);
-    ASSERT_EQ(f.c.s3.path_style, 0);
+    ASSERT_EQ(f.c.uploader.index, 0);
     up_done(&f);
     up_load(&f, NULL, bad);
     ASSERT_NERR(&f, 1);
-    ASSERT_ERR_HAS(&f.e, "s3.path_style (env S3_PATH_STYLE): \"maybe\"");
-    ASSERT_EQ(f.c.s3.path_style, 1);
+    ASSERT_ERR_HAS(&f.e, "uploader.index (env MILLRACE_UPLOADER_INDEX): "
+                         "\"maybe\" is not a boolean");
+    ASSERT_EQ(f.c.uploader.index, 1);
     up_done(&f);
 }
 
@@ -796,7 +799,8 @@ static void cfg_print_shows_value_and_source(void)
     ASSERT_CONTAINS(out, "uploader.workers = 7  # file\n");
     ASSERT_CONTAINS(out, "uploader.queue = 16  # env MAX_QUEUE\n");
     ASSERT_CONTAINS(out, "uploader.format = \"gzip\"  # default\n");
-    ASSERT_CONTAINS(out, "s3.path_style = true  # default\n");
+    ASSERT_CONTAINS(out, "uploader.index = true  # default\n");
+    ASSERT_CONTAINS(out, "s3.path_style = \"auto\"  # default\n");
     ASSERT_CONTAINS(out, "kafka.properties = [\"acks=all\", \"linger.ms=5\"]"
                          "  # env MILLRACE_KAFKA_PROPERTIES\n");
     free(out);
@@ -1395,6 +1399,136 @@ static void cfg_print_masks_credential_properties(void)
     up_done(&f);
 }
 
+/* ---- variables that name no setting ---- */
+
+/* Each case: a MILLRACE_ environment and the warnings it must give (the
+ * variable named, and the suggestion, if any, in the same message). */
+static void cfg_unknown_env_warns_each_misspelt_variable(void)
+{
+    static const struct {
+        const char *env[4];
+        int warnings;
+        const char *has; /* in the first warning; NULL: none */
+    } cases[] = {
+        {{"MILLRACE_UPLOADER_MAX_BYTE=1"},
+         1,
+         "MILLRACE_UPLOADER_MAX_BYTE names no setting (did you mean "
+         "MILLRACE_UPLOADER_MAX_BYTES?)"},
+        {{"MILLRACE_UPLOADER_MAX_BYTES=1", "MILLRACE_LOG_LEVEL=debug",
+          "MILLRACE_S3_SECRET_KEY_FILE=/x"},
+         0,
+         NULL},
+        {{"MILLRACE_CONFIG=/etc/x.cfg", "PATH=/bin", "MAX_WORKER=3"}, 0, NULL},
+        {{"MILLRACE_SOMETHING_ELSE=1"},
+         1,
+         "MILLRACE_SOMETHING_ELSE names no setting; it is ignored"},
+        {{"MILLRACE_UPLOADER_WORKERS=1", "MILLRACE_S3_BUKET=b",
+          "MILLRACE_INGEST_THREADS=3"},
+         2,
+         "MILLRACE_S3_BUKET names no setting (did you mean "
+         "MILLRACE_S3_BUCKET?)"},
+        {{"MILLRACE_UPLOADER_ACCESS_KEY_FILE=/x"}, 1, NULL},
+    };
+    static const char *const extra[] = {"MILLRACE_CONFIG", NULL};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uploader_config c;
+        cfg_table t;
+        cfg_errors w = {0};
+        char *envp[5] = {0};
+        int n;
+
+        memset(&c, 0, sizeof(c));
+        uploader_config_table(&t, &c);
+        for (int k = 0; k < 4 && cases[i].env[k]; k++)
+            envp[k] = (char *)cases[i].env[k];
+        n = cfg_unknown_env(&t, envp, extra, &w);
+        if (n != cases[i].warnings || w.n != (size_t)n) {
+            cfg_errors_print(&w, stderr);
+            TEST_FAIL_("case %zu: %d warning(s), want %d", i, n,
+                       cases[i].warnings);
+        }
+        if (cases[i].has)
+            ASSERT_ERR_HAS(&w, cases[i].has);
+        cfg_errors_free(&w);
+    }
+}
+
+/* ---- boolean or auto ---- */
+
+static void cfg_auto_bool_values(void)
+{
+    static const struct {
+        const char *text;
+        int want; /* -2: an error */
+    } cases[] = {{"auto", -1}, {"true", 1}, {"1", 1},     {"yes", 1},
+                 {"false", 0}, {"off", 0},  {"AUTO", -2}, {"maybe", -2}};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_var env[] = {{"S3_PATH_STYLE", cases[i].text}, {NULL, NULL}};
+        up_fx f;
+
+        up_load(&f, NULL, env);
+        if (cases[i].want == -2) {
+            ASSERT_NERR(&f, 1);
+            ASSERT_ERR_HAS(&f.e, "is not a boolean or auto");
+        } else {
+            ASSERT_NERR(&f, 0);
+            ASSERT_EQ(f.c.s3.path_style, cases[i].want);
+        }
+        up_done(&f);
+    }
+}
+
+static void cfg_auto_bool_in_file_and_print(void)
+{
+    up_fx f;
+    char *out;
+
+    up_load(&f, "s3: { path_style = \"auto\"; };\n", NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.s3.path_style, -1);
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "s3.path_style = \"auto\"  # file");
+    free(out);
+    up_done(&f);
+    up_load(&f, "s3: { path_style = true; };\n", NULL);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.s3.path_style, 1);
+    out = print_to_string(&f.t, 1);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out, "| `s3.path_style` | boolean or auto | `auto` |");
+    free(out);
+    up_done(&f);
+}
+
+/* ---- comparing two loads (SIGHUP) ---- */
+
+static void cfg_same_value_per_row(void)
+{
+    env_var env[] = {{"MAX_WORKERS", "9"},
+                     {"MILLRACE_LOG_LEVEL", "debug"},
+                     {"S3_PATH_STYLE", "false"},
+                     {NULL, NULL}};
+    up_fx a, b;
+
+    up_load(&a, NULL, NULL);
+    up_load(&b, NULL, env);
+    ASSERT_NERR(&b, 0);
+    for (size_t i = 0; i < a.t.n; i++) {
+        const char *name = a.t.rows[i].name;
+        int changed = strcmp(name, "uploader.workers") == 0 ||
+                      strcmp(name, "log.level") == 0 ||
+                      strcmp(name, "s3.path_style") == 0;
+        if (cfg_same_value(&a.t, &b.t, i) == changed)
+            TEST_FAIL_("%s: same %d, want %d", name,
+                       cfg_same_value(&a.t, &b.t, i), !changed);
+    }
+    up_done(&a);
+    up_done(&b);
+}
+
 TEST_MAIN(
     T(cfg_defaults_applied), T(cfg_defaults_unset_strings_are_empty),
     T(cfg_defaults_applied_ingest), T(cfg_file_overrides_default),
@@ -1428,4 +1562,6 @@ TEST_MAIN(
     T(cfg_secret_file_errors_listed_without_contents),
     T(cfg_empty_secret_file_name_is_error), T(cfg_file_form_only_for_secrets),
     T(cfg_token_list_from_file), T(cfg_doc_names_secret_file_variables),
-    T(cfg_print_masks_credential_properties))
+    T(cfg_print_masks_credential_properties),
+    T(cfg_unknown_env_warns_each_misspelt_variable), T(cfg_auto_bool_values),
+    T(cfg_auto_bool_in_file_and_print), T(cfg_same_value_per_row))

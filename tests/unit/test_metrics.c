@@ -158,14 +158,48 @@ static void metrics_every_line_is_comment_or_sample(void)
         ASSERT(nl != NULL);
         if (p[0] != '#') {
             ASSERT(sp != NULL);
-            ASSERT(strncmp(p, "millrace_ingest_", 16) == 0);
+            ASSERT(strncmp(p, "millrace_ingest_", 16) == 0 ||
+                   strncmp(p, "process_", 8) == 0);
         }
         p = nl + 1;
     }
+}
+
+/* promtool's rule: every family has HELP then TYPE before its samples;
+ * build_info carries the version; process_* come when sampled. */
+static void metrics_every_family_has_help_build_info_and_process(void)
+{
+    static ingest_metrics m;
+    metrics_sample s = {0};
+    const char *t;
+    int families = 0;
+
+    metrics_init(&m);
+    s.have_process = prom_process_read(&s.process) == 0;
+    ASSERT_EQ(s.have_process, 1);
+    t = render(&m, &s);
+    ASSERT(t != NULL);
+    for (const char *p = strstr(t, "# TYPE "); p;
+         p = strstr(p + 1, "# TYPE ")) {
+        char name[128];
+        char help[160];
+        size_t n = strcspn(p + 7, " ");
+        snprintf(name, sizeof(name), "%.*s", (int)n, p + 7);
+        snprintf(help, sizeof(help), "# HELP %s ", name);
+        if (strstr(t, help) == NULL || strstr(t, help) > p)
+            TEST_FAIL_("%s: no # HELP before its # TYPE", name);
+        families++;
+    }
+    ASSERT_EQ(families, 12 + 6); /* millrace_ingest_*, process_* */
+    ASSERT(strstr(t, "\nmillrace_ingest_build_info{version=\"") != NULL);
+    ASSERT(value_of(t, "process_open_fds") >= 3);
+    ASSERT(value_of(t, "process_resident_memory_bytes") > 0);
+    ASSERT(value_of(t, "process_start_time_seconds") > 1.7e9);
 }
 
 TEST_MAIN(T(metrics_statuses_counted_by_code),
           T(metrics_histogram_buckets_are_cumulative),
           T(metrics_unavailable_reasons_and_gauges),
           T(metrics_render_reports_length_when_truncated),
-          T(metrics_every_line_is_comment_or_sample))
+          T(metrics_every_line_is_comment_or_sample),
+          T(metrics_every_family_has_help_build_info_and_process))
