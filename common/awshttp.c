@@ -94,9 +94,8 @@ int awshttp_request(void *arg, const creds_http_request *req,
     }
     /* No "Expect: 100-continue" wait on the POST to STS. */
     for (size_t i = 0; i <= req->n_headers; i++) {
-        next = curl_slist_append(headers,
-                                 i < req->n_headers ? req->headers[i]
-                                                    : "Expect:");
+        next = curl_slist_append(headers, i < req->n_headers ? req->headers[i]
+                                                             : "Expect:");
         if (!next) {
             errbuf_set(errbuf, errlen, "out of memory");
             goto done;
@@ -108,7 +107,7 @@ int awshttp_request(void *arg, const creds_http_request *req,
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         errbuf_set(errbuf, errlen, "%s",
-                   s.over ? "answer too large"
+                   s.over        ? "answer too large"
                    : curl_err[0] ? curl_err
                                  : curl_easy_strerror(cc));
         goto done;

@@ -20,9 +20,9 @@ static const char *const names[CREDS_SRC_COUNT] = {
     "none", "settings", "web-identity", "profile", "container", "imds"};
 
 /* The chain, in order. */
-static const creds_source chain[] = {CREDS_SRC_SETTINGS,
-                                     CREDS_SRC_WEB_IDENTITY, CREDS_SRC_PROFILE,
-                                     CREDS_SRC_CONTAINER, CREDS_SRC_IMDS};
+static const creds_source chain[] = {CREDS_SRC_SETTINGS, CREDS_SRC_WEB_IDENTITY,
+                                     CREDS_SRC_PROFILE, CREDS_SRC_CONTAINER,
+                                     CREDS_SRC_IMDS};
 
 const char *creds_source_name(creds_source s)
 {
@@ -70,7 +70,8 @@ void creds_release(creds *c)
 
 int creds_usable(const creds *c, time_t now)
 {
-    return c && (c->expiration == 0 || now + CREDS_EXPIRY_SKEW_S < c->expiration);
+    return c &&
+           (c->expiration == 0 || now + CREDS_EXPIRY_SKEW_S < c->expiration);
 }
 
 time_t creds_refresh_at(time_t obtained, time_t expiration)
@@ -96,6 +97,7 @@ struct creds_provider {
     creds_http_fn http;
     void *http_arg;
     time_t (*clock)(void);
+    int quiet;
 
     pthread_mutex_t fetching; /* one fetch at a time, held across I/O */
     pthread_mutex_t lock;     /* guards what follows; never across I/O */
@@ -151,6 +153,7 @@ creds_provider *creds_provider_new(const creds_options *o, char *errbuf,
     p->http = o->http ? o->http : awshttp_request;
     p->http_arg = o->http ? o->http_arg : NULL;
     p->clock = o->clock;
+    p->quiet = o->quiet;
     /* Waits count on the monotonic clock: a wall-clock step must not
      * delay a refresh. */
     pthread_condattr_init(&ca);
@@ -262,13 +265,15 @@ static void install(creds_provider *p, creds_source src, creds *c,
     p->last_error[0] = '\0';
     if (!first)
         p->refreshes++;
+    if (p->quiet)
+        return;
     format_time(c->expiration, exp, sizeof(exp));
     format_time(p->next_attempt, at, sizeof(at));
     log_info(MOD,
              "%s from %s (%s): access key %s, %s%s, expire %s, refresh "
              "at %s",
-             was_lost ? "usable credentials again" :
-             first    ? "credentials"
+             was_lost ? "usable credentials again"
+             : first  ? "credentials"
                       : "credentials refreshed",
              creds_source_name(src), detail, c->access_key,
              c->session_token[0] ? "with" : "no", " session token", exp, at);
@@ -289,6 +294,8 @@ static void failed(creds_provider *p, creds_source tried, const char *why,
     p->failures++;
     snprintf(p->last_error, sizeof(p->last_error), "%s", why);
     p->next_attempt = now + delay;
+    if (p->quiet)
+        return;
     if (usable) {
         format_time(p->cur->expiration, exp, sizeof(exp));
         log_warn(MOD,
@@ -313,8 +320,8 @@ int creds_provider_resolve(creds_provider *p, char *errbuf, size_t errlen)
     time_t now;
 
     pthread_mutex_lock(&p->fetching);
-    src = fetch(p, CREDS_SRC_NONE, &c, detail, sizeof(detail), why,
-                sizeof(why));
+    src =
+        fetch(p, CREDS_SRC_NONE, &c, detail, sizeof(detail), why, sizeof(why));
     pthread_mutex_lock(&p->lock);
     now = now_of(p);
     p->last_attempt = now;

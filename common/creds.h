@@ -98,6 +98,7 @@ typedef struct creds_options {
     creds_http_fn http;                      /* NULL = awshttp_request */
     void *http_arg;
     time_t (*clock)(void); /* NULL = time() */
+    int quiet;             /* 1: log nothing (--check-config says it) */
 } creds_options;
 
 typedef struct creds_provider creds_provider;
@@ -108,8 +109,8 @@ typedef struct creds_status {
     creds_source source; /* the source that yielded; NONE before any */
     char detail[256];    /* which role, profile, endpoint; never a secret */
     char access_key[128];
-    time_t expiration;   /* of the credentials held; 0: none expire */
-    time_t next_refresh; /* 0: none planned */
+    time_t expiration;            /* of the credentials held; 0: none expire */
+    time_t next_refresh;          /* 0: none planned */
     unsigned long long refreshes; /* successful fetches after the first */
     unsigned long long failures;  /* failed attempts, all told */
     char last_error[512];         /* of the last failed attempt, or "" */

@@ -214,9 +214,8 @@ int credsrc_parse_json(const char *body, size_t len, creds **out, char *errbuf,
         errbuf_set(errbuf, errlen, "answer has Code \"%.64s\"", code);
         goto fail;
     }
-    if (json_str(root, "AccessKeyId", &ak) || json_str(root, "SecretAccessKey",
-                                                       &sk) ||
-        !*ak || !*sk) {
+    if (json_str(root, "AccessKeyId", &ak) ||
+        json_str(root, "SecretAccessKey", &sk) || !*ak || !*sk) {
         errbuf_set(errbuf, errlen,
                    "answer lacks AccessKeyId or SecretAccessKey");
         goto fail;
@@ -224,8 +223,9 @@ int credsrc_parse_json(const char *body, size_t len, creds **out, char *errbuf,
     json_str(root, "Token", &token);
     if (json_str(root, "Expiration", &exp) == 0 &&
         credsrc_parse_time(exp, &expiration) != 0) {
-        errbuf_set(errbuf, errlen, "answer's Expiration \"%.40s\" is not a "
-                                   "time",
+        errbuf_set(errbuf, errlen,
+                   "answer's Expiration \"%.40s\" is not a "
+                   "time",
                    exp);
         goto fail;
     }
@@ -340,9 +340,8 @@ static int url_host(const char *url, char *host, size_t hostlen)
 
 int credsrc_container_url_allowed(const char *url)
 {
-    static const char *const hosts[] = {
-        "localhost", "[::1]", "169.254.170.2", "169.254.170.23",
-        "[fd00:ec2::23]"};
+    static const char *const hosts[] = {"localhost", "[::1]", "169.254.170.2",
+                                        "169.254.170.23", "[fd00:ec2::23]"};
     char host[256];
 
     if (!url || url_host(url, host, sizeof(host)) != 0)
@@ -378,8 +377,9 @@ static char *read_text(const char *path, char *errbuf, size_t errlen)
     buf = malloc(CREDSRC_FILE_MAX + 1);
     n = buf ? fread(buf, 1, CREDSRC_FILE_MAX + 1, f) : 0;
     if (!buf || ferror(f) || n > CREDSRC_FILE_MAX || memchr(buf, 0, n)) {
-        errbuf_set(errbuf, errlen, "cannot read \"%s\" (over %d bytes, or "
-                                   "binary)",
+        errbuf_set(errbuf, errlen,
+                   "cannot read \"%s\" (over %d bytes, or "
+                   "binary)",
                    path, CREDSRC_FILE_MAX);
         free(buf);
         fclose(f);
@@ -442,8 +442,8 @@ static char *form(const char *const *kv, size_t n)
             free_secret(out);
             return NULL;
         }
-        o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? "&" : "",
-                              kv[i], v);
+        o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? "&" : "", kv[i],
+                              v);
         free_secret(v);
     }
     return out;
@@ -468,8 +468,9 @@ static credsrc_result from_settings(const credsrc_env *e, creds **out,
     if (empty(e->access_key) && empty(e->secret_key))
         return CREDSRC_SKIP;
     if (empty(e->access_key) || empty(e->secret_key)) {
-        errbuf_set(errbuf, errlen, "s3.access_key and s3.secret_key must be "
-                                   "set together");
+        errbuf_set(errbuf, errlen,
+                   "s3.access_key and s3.secret_key must be "
+                   "set together");
         return CREDSRC_FAIL;
     }
     *out = creds_new(e->access_key, e->secret_key, e->session_token, 0);
@@ -478,7 +479,7 @@ static credsrc_result from_settings(const credsrc_env *e, creds **out,
         return CREDSRC_FAIL;
     }
     errbuf_set(detail, dlen, "s3.access_key and s3.secret_key%s",
-             empty(e->session_token) ? "" : " with s3.session_token");
+               empty(e->session_token) ? "" : " with s3.session_token");
     return CREDSRC_OK;
 }
 
@@ -502,10 +503,10 @@ static int sts_web_identity(const credsrc_env *e, const char *role_arn,
                    token ? "the file is empty" : why);
         goto fail;
     }
-    const char *kv[] = {"Action",          "AssumeRoleWithWebIdentity",
-                        "Version",         STS_VERSION,
-                        "RoleArn",         role_arn,
-                        "RoleSessionName", session,
+    const char *kv[] = {"Action",           "AssumeRoleWithWebIdentity",
+                        "Version",          STS_VERSION,
+                        "RoleArn",          role_arn,
+                        "RoleSessionName",  session,
                         "WebIdentityToken", token};
     body = form(kv, sizeof(kv) / sizeof(kv[0]));
     if (!body) {
@@ -529,8 +530,8 @@ static int sts_web_identity(const credsrc_env *e, const char *role_arn,
     }
     if (credsrc_parse_sts(resp.status, resp.body, resp.len, out, why,
                           sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "AssumeRoleWithWebIdentity %s: %s",
-                   role_arn, why);
+        errbuf_set(errbuf, errlen, "AssumeRoleWithWebIdentity %s: %s", role_arn,
+                   why);
         goto fail;
     }
     rc = 0;
@@ -557,10 +558,9 @@ static int sts_assume_role(const credsrc_env *e, const creds *src,
     char *lines[SIGV4_MAX_ADDED + 1] = {0};
     size_t nl = 0;
     int rc = -1;
-    const char *kv[] = {"Action",     "AssumeRole", "Version",
-                        STS_VERSION,  "RoleArn",    role_arn,
-                        "RoleSessionName", session,  "ExternalId",
-                        external_id};
+    const char *kv[] = {
+        "Action", "AssumeRole",      "Version", STS_VERSION,  "RoleArn",
+        role_arn, "RoleSessionName", session,   "ExternalId", external_id};
     const char *region = empty(e->region) ? "us-east-1" : e->region;
 
     body = form(kv, sizeof(kv) / sizeof(kv[0]));
@@ -568,8 +568,9 @@ static int sts_assume_role(const credsrc_env *e, const creds *src,
     /* Host as sent: the authority, port included. */
     if (!body || url_host(url, host, sizeof(host)) != 0 ||
         sigv4_sha256_hex(body, strlen(body), sha) != 0) {
-        errbuf_set(errbuf, errlen, "AssumeRole: cannot build the request to "
-                                   "%s",
+        errbuf_set(errbuf, errlen,
+                   "AssumeRole: cannot build the request to "
+                   "%s",
                    url);
         goto fail;
     }
@@ -634,8 +635,8 @@ fail:
 /* --- source: web identity from the environment -------------------------- */
 
 static credsrc_result from_web_identity(const credsrc_env *e, creds **out,
-                                        char *detail, size_t dlen,
-                                        char *errbuf, size_t errlen)
+                                        char *detail, size_t dlen, char *errbuf,
+                                        size_t errlen)
 {
     const char *file = env_get(e, "AWS_WEB_IDENTITY_TOKEN_FILE");
     const char *role = env_get(e, "AWS_ROLE_ARN");
@@ -654,7 +655,7 @@ static credsrc_result from_web_identity(const credsrc_env *e, creds **out,
     if (sts_web_identity(e, role, file, session, out, errbuf, errlen) != 0)
         return CREDSRC_FAIL;
     errbuf_set(detail, dlen, "role %s, session %s, token file %s", role,
-             session, file);
+               session, file);
     return CREDSRC_OK;
 }
 
@@ -667,8 +668,8 @@ typedef struct profile_files {
     char *conf;
 } profile_files;
 
-static void files_path(const credsrc_env *e, const char *var,
-                       const char *def, char *out, size_t outlen)
+static void files_path(const credsrc_env *e, const char *var, const char *def,
+                       char *out, size_t outlen)
 {
     const char *v = env_get(e, var);
     const char *home = env_get(e, "HOME");
@@ -744,10 +745,9 @@ static const char *profile_name(const char *(*getenv_fn)(const char *))
 }
 
 static credsrc_result fetch_profile(const credsrc_env *e,
-                                    const profile_files *f,
-                                    const char *profile, int depth,
-                                    creds **out, char *detail, size_t dlen,
-                                    char *errbuf, size_t errlen);
+                                    const profile_files *f, const char *profile,
+                                    int depth, creds **out, char *detail,
+                                    size_t dlen, char *errbuf, size_t errlen);
 
 /* The credentials a role profile starts from: credential_source or
  * source_profile. */
@@ -761,8 +761,9 @@ static credsrc_result role_base(const credsrc_env *e, const profile_files *f,
 
     if (profile_get(f, profile, "source_profile", src, sizeof(src))) {
         if (depth >= PROFILE_DEPTH) {
-            errbuf_set(errbuf, errlen, "profile %s: source_profile chain "
-                                       "longer than %d",
+            errbuf_set(errbuf, errlen,
+                       "profile %s: source_profile chain "
+                       "longer than %d",
                        profile, PROFILE_DEPTH);
             return CREDSRC_FAIL;
         }
@@ -773,15 +774,17 @@ static credsrc_result role_base(const credsrc_env *e, const profile_files *f,
                 : fetch_profile(e, f, src, depth + 1, base, ignored,
                                 sizeof(ignored), errbuf, errlen);
         if (r == CREDSRC_SKIP)
-            errbuf_set(errbuf, errlen, "profile %s: source_profile %s has no "
-                                       "credentials",
+            errbuf_set(errbuf, errlen,
+                       "profile %s: source_profile %s has no "
+                       "credentials",
                        profile, src);
         return r == CREDSRC_OK ? CREDSRC_OK : CREDSRC_FAIL;
     }
     if (!profile_get(f, profile, "credential_source", cs, sizeof(cs))) {
-        errbuf_set(errbuf, errlen, "profile %s: role_arn without "
-                                   "source_profile, credential_source or "
-                                   "web_identity_token_file",
+        errbuf_set(errbuf, errlen,
+                   "profile %s: role_arn without "
+                   "source_profile, credential_source or "
+                   "web_identity_token_file",
                    profile);
         return CREDSRC_FAIL;
     }
@@ -792,24 +795,25 @@ static credsrc_result role_base(const credsrc_env *e, const profile_files *f,
     else if (strcmp(cs, "EcsContainer") == 0)
         s = CREDS_SRC_CONTAINER;
     else {
-        errbuf_set(errbuf, errlen, "profile %s: unknown credential_source "
-                                   "\"%s\"",
+        errbuf_set(errbuf, errlen,
+                   "profile %s: unknown credential_source "
+                   "\"%s\"",
                    profile, cs);
         return CREDSRC_FAIL;
     }
     r = credsrc_fetch(s, e, base, ignored, sizeof(ignored), errbuf, errlen);
     if (r == CREDSRC_SKIP)
-        errbuf_set(errbuf, errlen, "profile %s: credential_source %s is not "
-                                   "available",
+        errbuf_set(errbuf, errlen,
+                   "profile %s: credential_source %s is not "
+                   "available",
                    profile, cs);
     return r == CREDSRC_OK ? CREDSRC_OK : CREDSRC_FAIL;
 }
 
-static credsrc_result profile_role(const credsrc_env *e,
-                                   const profile_files *f, const char *profile,
-                                   const char *role, int depth, creds **out,
-                                   char *detail, size_t dlen, char *errbuf,
-                                   size_t errlen)
+static credsrc_result profile_role(const credsrc_env *e, const profile_files *f,
+                                   const char *profile, const char *role,
+                                   int depth, creds **out, char *detail,
+                                   size_t dlen, char *errbuf, size_t errlen)
 {
     char given[NAME_MAX_], session[NAME_MAX_], file[1024], ext[NAME_MAX_];
     creds *base = NULL;
@@ -821,30 +825,30 @@ static credsrc_result profile_role(const credsrc_env *e,
                     sizeof(file))) {
         if (sts_web_identity(e, role, file, session, out, errbuf, errlen))
             return CREDSRC_FAIL;
-        errbuf_set(detail, dlen, "profile %s: role %s, session %s, token file "
-                               "%s",
-                 profile, role, session, file);
+        errbuf_set(detail, dlen,
+                   "profile %s: role %s, session %s, token file "
+                   "%s",
+                   profile, role, session, file);
         return CREDSRC_OK;
     }
     if (role_base(e, f, profile, depth, &base, errbuf, errlen) != CREDSRC_OK)
         return CREDSRC_FAIL;
     if (!profile_get(f, profile, "external_id", ext, sizeof(ext)))
         ext[0] = '\0';
-    rc = sts_assume_role(e, base, role, session, *ext ? ext : NULL, out,
-                         errbuf, errlen);
+    rc = sts_assume_role(e, base, role, session, *ext ? ext : NULL, out, errbuf,
+                         errlen);
     creds_release(base);
     if (rc != 0)
         return CREDSRC_FAIL;
     errbuf_set(detail, dlen, "profile %s: role %s, session %s (AssumeRole)",
-             profile, role, session);
+               profile, role, session);
     return CREDSRC_OK;
 }
 
 static credsrc_result fetch_profile(const credsrc_env *e,
-                                    const profile_files *f,
-                                    const char *profile, int depth,
-                                    creds **out, char *detail, size_t dlen,
-                                    char *errbuf, size_t errlen)
+                                    const profile_files *f, const char *profile,
+                                    int depth, creds **out, char *detail,
+                                    size_t dlen, char *errbuf, size_t errlen)
 {
     char role[ARN_MAX], ak[KEY_MAX];
     char *sk = NULL, *tok = NULL;
@@ -910,7 +914,7 @@ static credsrc_result from_profile(const credsrc_env *e, creds **out,
     }
     if (r == CREDSRC_OK)
         errbuf_set(detail, dlen, "%s (%s, %s)", where, f.cred_path,
-                 f.conf_path);
+                   f.conf_path);
 done:
     files_free(&f);
     return r;
@@ -961,9 +965,10 @@ static credsrc_result from_container(const credsrc_env *e, creds **out,
     else
         snprintf(url, sizeof(url), "%s", full);
     if (!rel && !credsrc_container_url_allowed(url)) {
-        errbuf_set(errbuf, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI %s: "
-                                   "http only to loopback or the ECS/EKS "
-                                   "agent's address",
+        errbuf_set(errbuf, errlen,
+                   "AWS_CONTAINER_CREDENTIALS_FULL_URI %s: "
+                   "http only to loopback or the ECS/EKS "
+                   "agent's address",
                    url);
         return CREDSRC_FAIL;
     }
@@ -977,8 +982,8 @@ static credsrc_result from_container(const credsrc_env *e, creds **out,
     } else if (tenv) {
         token = strdup(tenv);
     }
-    if (token && (!header_safe(token) ||
-                  !(auth = malloc(strlen(token) + 16)))) {
+    if (token &&
+        (!header_safe(token) || !(auth = malloc(strlen(token) + 16)))) {
         errbuf_set(errbuf, errlen, "authorization token unusable");
         goto done;
     }
@@ -1004,10 +1009,10 @@ static credsrc_result from_container(const credsrc_env *e, creds **out,
         goto done;
     }
     errbuf_set(detail, dlen, "%s%s", url,
-             tfile  ? " with the token of AWS_CONTAINER_AUTHORIZATION_TOKEN_"
-                      "FILE"
-             : tenv ? " with AWS_CONTAINER_AUTHORIZATION_TOKEN"
-                    : "");
+               tfile  ? " with the token of AWS_CONTAINER_AUTHORIZATION_TOKEN_"
+                        "FILE"
+               : tenv ? " with AWS_CONTAINER_AUTHORIZATION_TOKEN"
+                      : "");
     r = CREDSRC_OK;
 done:
     free_secret(token);
@@ -1036,9 +1041,9 @@ static void imds_endpoint(const credsrc_env *e, char *out, size_t outlen)
 }
 
 /* One IMDS request; 0 with a 200 body in resp. */
-static int imds_call(const credsrc_env *e, const char *method,
-                     const char *url, const char *header,
-                     creds_http_response *resp, char *errbuf, size_t errlen)
+static int imds_call(const credsrc_env *e, const char *method, const char *url,
+                     const char *header, creds_http_response *resp,
+                     char *errbuf, size_t errlen)
 {
     creds_http_request req = {0};
     char why[384];
@@ -1062,9 +1067,8 @@ static int imds_call(const credsrc_env *e, const char *method,
     return 0;
 }
 
-static credsrc_result from_imds(const credsrc_env *e, creds **out,
-                                char *detail, size_t dlen, char *errbuf,
-                                size_t errlen)
+static credsrc_result from_imds(const credsrc_env *e, creds **out, char *detail,
+                                size_t dlen, char *errbuf, size_t errlen)
 {
     const char *off = env_get(e, "AWS_EC2_METADATA_DISABLED");
     char base[URL_MAX], url[URL_MAX + 512], role[NAME_MAX_], why[384];
@@ -1078,9 +1082,10 @@ static credsrc_result from_imds(const credsrc_env *e, creds **out,
     imds_endpoint(e, base, sizeof(base));
     /* IMDSv2 only: a session token first, and no fallback to v1. */
     snprintf(url, sizeof(url), "%s/latest/api/token", base);
-    if (imds_call(e, "PUT", url,
-                  "X-aws-ec2-metadata-token-ttl-seconds: " CREDSRC_IMDS_TOKEN_TTL,
-                  &resp, errbuf, errlen) != 0)
+    if (imds_call(
+            e, "PUT", url,
+            "X-aws-ec2-metadata-token-ttl-seconds: " CREDSRC_IMDS_TOKEN_TTL,
+            &resp, errbuf, errlen) != 0)
         return CREDSRC_FAIL;
     n = strcspn(resp.body, "\r\n");
     tokhdr = malloc(n + 32);
@@ -1102,8 +1107,8 @@ static credsrc_result from_imds(const credsrc_env *e, creds **out,
     }
     snprintf(role, sizeof(role), "%.*s", (int)n, resp.body);
     response_free(&resp);
-    snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s",
-             base, role);
+    snprintf(url, sizeof(url),
+             "%s/latest/meta-data/iam/security-credentials/%s", base, role);
     if (imds_call(e, "GET", url, tokhdr, &resp, errbuf, errlen) != 0)
         goto done;
     if (credsrc_parse_json(resp.body, resp.len, out, why, sizeof(why)) != 0) {

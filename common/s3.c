@@ -198,10 +198,11 @@ static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
                    opt->bucket ? opt->bucket : "(null)");
         return -1;
     }
-    if (empty(opt->region) || empty(opt->access_key) ||
-        empty(opt->secret_key)) {
+    if (empty(opt->region) ||
+        (!opt->creds && (empty(opt->access_key) || empty(opt->secret_key)))) {
         errbuf_set(errbuf, errlen,
-                   "s3: need region, access key and secret key");
+                   "s3: need region, and access key and secret key or a "
+                   "credentials provider");
         return -1;
     }
     if (opt->connect_timeout_ms < 0 || opt->request_timeout_ms < 0) {
@@ -419,13 +420,31 @@ static int has_body(const char *method)
 /* S3 wants the payload hash signed and sent, and the token signed. */
 static int sign(const s3_options *opt, const call *c, const char *path,
                 const sigv4_header *h, size_t n, const char *sha, time_t now,
-                sigv4_result *out, char *errbuf, size_t errlen)
+                sigv4_result *out, int *no_credentials, char *errbuf,
+                size_t errlen)
 {
     sigv4_request req = {c->method, path, c->query, h, n, sha, 1, 0};
-    sigv4_creds creds = {opt->access_key, opt->secret_key, opt->session_token,
-                         opt->region, "s3"};
+    sigv4_creds sc = {opt->access_key, opt->secret_key, opt->session_token,
+                      opt->region, "s3"};
+    creds *snap = NULL;
+    int rc;
 
-    return sigv4_sign_header(&req, &creds, now, out, errbuf, errlen);
+    /* With a provider, sign with a snapshot of its credentials: a refresh
+     * meanwhile swaps in new ones without touching these. */
+    if (opt->creds) {
+        snap = creds_acquire(opt->creds);
+        if (!snap) {
+            creds_provider_why(opt->creds, errbuf, errlen);
+            *no_credentials = 1;
+            return -1;
+        }
+        sc.access_key = snap->access_key;
+        sc.secret_key = snap->secret_key;
+        sc.session_token = snap->session_token;
+    }
+    rc = sigv4_sign_header(&req, &sc, now, out, errbuf, errlen);
+    creds_release(snap);
+    return rc;
 }
 
 /* The headers every call has: Host, the call's own, and the body's
@@ -459,6 +478,7 @@ static int build(const s3_options *opt, const call *c, time_t now,
     char *path = NULL;
     sigv4_header h[CALL_HEADERS];
     size_t n;
+    int no_credentials = 0;
 
     memset(out, 0, sizeof(*out));
     if (check_options(opt, &ep, errbuf, errlen) != 0)
@@ -477,7 +497,8 @@ static int build(const s3_options *opt, const call *c, time_t now,
         errbuf_set(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
-    if (sign(opt, c, path, h, n, sha, now, &out->sig, errbuf, errlen) != 0)
+    if (sign(opt, c, path, h, n, sha, now, &out->sig, &no_credentials, errbuf,
+             errlen) != 0)
         goto fail;
     out->method = c->method;
     out->url = request_url(&ep, path, c->query);
@@ -487,8 +508,10 @@ static int build(const s3_options *opt, const call *c, time_t now,
     }
     rc = 0;
 fail:
-    if (rc != 0)
+    if (rc != 0) {
         s3_request_free(out);
+        out->no_credentials = no_credentials;
+    }
     free(path);
     return rc;
 }
@@ -1340,6 +1363,13 @@ static void pool_put(s3_store *s, CURL *h)
     curl_easy_cleanup(h);
 }
 
+/* A request that could not be built cannot succeed as configured, unless
+ * only usable credentials were missing: those come back by themselves. */
+static store_result unbuilt(const s3_request *req)
+{
+    return req->no_credentials ? STORE_RETRY : STORE_PERMANENT;
+}
+
 /* Sends one built request on a pooled handle: the one way every
  * operation reaches the network. The answer is classified; on STORE_OK
  * rep holds the body and the wanted header. */
@@ -1378,6 +1408,8 @@ static store_result s3_put(store *st, const store_object *obj, char *errbuf,
     reply_init(&rep, RESPONSE_MAX);
     if (s3_build_put(&s->opt, obj, store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, obj->data, obj->len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res != STORE_OK)
         errbuf_set(errbuf, errlen, "PutObject: %s", why);
     s3_request_free(&req);
@@ -1400,6 +1432,8 @@ static store_result abort_upload(s3_store *s, const char *key,
     if (s3_build_mpu_abort(&s->opt, key, upload_id, store_now(s), &req, why,
                            whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_PERMANENT && rep.status == 404) {
         xml_field(rep.body, rep.len, "Code", code, sizeof(code));
         if (strcmp(code, "NoSuchUpload") == 0)
@@ -1450,6 +1484,8 @@ static store_result s3_mpu_begin(store *st, const store_object *obj,
     if (s3_build_mpu_begin(&s->opt, obj, store_now(s), &req, why,
                            sizeof(why)) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK)
         res = take_upload_id(s, obj->key, &rep, upload_id, idlen, why,
                              sizeof(why));
@@ -1476,6 +1512,8 @@ static store_result s3_mpu_part(store *st, const char *key,
     if (s3_build_mpu_part(&s->opt, key, upload_id, part_no, data, len,
                           store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, data, len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.header_state != 1 || !etag || strlen(rep.header) >= etaglen)) {
         errbuf_set(why, sizeof(why), "s3: %s ETag in the answer",
@@ -1507,6 +1545,8 @@ static store_result s3_mpu_complete(store *st, const char *key,
     if (s3_build_mpu_complete(&s->opt, key, upload_id, etags, n_parts,
                               store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, req.body, req.body_len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK)
         res = s3_check_complete(rep.body, rep.len, why, sizeof(why));
     if (res != STORE_OK)
@@ -1545,6 +1585,8 @@ static store_result list_page(s3_store *s, const char *prefix,
                           page->next_upload_id_marker, store_now(s), &req, why,
                           whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_uploads(rep.body, rep.len, fn, arg, page) < 0)) {
         errbuf_set(why, whylen, "s3: %s",
@@ -1604,6 +1646,8 @@ static store_result objects_page(s3_store *s, const char *prefix,
     if (s3_build_list(&s->opt, prefix, start_after, token, store_now(s), &req,
                       why, whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_list(rep.body, rep.len, fn, arg, page) < 0)) {
         errbuf_set(why, whylen, "s3: %s",

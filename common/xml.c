@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* Code point cp as UTF-8 into out; returns its bytes, 0 when XML cannot
  * hold it (NUL, surrogates, beyond Unicode). */
 static size_t utf8_put(unsigned long cp, char out[4])
@@ -135,8 +134,8 @@ static long xml_text(const char *s, size_t n, char *out, size_t outlen,
 
 /* The text between the first <tag> and the </tag> after it, within
  * len bytes. Returns 1 when found. */
-int xml_find(const char *body, size_t len, const char *tag,
-                    const char **val, size_t *vlen)
+int xml_find(const char *body, size_t len, const char *tag, const char **val,
+             size_t *vlen)
 {
     char open[40];
     char close[40];
@@ -162,7 +161,7 @@ int xml_find(const char *body, size_t len, const char *tag,
 /* Lenient copy of the first <tag>'s text, "" when there is none: for
  * error messages, so errbuf stays one line. */
 void xml_field(const char *body, size_t len, const char *tag, char *out,
-                      size_t outlen)
+               size_t outlen)
 {
     const char *v;
     size_t vlen;
@@ -175,7 +174,7 @@ void xml_field(const char *body, size_t len, const char *tag, char *out,
 /* Strict copy of the first <tag>'s text: 0, 1 when absent (out is ""),
  * -1 malformed, -2 longer than outlen - 1. */
 int xml_value(const char *body, size_t len, const char *tag, char *out,
-                     size_t outlen)
+              size_t outlen)
 {
     const char *v;
     size_t vlen;
@@ -187,4 +186,3 @@ int xml_value(const char *body, size_t len, const char *tag, char *out,
     n = xml_text(v, vlen, out, outlen, 1);
     return n < 0 ? (int)n : 0;
 }
-

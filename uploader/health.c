@@ -15,6 +15,7 @@ struct health {
     consumer *c;
     dlq *dq;
     upload_stats *stats;
+    creds_provider *creds; /* NULL: the local store */
 };
 
 static int send_text(struct mg_connection *conn, int status, const char *ctype,
@@ -35,12 +36,26 @@ static int on_healthz(struct mg_connection *conn, void *d)
                      16);
 }
 
-/* Not ready while uploads keep failing permanently: an operator must look. */
+static int creds_ok(creds_provider *cp)
+{
+    creds_status s;
+
+    creds_provider_status(cp, &s);
+    return s.ok;
+}
+
+/* Not ready without usable credentials, or while uploads keep failing
+ * permanently: an operator must look. */
 static int on_readyz(struct mg_connection *conn, void *d)
 {
     health *h = d;
     const char *body;
 
+    if (h->creds && !creds_ok(h->creds)) {
+        body = "{\"status\":\"no_credentials\",\"detail\":\"no usable AWS "
+               "credentials; see the log\"}\n";
+        return send_text(conn, 503, "application/json", body, strlen(body));
+    }
     if (atomic_load(&h->stats->failing)) {
         body = "{\"status\":\"failing\",\"detail\":\"uploads are rejected "
                "by the store; see the log\"}\n";
@@ -99,6 +114,25 @@ static void latency(text *t, upload_stats *s)
         (unsigned long long)atomic_load(&s->latency_count));
 }
 
+/* Whether uploads can be signed, and with what, for alerts. */
+static void credentials(text *t, creds_provider *cp)
+{
+    creds_status s;
+
+    if (cp == NULL)
+        return;
+    creds_provider_status(cp, &s);
+    gauge(t, "millrace_uploader_credentials_ok", s.ok);
+    put(t,
+        "# TYPE millrace_uploader_credentials_info gauge\n"
+        "millrace_uploader_credentials_info{source=\"%s\"} 1\n",
+        creds_source_name(s.source));
+    gauge(t, "millrace_uploader_credentials_expiry_timestamp_seconds",
+          (long long)s.expiration);
+    counter(t, "millrace_uploader_credentials_refreshes_total", s.refreshes);
+    counter(t, "millrace_uploader_credentials_failures_total", s.failures);
+}
+
 static int on_metrics(struct mg_connection *conn, void *d)
 {
     health *h = d;
@@ -134,6 +168,7 @@ static int on_metrics(struct mg_connection *conn, void *d)
     gauge(t, "millrace_uploader_paused_partitions", s.paused);
     gauge(t, "millrace_uploader_queue_depth", s.queued);
     gauge(t, "millrace_uploader_busy_workers", s.busy);
+    credentials(t, h->creds);
     latency(t, st);
     nlag = consumer_get_lag(h->c, lag, 1024);
     put(t, "# TYPE millrace_uploader_consumer_lag gauge\n");
@@ -146,7 +181,8 @@ static int on_metrics(struct mg_connection *conn, void *d)
 }
 
 health *health_start(const char *listen, consumer *c, dlq *dq,
-                     upload_stats *stats, char *errbuf, size_t errlen)
+                     upload_stats *stats, creds_provider *cp, char *errbuf,
+                     size_t errlen)
 {
     health *h = calloc(1, sizeof(*h));
     struct mg_callbacks cb;
@@ -159,6 +195,7 @@ health *health_start(const char *listen, consumer *c, dlq *dq,
     h->c = c;
     h->dq = dq;
     h->stats = stats;
+    h->creds = cp;
     memset(&cb, 0, sizeof(cb));
     h->ctx = mg_start(&cb, h, opts);
     if (h->ctx == NULL) {

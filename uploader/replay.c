@@ -740,6 +740,8 @@ static int run(const replay_opts *o, uploader_config *cfg)
     const char *topic = o->topic ? o->topic : cfg->kafka.topic;
     char *src_prefix = strdup(cfg->s3.prefix);
     store *dst = NULL, *src = NULL;
+    creds_provider *cp = NULL;
+    int cp_err = 0;
     rd_kafka_t *rk = NULL;
     pool *pl = NULL;
     upload_stats stats;
@@ -814,13 +816,22 @@ static int run(const replay_opts *o, uploader_config *cfg)
         free(cfg->s3.prefix);
         cfg->s3.prefix = strdup(o->prefix);
     }
-    src = setup_store(cfg, errbuf, sizeof(errbuf));
+    errbuf[0] = '\0';
+    cp = setup_creds(cfg, &cp_err, errbuf, sizeof(errbuf));
+    if (cp_err)
+        goto fail;
+    if (cp && setup_creds_start(cp, errbuf, sizeof(errbuf)) != 0) {
+        if (!errbuf[0])
+            snprintf(errbuf, sizeof(errbuf), "no AWS credentials (see above)");
+        goto fail;
+    }
+    src = setup_store(cfg, cp, errbuf, sizeof(errbuf));
     if (src == NULL)
         goto fail;
     if (o->bucket) {
         free(cfg->s3.bucket);
         cfg->s3.bucket = strdup(o->bucket);
-        dst = setup_store(cfg, errbuf, sizeof(errbuf));
+        dst = setup_store(cfg, cp, errbuf, sizeof(errbuf));
         if (dst == NULL)
             goto fail;
     } else {
@@ -938,6 +949,7 @@ out:
     if (dst != src)
         store_destroy(dst);
     store_destroy(src);
+    creds_provider_free(cp); /* after the stores that borrowed it */
     for (int p = 0; p < MAX_PARTS; p++) {
         free(per[p].from);
         free(per[p].to);
