@@ -746,8 +746,9 @@ static const char *profile_name(const char *(*getenv_fn)(const char *))
 
 static credsrc_result fetch_profile(const credsrc_env *e,
                                     const profile_files *f, const char *profile,
-                                    int depth, creds **out, char *detail,
-                                    size_t dlen, char *errbuf, size_t errlen);
+                                    int depth, int static_only, creds **out,
+                                    char *detail, size_t dlen, char *errbuf,
+                                    size_t errlen);
 
 /* The credentials a role profile starts from: credential_source or
  * source_profile. */
@@ -768,11 +769,8 @@ static credsrc_result role_base(const credsrc_env *e, const profile_files *f,
             return CREDSRC_FAIL;
         }
         /* A profile that names itself uses its own static keys. */
-        r = strcmp(src, profile) == 0
-                ? fetch_profile(e, f, src, PROFILE_DEPTH, base, ignored,
-                                sizeof(ignored), errbuf, errlen)
-                : fetch_profile(e, f, src, depth + 1, base, ignored,
-                                sizeof(ignored), errbuf, errlen);
+        r = fetch_profile(e, f, src, depth + 1, strcmp(src, profile) == 0, base,
+                          ignored, sizeof(ignored), errbuf, errlen);
         if (r == CREDSRC_SKIP)
             errbuf_set(errbuf, errlen,
                        "profile %s: source_profile %s has no "
@@ -847,15 +845,15 @@ static credsrc_result profile_role(const credsrc_env *e, const profile_files *f,
 
 static credsrc_result fetch_profile(const credsrc_env *e,
                                     const profile_files *f, const char *profile,
-                                    int depth, creds **out, char *detail,
-                                    size_t dlen, char *errbuf, size_t errlen)
+                                    int depth, int static_only, creds **out,
+                                    char *detail, size_t dlen, char *errbuf,
+                                    size_t errlen)
 {
     char role[ARN_MAX], ak[KEY_MAX];
     char *sk = NULL, *tok = NULL;
     credsrc_result r = CREDSRC_FAIL;
 
-    if (depth < PROFILE_DEPTH &&
-        profile_get(f, profile, "role_arn", role, sizeof(role)))
+    if (!static_only && profile_get(f, profile, "role_arn", role, sizeof(role)))
         return profile_role(e, f, profile, role, depth, out, detail, dlen,
                             errbuf, errlen);
     sk = calloc(1, SECRET_MAX);
@@ -906,7 +904,7 @@ static credsrc_result from_profile(const credsrc_env *e, creds **out,
                        profile, f.cred_path, f.conf_path);
         goto done;
     }
-    r = fetch_profile(e, &f, profile, 0, out, where, sizeof(where), errbuf,
+    r = fetch_profile(e, &f, profile, 0, 0, out, where, sizeof(where), errbuf,
                       errlen);
     if (r == CREDSRC_SKIP && named) {
         errbuf_set(errbuf, errlen, "profile %s has no credentials", profile);
