@@ -50,22 +50,22 @@ typedef struct fake_http {
     pthread_mutex_t lock;
 } fake_http;
 
-static void fake_http_init(fake_http *f)
+static inline void fake_http_init(fake_http *f)
 {
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->lock, NULL);
 }
 
-static void fake_http_add(fake_http *f, const char *method,
-                          const char *url_part, long status, const char *body)
+static inline void fake_http_add(fake_http *f, const char *method,
+                                 const char *url_part, long status,
+                                 const char *body)
 {
     f->answers[f->n_answers++] =
         (fake_answer){method, url_part, status, body, 0, 0};
 }
 
 static int fake_http_fn(void *arg, const creds_http_request *req,
-                        creds_http_response *resp, char *errbuf,
-                        size_t errlen)
+                        creds_http_response *resp, char *errbuf, size_t errlen)
 {
     fake_http *f = arg;
     int rc = -1;
@@ -105,8 +105,8 @@ out:
 }
 
 /* The value of header name in a recorded request, or "". */
-static const char *fake_header(const fake_seen *s, const char *name,
-                               char *out, size_t outlen)
+static inline const char *fake_header(const fake_seen *s, const char *name,
+                                      char *out, size_t outlen)
 {
     const char *p = s->headers;
     size_t n = strlen(name);
@@ -123,7 +123,7 @@ static const char *fake_header(const fake_seen *s, const char *name,
     return out;
 }
 
-static void fake_write(const char *path, const char *text)
+static inline void fake_write(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
 

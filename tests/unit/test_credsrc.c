@@ -53,7 +53,7 @@ static credsrc_env env_with(fake_http *f, const char *const *vars)
     "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
 
 #define JSON_OK(ak)                                                            \
-    "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"" ak       \
+    "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"" ak        \
     "\",\"SecretAccessKey\":\"sk\",\"Token\":\"tok\","                         \
     "\"Expiration\":\"2026-12-07T16:00:00Z\"}"
 
@@ -121,8 +121,8 @@ static void ini_reads_sections_and_keys(void)
     char out[64];
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        int found = credsrc_ini_get(text, t[i].section, t[i].key, out,
-                                    sizeof(out));
+        int found =
+            credsrc_ini_get(text, t[i].section, t[i].key, out, sizeof(out));
         ASSERT_EQ(found, t[i].want != NULL);
         if (t[i].want)
             ASSERT_STR_EQ(out, t[i].want);
@@ -396,9 +396,8 @@ static void web_identity_reports_what_is_wrong(void)
                       "<ErrorResponse><Error><Code>InvalidIdentityToken"
                       "</Code><Message>expired</Message></Error>"
                       "</ErrorResponse>");
-        credsrc_result r = credsrc_fetch(CREDS_SRC_WEB_IDENTITY, &e, &c,
-                                         detail, sizeof(detail), why,
-                                         sizeof(why));
+        credsrc_result r = credsrc_fetch(CREDS_SRC_WEB_IDENTITY, &e, &c, detail,
+                                         sizeof(detail), why, sizeof(why));
         ASSERT_EQ(r, t[i].want ? CREDSRC_FAIL : CREDSRC_SKIP);
         ASSERT(c == NULL);
         if (t[i].want && !strstr(why, t[i].want))
@@ -417,8 +416,8 @@ static void container_relative_uri_goes_to_the_ecs_agent(void)
 
     fake_http_init(&f);
     fake_http_add(&f, "GET", "/v2/credentials/abc", 200, JSON_OK("ASIAECS"));
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail,
-                            sizeof(detail), why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail, sizeof(detail),
+                            why, sizeof(why)),
               CREDSRC_OK);
     ASSERT_STR_EQ(f.seen[0].url, "http://169.254.170.2/v2/credentials/abc");
     ASSERT_STR_EQ(fake_header(&f.seen[0], "Authorization", h, sizeof(h)), "");
@@ -446,15 +445,15 @@ static void container_full_uri_sends_the_token_file(void)
     fake_http_add(&f, "GET", "/v1/credentials", 200, JSON_OK("ASIA1"));
     fake_http_add(&f, "GET", "/v1/credentials", 401, "denied");
     fake_write(tf, "file-token-1\n");
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail,
-                            sizeof(detail), why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail, sizeof(detail),
+                            why, sizeof(why)),
               CREDSRC_OK);
     creds_release(c);
     ASSERT_STR_EQ(fake_header(&f.seen[0], "Authorization", h, sizeof(h)),
                   "file-token-1");
     fake_write(tf, "file-token-2");
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail,
-                            sizeof(detail), why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail, sizeof(detail),
+                            why, sizeof(why)),
               CREDSRC_FAIL);
     ASSERT_STR_EQ(fake_header(&f.seen[1], "Authorization", h, sizeof(h)),
                   "file-token-2");
@@ -472,8 +471,8 @@ static void container_refuses_a_remote_http_uri(void)
     char detail[256], why[256];
 
     fake_http_init(&f);
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail,
-                            sizeof(detail), why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_CONTAINER, &e, &c, detail, sizeof(detail),
+                            why, sizeof(why)),
               CREDSRC_FAIL);
     ASSERT_EQ(f.n_seen, 0);
     ASSERT(strstr(why, "http only to loopback") != NULL);
@@ -493,14 +492,15 @@ static void imds_v2_takes_a_token_then_the_role(void)
     fake_http_add(&f, "GET", "/security-credentials/my-role", 200,
                   JSON_OK("ASIAIMDS"));
     fake_http_add(&f, "GET", "/security-credentials/", 200, "my-role\n");
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail, sizeof(detail),
-                            why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail, sizeof(detail), why,
+                            sizeof(why)),
               CREDSRC_OK);
     ASSERT_EQ(f.n_seen, 3);
     ASSERT_STR_EQ(f.seen[0].method, "PUT");
     ASSERT_STR_EQ(f.seen[0].url, "http://127.0.0.1:1338/latest/api/token");
-    ASSERT_STR_EQ(fake_header(&f.seen[0], "X-aws-ec2-metadata-token-ttl-"
-                                          "seconds",
+    ASSERT_STR_EQ(fake_header(&f.seen[0],
+                              "X-aws-ec2-metadata-token-ttl-"
+                              "seconds",
                               h, sizeof(h)),
                   "21600");
     ASSERT_STR_EQ(f.seen[1].url, "http://127.0.0.1:1338/latest/meta-data/iam/"
@@ -508,9 +508,9 @@ static void imds_v2_takes_a_token_then_the_role(void)
     ASSERT_STR_EQ(f.seen[2].url, "http://127.0.0.1:1338/latest/meta-data/iam/"
                                  "security-credentials/my-role");
     for (int i = 1; i < 3; i++)
-        ASSERT_STR_EQ(fake_header(&f.seen[i], "X-aws-ec2-metadata-token", h,
-                                  sizeof(h)),
-                      "AQAEAtoken==");
+        ASSERT_STR_EQ(
+            fake_header(&f.seen[i], "X-aws-ec2-metadata-token", h, sizeof(h)),
+            "AQAEAtoken==");
     ASSERT_STR_EQ(c->access_key, "ASIAIMDS");
     ASSERT_EQ(c->expiration, NOW + 6 * 3600);
     ASSERT_STR_EQ(detail, "instance role my-role at http://127.0.0.1:1338");
@@ -539,8 +539,8 @@ static void imds_never_falls_back_to_v1(void)
         fake_http_init(&f);
         fake_http_add(&f, "PUT", "/latest/api/token", t[i].put_status, "");
         fake_http_add(&f, "GET", "/", 200, "role");
-        ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail,
-                                sizeof(detail), why, sizeof(why)),
+        ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail, sizeof(detail),
+                                why, sizeof(why)),
                   CREDSRC_FAIL);
         ASSERT_EQ(f.n_seen, 1);
         ASSERT(strstr(why, t[i].want) != NULL);
@@ -556,8 +556,8 @@ static void imds_disabled_is_skipped(void)
     char detail[256], why[256];
 
     fake_http_init(&f);
-    ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail, sizeof(detail),
-                            why, sizeof(why)),
+    ASSERT_EQ(credsrc_fetch(CREDS_SRC_IMDS, &e, &c, detail, sizeof(detail), why,
+                            sizeof(why)),
               CREDSRC_SKIP);
     ASSERT_EQ(f.n_seen, 0);
 }
@@ -569,10 +569,8 @@ static void profile_static_keys_credentials_file_first(void)
         const char *want;  /* access key; NULL: SKIP; "!": FAIL */
         const char *token; /* session token */
     } t[] = {
-        {NULL, "AKCRED", ""},
-        {"dev", "AKDEVCONF", "devtok"},
-        {"both", "AKBOTHCRED", ""},
-        {"nokeys", "!", NULL},
+        {NULL, "AKCRED", ""},       {"dev", "AKDEVCONF", "devtok"},
+        {"both", "AKBOTHCRED", ""}, {"nokeys", "!", NULL},
         {"absent", "!", NULL},
     };
     const char *cred = tmp("credentials");
@@ -686,8 +684,7 @@ static void profile_role_arn_signs_assume_role_with_the_source(void)
     ASSERT_EQ(strlen(h), strlen(AUTH_START) + 64);
     ASSERT_STR_EQ(fake_header(&f.seen[0], "X-Amz-Date", h, sizeof(h)),
                   "20261207T100000Z");
-    ASSERT(strstr(detail, "profile app: role arn:aws:iam::1:role/app") !=
-           NULL);
+    ASSERT(strstr(detail, "profile app: role arn:aws:iam::1:role/app") != NULL);
 }
 
 static void profile_web_identity_token_file(void)
@@ -757,5 +754,4 @@ TEST_MAIN(T(parse_time_accepts_aws_forms), T(ini_reads_sections_and_keys),
           T(profile_static_keys_credentials_file_first),
           T(profile_without_files_is_skipped),
           T(profile_role_arn_signs_assume_role_with_the_source),
-          T(profile_web_identity_token_file),
-          T(profile_source_loop_is_refused))
+          T(profile_web_identity_token_file), T(profile_source_loop_is_refused))
