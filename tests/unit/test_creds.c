@@ -55,9 +55,8 @@ static void refresh_at_is_ahead_by_five_minutes_or_half(void)
         long long lifetime; /* 0: static */
         long long want;     /* seconds after obtaining; 0: never */
     } t[] = {
-        {0, 0},         {3600, 3300}, {21600, 21300}, {900, 600},
-        {600, 300},     {40, 20},     {20, 10},       {3, 2},
-        {1, 1},         {0, 0},
+        {0, 0},   {3600, 3300}, {21600, 21300}, {900, 600}, {600, 300},
+        {40, 20}, {20, 10},     {3, 2},         {1, 1},     {0, 0},
     };
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -91,13 +90,17 @@ static void chain_takes_the_first_source_that_yields(void)
 {
     static const char *const names[] = {"settings", "web-identity", "profile",
                                         "container", "imds"};
-    const char *vars[] = {
-        "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token",
-        "AWS_ROLE_ARN", "arn:r",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/c",
-        "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials",
-        "AWS_CONFIG_FILE", "/nonexistent/config",
-        NULL};
+    const char *vars[] = {"AWS_WEB_IDENTITY_TOKEN_FILE",
+                          "/nonexistent/token",
+                          "AWS_ROLE_ARN",
+                          "arn:r",
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                          "http://127.0.0.1:9/c",
+                          "AWS_SHARED_CREDENTIALS_FILE",
+                          "/nonexistent/credentials",
+                          "AWS_CONFIG_FILE",
+                          "/nonexistent/config",
+                          NULL};
     char body[512], err[1024];
     creds_status st;
 
@@ -111,8 +114,7 @@ static void chain_takes_the_first_source_that_yields(void)
         p = provider(&f, vars, with_keys ? "AKIA" : "", "sk", 0);
         ASSERT_EQ(creds_provider_resolve(p, err, sizeof(err)), 0);
         creds_provider_status(p, &st);
-        ASSERT_STR_EQ(creds_source_name(st.source),
-                      names[with_keys ? 0 : 3]);
+        ASSERT_STR_EQ(creds_source_name(st.source), names[with_keys ? 0 : 3]);
         ASSERT_STR_EQ(st.access_key, with_keys ? "AKIA" : "ASIA");
         ASSERT_EQ(st.ok, 1);
         /* Without keys, web identity (its token file is missing) fails
@@ -124,10 +126,14 @@ static void chain_takes_the_first_source_that_yields(void)
 
 static void chain_lists_every_reason_when_none_yields(void)
 {
-    const char *vars[] = {"AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/t",
-                          "AWS_ROLE_ARN", "arn:r",
-                          "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/c",
-                          "AWS_CONFIG_FILE", "/nonexistent/f",
+    const char *vars[] = {"AWS_WEB_IDENTITY_TOKEN_FILE",
+                          "/nonexistent/t",
+                          "AWS_ROLE_ARN",
+                          "arn:r",
+                          "AWS_SHARED_CREDENTIALS_FILE",
+                          "/nonexistent/c",
+                          "AWS_CONFIG_FILE",
+                          "/nonexistent/f",
                           NULL};
     fake_http f;
     creds_provider *p;
