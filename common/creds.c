@@ -272,9 +272,9 @@ static void install(creds_provider *p, creds_source src, creds *c,
     log_info(MOD,
              "%s from %s (%s): access key %s, %s%s, expire %s, refresh "
              "at %s",
-             was_lost ? "usable credentials again"
-             : first  ? "credentials"
-                      : "credentials refreshed",
+             first      ? "credentials"
+             : was_lost ? "usable credentials again"
+                        : "credentials refreshed",
              creds_source_name(src), detail, c->access_key,
              c->session_token[0] ? "with" : "no", " session token", exp, at);
 }

@@ -1,0 +1,497 @@
+"""The uploader given a role, no keys: each source of the AWS credential chain
+against a real implementation, uploads signed with what it yields and checked
+by a server that verifies signatures, and renewal before expiry while uploads
+go on.
+
+- IMDSv2: AWS's own simulator, amazon-ec2-metadata-mock (`-I`: IMDSv2 only),
+  serving the versitygw test account's keys; versitygw checks each upload.
+- Container credentials (EKS Pod Identity's FULL_URI and token file): a small
+  endpoint here that mints a new versitygw account for every request, with a
+  30 s lifetime, and deletes each account once it has expired: uploads keep
+  landing, so each one was signed with keys that were still valid. The
+  endpoint answers 503 at first: the uploader starts not ready and recovers.
+- Web identity (IRSA): moto's STS AssumeRoleWithWebIdentity, and moto's S3
+  with IAM auth on, which verifies the signature, the session token and the
+  role's policy of every upload. moto wants every call signed once auth is on,
+  while real STS takes this one unsigned: a proxy here records what the
+  uploader sent (unsigned, with the token file's contents), signs it with an
+  admin key, and shortens the answer's Expiration to 30 s so that a renewal,
+  with the token file rewritten meanwhile, happens during the test.
+- A shared profile with role_arn + source_profile: the uploader signs STS
+  AssumeRole itself with the source profile's keys; moto verifies it.
+
+versitygw refuses a session token with its own accounts (it issues temporary
+keys only from its standalone IAM service), so the IMDS and container answers
+here carry an empty Token; sending the token is shown with moto.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from confluent_kafka import Producer
+
+from conftest import (ACCESS_KEY, BROKERS, BUCKET, ROOT, SECRET_KEY, free_port,
+                      s3_client, wait_until)
+
+CACHE = os.environ.get("MILLRACE_CACHE_DIR", os.path.join(ROOT, ".cache"))
+VERSITYGW = os.path.join(CACHE, "bin", "versitygw")
+LIFETIME = 30  # seconds: temporary credentials renewed during a test
+MOTO_ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{MOTO_ACCOUNT}:role/millrace-uploader"
+
+
+# --- helpers ----------------------------------------------------------------------
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc) \
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def produce(topic, n, tag):
+    """n events with unique ids, acknowledged; returns the ids."""
+    p = Producer({"bootstrap.servers": BROKERS, "enable.idempotence": True,
+                  "linger.ms": 5})
+    ids = [f"{tag}-{uuid.uuid4().hex}" for _ in range(n)]
+    errors = []
+    for i in ids:
+        p.produce(topic, json.dumps({"id": i}).encode(),
+                  on_delivery=lambda err, _m: err and errors.append(err))
+    assert p.flush(60) == 0 and not errors, errors[:3]
+    return ids
+
+
+def keyless(stack, tmp_path, **env):
+    """An uploader with no keys and no shared files: only what env names."""
+    base = {"HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true",
+            "LOG_LEVEL": "info"}
+    base.update(env)
+    up = stack.uploader(**base)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        del up.env[k]
+    return up
+
+
+def metric(up, name):
+    return up.metrics().get("millrace_uploader_" + name)
+
+
+def ids_in(stack):
+    return sorted(e["id"] for _, e in stack.events_in_s3())
+
+
+def check_config(env):
+    """`uploader --check-config` with exactly env; returns its stdout."""
+    r = subprocess.run([os.path.join(ROOT, os.environ.get("MILLRACE_BIN", "build"), "uploader"),
+                        "--check-config"], env=dict(env, PATH=os.environ["PATH"]),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+class Server:
+    """A ThreadingHTTPServer on a free loopback port, in a thread."""
+
+    def __init__(self, handler):
+        self.port = free_port()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def quiet(handler_cls):
+    handler_cls.log_message = lambda *a: None
+    return handler_cls
+
+
+@pytest.fixture(scope="module")
+def mocks():
+    r = subprocess.run(["bash", os.path.join(ROOT, "tests", "deploy", "aws-mocks.sh")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return dict(line.split("=", 1) for line in r.stdout.split())
+
+
+# --- IMDSv2 -------------------------------------------------------------------------
+
+@pytest.fixture
+def imds(mocks, tmp_path):
+    """amazon-ec2-metadata-mock, IMDSv2 only, naming the versitygw test keys."""
+    cfg = tmp_path / "aemm.json"
+    cfg.write_text(json.dumps({"metadata": {
+        "paths": {"iam-security-credentials":
+                  "/latest/meta-data/iam/security-credentials/millrace-uploader"},
+        "values": {"iam-security-credentials-role": "millrace-uploader",
+                   "iam-security-credentials": {
+                       "Code": "Success", "LastUpdated": iso(time.time()),
+                       "Type": "AWS-HMAC", "AccessKeyId": ACCESS_KEY,
+                       "SecretAccessKey": SECRET_KEY, "Token": "",
+                       "Expiration": iso(time.time() + 6 * 3600)}}}}))
+    port = free_port()
+    log = open(tmp_path / "aemm.log", "wb")
+    proc = subprocess.Popen([mocks["EC2_METADATA_MOCK"], "-n", "127.0.0.1", "-p", str(port),
+                             "-I", "-c", str(cfg)], stdout=log, stderr=log, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        assert proc.poll() is None, (tmp_path / "aemm.log").read_text()
+        try:
+            return requests.put(url + "/latest/api/token", timeout=1,
+                                headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+                                ).status_code == 200
+        except requests.RequestException:
+            return False
+    wait_until(up, 30, "ec2-metadata-mock")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def test_imds_v2_credentials_sign_the_uploads(stack, tmp_path, imds):
+    # The simulator is IMDSv2 only: a request without a session token is refused.
+    r = requests.get(imds + "/latest/meta-data/iam/security-credentials/", timeout=5)
+    assert r.status_code == 401, r.status_code
+    up = keyless(stack, tmp_path, AWS_EC2_METADATA_DISABLED="false",
+                 AWS_EC2_METADATA_SERVICE_ENDPOINT=imds)
+    out = check_config(up.env)
+    assert f"# credentials: source imds (instance role millrace-uploader at {imds}), " \
+        f"access key {ACCESS_KEY}, temporary, expire " in out, out
+    up.start()
+    wait_until(lambda: metric(up, "credentials_ok") == 1, 30, "credentials")
+    assert metric(up, 'credentials_info{source="imds"}') == 1
+    ids = produce(stack.topic, 200, "imds")
+    wait_until(lambda: ids_in(stack) == sorted(ids), 60, "events in S3")
+    assert metric(up, "permanent_errors_total") == 0
+    assert f"credentials from imds (instance role millrace-uploader at {imds}): " \
+        f"access key {ACCESS_KEY}" in up.log_text()
+    assert SECRET_KEY not in up.log_text()
+
+
+def test_imds_absent_fails_fast(stack, tmp_path):
+    """Nothing listens where IMDS should be: the chain gives up within the
+    SDKs' 1 s timeouts, and says why."""
+    port = free_port()
+    env = dict(keyless(stack, tmp_path, AWS_EC2_METADATA_DISABLED="false",
+                       AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{port}").env)
+    t0 = time.monotonic()
+    out = check_config(env)
+    assert time.monotonic() - t0 < 5
+    assert f"# credentials: none available now: imds: PUT http://127.0.0.1:{port}" \
+        "/latest/api/token: " in out, out
+
+
+# --- container credentials, on an IAM-enabled versitygw ------------------------------
+
+@pytest.fixture
+def iam_s3(tmp_path):
+    """A private versitygw with accounts besides root, and a way to make and
+    delete them."""
+    port = free_port()
+    env = dict(os.environ, S3_PORT=str(port), S3_RUN_DIR=str(tmp_path / "s3"), S3_IAM="1",
+               S3_BUCKET=BUCKET)
+    s3sh = os.path.join(ROOT, "deploy", "local", "s3.sh")
+    subprocess.run(["bash", s3sh, "start"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def admin(*args):
+        r = subprocess.run([VERSITYGW, "admin", "-a", ACCESS_KEY, "-s", SECRET_KEY,
+                            "-er", endpoint, *args], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+    yield endpoint, admin
+    subprocess.run(["bash", s3sh, "stop"], env=env, capture_output=True, timeout=60)
+
+
+class Minter:
+    """The container endpoint: each GET with the right Authorization mints a
+    versitygw account that expires LIFETIME s later; a janitor deletes each
+    account once expired. 503 until opened."""
+
+    def __init__(self, admin, token_file):
+        self.admin = admin
+        self.token_file = token_file
+        self.open = False
+        self.issued = []  # (access key, expiration)
+        self.deleted = set()
+        self.auth_seen = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.janitor = threading.Thread(target=self.sweep, daemon=True)
+        self.janitor.start()
+
+    def mint(self, auth):
+        with self.lock:
+            self.auth_seen.append(auth)
+            if not self.open:
+                return 503, b'{"message":"agent not ready"}'
+            if auth != open(self.token_file).read().strip():
+                return 401, b'{"message":"bad token"}'
+            access = f"rot{len(self.issued)}-{uuid.uuid4().hex[:8]}"
+            secret = uuid.uuid4().hex
+            self.admin("create-user", "--access", access, "--secret", secret, "--role", "admin")
+            exp = int(time.time()) + LIFETIME
+            self.issued.append((access, exp))
+        return 200, json.dumps({"AccessKeyId": access, "SecretAccessKey": secret,
+                                "Token": "", "Expiration": iso(exp),
+                                "RoleArn": ROLE}).encode()
+
+    def sweep(self):
+        while not self.stop.wait(0.2):  # the janitor's tick
+            with self.lock:
+                due = [a for a, exp in self.issued if exp <= time.time() and a not in self.deleted]
+            for a in due:
+                self.admin("delete-user", "--access", a)
+                self.deleted.add(a)
+
+
+def test_container_credentials_renewed_before_expiry_under_load(stack, tmp_path, iam_s3):
+    endpoint, admin = iam_s3
+    stack.s3_endpoint = endpoint
+    token_file = tmp_path / "eks-pod-identity-token"
+    token_file.write_text("token-1\n")
+    minter = Minter(admin, token_file)
+
+    @quiet
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = minter.mint(self.headers.get("Authorization", ""))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    agent = Server(Handler)
+    try:
+        up = keyless(stack, tmp_path, S3_ENDPOINT=endpoint,
+                     AWS_CONTAINER_CREDENTIALS_FULL_URI=agent.url + "/v1/credentials",
+                     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token_file))
+        up.start()
+        # No credentials yet: running, not ready, and saying why.
+        wait_until(lambda: requests.get(up.url + "/readyz", timeout=5).status_code == 503
+                   and len(minter.auth_seen) >= 2, 30, "readyz 503 while the agent is down")
+        assert requests.get(up.url + "/readyz", timeout=5).json()["status"] == "no_credentials"
+        assert metric(up, "credentials_ok") == 0
+        assert metric(up, 'credentials_info{source="none"}') == 1
+        assert "no usable credentials (source chain): container: " \
+            f"{agent.url}/v1/credentials answered HTTP 503" in up.log_text()
+        minter.open = True
+        wait_until(lambda: requests.get(up.url + "/readyz", timeout=5).status_code == 200,
+                   30, "ready once the agent answers")
+        ids = []
+        deadline = time.monotonic() + 2.5 * LIFETIME
+        while time.monotonic() < deadline:
+            ids += produce(stack.topic, 20, "c")
+            if len(minter.issued) == 2:
+                token_file.write_text("token-2\n")  # the agent rotates its token
+            time.sleep(0.5)  # pacing of the load, not a readiness wait
+        wait_until(lambda: ids_in(stack) == sorted(ids), 60, "every event in S3")
+        issued = list(minter.issued)
+        # Renewed at half of the 30 s lifetime, each time with the token file
+        # as it was then; every expired account was deleted while the uploads
+        # went on, and none of them was refused.
+        assert len(issued) >= 4, issued
+        assert all(b[1] - a[1] >= LIFETIME // 2 - 2 for a, b in zip(issued, issued[1:])), issued
+        assert len(minter.deleted) >= 3
+        assert "token-2" in minter.auth_seen
+        assert metric(up, "permanent_errors_total") == 0
+        assert metric(up, "credentials_refreshes_total") >= 3
+        assert metric(up, "credentials_ok") == 1
+        log = up.log_text()
+        assert f"credentials from container ({agent.url}/v1/credentials with the token of " \
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE): access key rot0-" in log
+        assert "credentials refreshed from container" in log
+    finally:
+        minter.stop.set()
+        agent.close()
+
+
+# --- STS: moto ------------------------------------------------------------------------
+
+@pytest.fixture
+def moto(mocks, tmp_path):
+    """moto's server with a bucket, the uploader's role (S3 only), and an admin
+    user; then IAM auth on: every later call must be signed by a known key."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "moto.log", "wb")
+    proc = subprocess.Popen(["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=log)
+
+    def up():
+        assert proc.poll() is None, (tmp_path / "moto.log").read_text()
+        try:
+            return requests.get(url + "/moto-api/data.json", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+    wait_until(up, 60, "moto server")
+    boot = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="boot",
+                aws_secret_access_key="boot")
+    iam = boto3.client("iam", **boot)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*", "Federated": "*"},
+         "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}]}
+    iam.create_role(RoleName="millrace-uploader", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="millrace-uploader", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    iam.create_user(UserName="admin")
+    iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **boot) \
+        .create_bucket(Bucket=BUCKET)
+    assert requests.post(url + "/moto-api/reset-auth", data=b"0", timeout=5).ok
+    admin = (key["AccessKeyId"], key["SecretAccessKey"])
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                      aws_access_key_id=admin[0], aws_secret_access_key=admin[1],
+                      config=Config(s3={"addressing_style": "path"}))
+    with pytest.raises(Exception, match="InvalidAccessKeyId|SignatureDoesNotMatch|403"):
+        s3_client(endpoint=url).head_bucket(Bucket=BUCKET)  # auth is on
+    yield url, admin, s3
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def moto_ids(stack, s3):
+    import gzip
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET,
+                                                             Prefix=stack.prefix + "/"):
+        for o in page.get("Contents", []):
+            if "/_millrace/" in o["Key"]:
+                continue
+            body = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+            out += [json.loads(line)["id"] for line in gzip.decompress(body).decode().splitlines()]
+    return sorted(out)
+
+
+class StsProxy:
+    """Between the uploader and moto's STS: records each exchange, signs the
+    forwarded call with the admin key (moto's auth wants it; real STS does
+    not), and sets the answer's Expiration LIFETIME s ahead."""
+
+    def __init__(self, moto_url, admin):
+        self.exchanges = []
+        proxy = self
+
+        @quiet
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                req = AWSRequest("POST", moto_url + "/", data=body, headers={
+                    "Content-Type": self.headers["Content-Type"]})
+                SigV4Auth(Credentials(*admin), "sts", "us-east-1").add_auth(req)
+                r = requests.post(moto_url + "/", data=body, headers=dict(req.headers),
+                                  timeout=10)
+                text = re.sub(r"<Expiration>[^<]*</Expiration>",
+                              f"<Expiration>{iso(time.time() + LIFETIME)}</Expiration>",
+                              r.text)
+                proxy.exchanges.append({"headers": dict(self.headers), "body": body.decode(),
+                                        "status": r.status_code, "answer": text})
+                out = text.encode()
+                self.send_response(r.status_code)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+        self.server = Server(Handler)
+
+
+def form(body):
+    return dict(kv.split("=", 1) for kv in body.split("&"))
+
+
+def test_web_identity_sts_with_moto_signs_uploads_and_renews(stack, tmp_path, moto):
+    moto_url, admin, s3 = moto
+    token_file = tmp_path / "irsa-token"
+    token_file.write_text("eyJraWQiOiJ0ZXN0In0.first.sig\n")
+    sts = StsProxy(moto_url, admin)
+    try:
+        up = keyless(stack, tmp_path, S3_ENDPOINT=moto_url, AWS_ROLE_ARN=ROLE,
+                     AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file),
+                     AWS_ROLE_SESSION_NAME="millrace-e2e",
+                     AWS_ENDPOINT_URL_STS=sts.server.url)
+        up.start()
+        wait_until(lambda: metric(up, "credentials_ok") == 1, 30, "credentials")
+        assert metric(up, 'credentials_info{source="web-identity"}') == 1
+        first = sts.exchanges[0]
+        # What the uploader sent: unsigned, the token file's contents.
+        assert "Authorization" not in first["headers"]
+        assert form(first["body"]) == {
+            "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+            "RoleArn": "arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmillrace-uploader",
+            "RoleSessionName": "millrace-e2e",
+            "WebIdentityToken": "eyJraWQiOiJ0ZXN0In0.first.sig"}
+        key1 = re.search(r"<AccessKeyId>([^<]+)", first["answer"]).group(1)
+        assert first["status"] == 200 and key1.startswith("ASIA")
+        assert f"access key {key1}, with session token" in up.log_text()
+        token_file.write_text("eyJraWQiOiJ0ZXN0In0.second.sig\n")  # the kubelet rotates it
+        ids = []
+        deadline = time.monotonic() + LIFETIME
+        while time.monotonic() < deadline or len(sts.exchanges) < 2:
+            assert time.monotonic() < deadline + 30, "no renewal"
+            ids += produce(stack.topic, 20, "wi")
+            time.sleep(0.5)  # pacing of the load, not a readiness wait
+        ids += produce(stack.topic, 20, "wi")
+        second = sts.exchanges[1]
+        assert form(second["body"])["WebIdentityToken"] == "eyJraWQiOiJ0ZXN0In0.second.sig"
+        key2 = re.search(r"<AccessKeyId>([^<]+)", second["answer"]).group(1)
+        assert key2 != key1 and f"credentials refreshed from web-identity (role {ROLE}, " \
+            f"session millrace-e2e, token file {token_file}): access key {key2}" in up.log_text()
+        # moto's S3 checked the signature, the session token and the role's
+        # policy of every one of these uploads.
+        wait_until(lambda: moto_ids(stack, s3) == sorted(ids), 60, "every event in moto's S3")
+        assert metric(up, "permanent_errors_total") == 0
+    finally:
+        sts.server.close()
+
+
+def test_profile_role_arn_with_source_profile_assumes_the_role(stack, tmp_path, moto):
+    moto_url, admin, s3 = moto
+    (tmp_path / "credentials").write_text(
+        f"[base]\naws_access_key_id = {admin[0]}\naws_secret_access_key = {admin[1]}\n")
+    (tmp_path / "config").write_text(
+        f"[profile app]\nrole_arn = {ROLE}\nsource_profile = base\n"
+        "role_session_name = from-profile\nregion = us-east-1\n")
+    up = keyless(stack, tmp_path, S3_ENDPOINT=moto_url, AWS_PROFILE="app",
+                 AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+                 AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_ENDPOINT_URL_STS=moto_url)
+    del up.env["AWS_REGION"]  # from the profile
+    out = check_config(up.env)
+    assert "# region: us-east-1 (the shared profile)" in out
+    assert f"# credentials: source profile (profile app: role {ROLE}, session " \
+        "from-profile (AssumeRole)" in out, out
+    up.start()
+    wait_until(lambda: metric(up, "credentials_ok") == 1, 30, "credentials")
+    ids = produce(stack.topic, 100, "profile")
+    wait_until(lambda: moto_ids(stack, s3) == sorted(ids), 60, "every event in moto's S3")
+    assert metric(up, 'credentials_info{source="profile"}') == 1
+    assert admin[1] not in up.log_text()
