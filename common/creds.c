@@ -379,8 +379,10 @@ static void *refresher(void *arg)
         time_t now = now_of(p);
         time_t due = p->next_attempt;
 
-        /* A signer found nothing usable: try now, but not in a loop. */
-        if (p->poked && !creds_usable(p->cur, now) &&
+        /* A signer found nothing usable (a renewal came too late, say
+         * after a suspend): try now, unless attempts are failing, whose
+         * backoff stands. */
+        if (p->poked && p->failed_in_row == 0 && !creds_usable(p->cur, now) &&
             now >= p->last_attempt + CREDS_MIN_REFRESH_S &&
             (due == 0 || due > now))
             due = now;
