@@ -29,7 +29,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -189,6 +188,25 @@ def test_imds_v2_credentials_sign_the_uploads(stack, tmp_path, imds):
     assert f"credentials from imds (instance role millrace-uploader at {imds}): " \
         f"access key {ACCESS_KEY}" in up.log_text()
     assert SECRET_KEY not in up.log_text()
+
+
+def test_replay_signs_with_the_chain_too(stack, tmp_path, imds):
+    """`uploader replay` finds its credentials the same way; with none it
+    stops at once, saying why, instead of waiting."""
+    ids = produce(stack.topic, 100, "replay")
+    env = dict(keyless(stack, tmp_path, AWS_EC2_METADATA_DISABLED="false",
+                       AWS_EC2_METADATA_SERVICE_ENDPOINT=imds).env, PATH=os.environ["PATH"])
+    binary = os.path.join(ROOT, os.environ.get("MILLRACE_BIN", "build"), "uploader")
+    r = subprocess.run([binary, "replay", "--since", "0"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"credentials from imds (instance role millrace-uploader at {imds})" in r.stderr
+    assert ids_in(stack) == sorted(ids)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    r = subprocess.run([binary, "replay", "--since", "0"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0
+    assert "no source yielded AWS credentials: no source is configured" in r.stderr, r.stderr
 
 
 def test_imds_absent_fails_fast(stack, tmp_path):
