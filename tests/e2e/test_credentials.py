@@ -237,9 +237,10 @@ def iam_s3(tmp_path):
     endpoint = f"http://127.0.0.1:{port}"
 
     def admin(*args):
-        r = subprocess.run([VERSITYGW, "admin", "-a", ACCESS_KEY, "-s", SECRET_KEY,
-                            "-er", endpoint, *args], capture_output=True, text=True,
-                           timeout=30)
+        r = subprocess.run([VERSITYGW, "admin", "-er", endpoint, *args],
+                           env=dict(os.environ, ADMIN_ACCESS_KEY_ID=ACCESS_KEY,
+                                    ADMIN_SECRET_ACCESS_KEY=SECRET_KEY),
+                           capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stdout + r.stderr
     yield endpoint, admin
     subprocess.run(["bash", s3sh, "stop"], env=env, capture_output=True, timeout=60)
