@@ -816,15 +816,11 @@ static int run(const replay_opts *o, uploader_config *cfg)
         free(cfg->s3.prefix);
         cfg->s3.prefix = strdup(o->prefix);
     }
-    errbuf[0] = '\0';
     cp = setup_creds(cfg, &cp_err, errbuf, sizeof(errbuf));
     if (cp_err)
         goto fail;
-    if (cp && setup_creds_start(cp, errbuf, sizeof(errbuf)) != 0) {
-        if (!errbuf[0])
-            snprintf(errbuf, sizeof(errbuf), "no AWS credentials (see above)");
+    if (cp && setup_creds_start(cp, errbuf, sizeof(errbuf)) != 0)
         goto fail;
-    }
     src = setup_store(cfg, cp, errbuf, sizeof(errbuf));
     if (src == NULL)
         goto fail;

@@ -79,11 +79,9 @@ int setup_creds_start(creds_provider *cp, char *errbuf, size_t errlen)
     char why[1024];
     int rc = 0;
 
+    /* A failure is logged by the provider, with every source's reason. */
     if (creds_provider_resolve(cp, why, sizeof(why)) != 0) {
-        log_error("creds",
-                  "no source yielded AWS credentials: %s; not ready, "
-                  "trying again in the background",
-                  why);
+        errbuf_set(errbuf, errlen, "no AWS credentials: %s", why);
         rc = 1;
     }
     if (creds_provider_start(cp, errbuf, errlen) != 0)

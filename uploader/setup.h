@@ -28,8 +28,8 @@ creds_provider *setup_creds(const uploader_config *cfg, int *err, char *errbuf,
 
 /* Runs the chain now and logs which source yielded (or every source's
  * reason), then starts the refresher, which keeps trying when nothing
- * yielded. Returns 0 with credentials, 1 without, -1 when the refresher
- * cannot start. */
+ * yielded. Returns 0 with credentials, 1 without (the reasons in errbuf),
+ * -1 when the refresher cannot start. */
 int setup_creds_start(creds_provider *cp, char *errbuf, size_t errlen);
 
 /* For --check-config: resolves the chain once and prints "# region: ..."

@@ -206,7 +206,7 @@ def test_replay_signs_with_the_chain_too(stack, tmp_path, imds):
     r = subprocess.run([binary, "replay", "--since", "0"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode != 0
-    assert "no source yielded AWS credentials: no source is configured" in r.stderr, r.stderr
+    assert "replay: no AWS credentials: no source is configured" in r.stderr, r.stderr
 
 
 def test_imds_absent_fails_fast(stack, tmp_path):
