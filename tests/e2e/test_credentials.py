@@ -354,8 +354,8 @@ def test_container_credentials_renewed_before_expiry_under_load(stack, tmp_path,
 
 @pytest.fixture
 def moto(mocks, tmp_path):
-    """moto's server with a bucket, the uploader's role (S3 only), and an admin
-    user; then IAM auth on: every later call must be signed by a known key."""
+    """moto's server with the uploader's role and an admin user, then IAM auth
+    on: every later call must be signed by a key moto issued."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(tmp_path / "moto.log", "wb")
@@ -369,55 +369,32 @@ def moto(mocks, tmp_path):
         except requests.RequestException:
             return False
     wait_until(up, 60, "moto server")
-    boot = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="boot",
-                aws_secret_access_key="boot")
-    iam = boto3.client("iam", **boot)
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="boot", aws_secret_access_key="boot")
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*", "Federated": "*"},
          "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}]}
     iam.create_role(RoleName="millrace-uploader", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(RoleName="millrace-uploader", PolicyName="s3", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17",
-         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     iam.create_user(UserName="admin")
     iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(
         {"Version": "2012-10-17",
          "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     key = iam.create_access_key(UserName="admin")["AccessKey"]
-    boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **boot) \
-        .create_bucket(Bucket=BUCKET)
     assert requests.post(url + "/moto-api/reset-auth", data=b"0", timeout=5).ok
-    admin = (key["AccessKeyId"], key["SecretAccessKey"])
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                      aws_access_key_id=admin[0], aws_secret_access_key=admin[1],
-                      config=Config(s3={"addressing_style": "path"}))
-    with pytest.raises(Exception, match="InvalidAccessKeyId|SignatureDoesNotMatch|403"):
-        s3_client(endpoint=url).head_bucket(Bucket=BUCKET)  # auth is on
-    yield url, admin, s3
+    yield url, (key["AccessKeyId"], key["SecretAccessKey"])
     proc.terminate()
     proc.wait(10)
     log.close()
 
 
-def moto_ids(stack, s3):
-    import gzip
-    out = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET,
-                                                             Prefix=stack.prefix + "/"):
-        for o in page.get("Contents", []):
-            if "/_millrace/" in o["Key"]:
-                continue
-            body = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
-            out += [json.loads(line)["id"] for line in gzip.decompress(body).decode().splitlines()]
-    return sorted(out)
-
-
 class StsProxy:
-    """Between the uploader and moto's STS: records each exchange, signs the
-    forwarded call with the admin key (moto's auth wants it; real STS does
-    not), and sets the answer's Expiration LIFETIME s ahead."""
+    """Between the uploader and moto's STS: records each exchange and sets the
+    answer's Expiration LIFETIME s ahead. With admin, it signs the call it
+    forwards (moto's auth wants every call signed; real STS takes
+    AssumeRoleWithWebIdentity unsigned); without, it forwards the uploader's
+    own signature untouched, for moto to check."""
 
-    def __init__(self, moto_url, admin):
+    def __init__(self, moto_url, admin=None):
         self.exchanges = []
         proxy = self
 
@@ -425,11 +402,14 @@ class StsProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                req = AWSRequest("POST", moto_url + "/", data=body, headers={
-                    "Content-Type": self.headers["Content-Type"]})
-                SigV4Auth(Credentials(*admin), "sts", "us-east-1").add_auth(req)
-                r = requests.post(moto_url + "/", data=body, headers=dict(req.headers),
-                                  timeout=10)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("content-length", "connection", "expect")}
+                if admin:
+                    req = AWSRequest("POST", moto_url + "/", data=body, headers={
+                        "Content-Type": self.headers["Content-Type"]})
+                    SigV4Auth(Credentials(*admin), "sts", "us-east-1").add_auth(req)
+                    headers = dict(req.headers)
+                r = requests.post(moto_url + "/", data=body, headers=headers, timeout=10)
                 text = re.sub(r"<Expiration>[^<]*</Expiration>",
                               f"<Expiration>{iso(time.time() + LIFETIME)}</Expiration>",
                               r.text)
@@ -443,18 +423,77 @@ class StsProxy:
                 self.wfile.write(out)
         self.server = Server(Handler)
 
+    def issued(self, i):
+        """(access key, secret, token) of the i-th answer."""
+        a = self.exchanges[i]["answer"]
+        return tuple(re.search(f"<{t}>([^<]+)</{t}>", a).group(1).replace("&amp;", "&")
+                     for t in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
+
+
+class S3Recorder:
+    """An S3 endpoint that stores what it is sent (200 and an ETag to every
+    PUT), so that each request's SigV4 signature can be checked afterwards
+    by botocore with the keys STS issued."""
+
+    def __init__(self):
+        self.requests = []
+        rec = self
+
+        @quiet
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                rec.requests.append(("PUT", self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("ETag", '"%s"' % uuid.uuid4().hex)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+        self.server = Server(Handler)
+
+    def ids(self):
+        import gzip
+        out = []
+        for _, path, _, body in self.requests:
+            if "/_millrace/" not in path:
+                out += [json.loads(x)["id"] for x in gzip.decompress(body).decode().splitlines()]
+        return sorted(set(out)), len(out)
+
+
+def signed_by(request, keys):
+    """Which of keys (access key, secret, token) signed request: botocore
+    recomputes the signature; AssertionError when none did."""
+    from botocore.auth import S3SigV4Auth
+    method, path, headers, body = request
+    auth = headers["Authorization"]
+    ak = re.search(r"Credential=([^/]+)/", auth).group(1)
+    signed = re.search(r"SignedHeaders=([^,]+)", auth).group(1).split(";")
+    sig = re.search(r"Signature=([0-9a-f]{64})", auth).group(1)
+    for k in keys:
+        if k[0] != ak:
+            continue
+        assert headers.get("X-Amz-Security-Token") == k[2], "session token"
+        req = AWSRequest(method, "http://" + headers["Host"] + path, data=body,
+                         headers={h: v for h, v in headers.items() if h.lower() in signed})
+        req.context["timestamp"] = headers["X-Amz-Date"]
+        a = S3SigV4Auth(Credentials(*k), "s3", "us-east-1")
+        assert a.signature(a.string_to_sign(req, a.canonical_request(req)), req) == sig, \
+            f"{method} {path}: signature"
+        return k
+    raise AssertionError(f"{method} {path} signed by {ak}, not by any of {[k[0] for k in keys]}")
+
 
 def form(body):
     return dict(kv.split("=", 1) for kv in body.split("&"))
 
 
 def test_web_identity_sts_with_moto_signs_uploads_and_renews(stack, tmp_path, moto):
-    moto_url, admin, s3 = moto
+    moto_url, admin = moto
     token_file = tmp_path / "irsa-token"
     token_file.write_text("eyJraWQiOiJ0ZXN0In0.first.sig\n")
     sts = StsProxy(moto_url, admin)
+    s3 = S3Recorder()
     try:
-        up = keyless(stack, tmp_path, S3_ENDPOINT=moto_url, AWS_ROLE_ARN=ROLE,
+        up = keyless(stack, tmp_path, S3_ENDPOINT=s3.server.url, AWS_ROLE_ARN=ROLE,
                      AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file),
                      AWS_ROLE_SESSION_NAME="millrace-e2e",
                      AWS_ENDPOINT_URL_STS=sts.server.url)
@@ -469,9 +508,9 @@ def test_web_identity_sts_with_moto_signs_uploads_and_renews(stack, tmp_path, mo
             "RoleArn": "arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmillrace-uploader",
             "RoleSessionName": "millrace-e2e",
             "WebIdentityToken": "eyJraWQiOiJ0ZXN0In0.first.sig"}
-        key1 = re.search(r"<AccessKeyId>([^<]+)", first["answer"]).group(1)
-        assert first["status"] == 200 and key1.startswith("ASIA")
-        assert f"access key {key1}, with session token" in up.log_text()
+        key1 = sts.issued(0)
+        assert first["status"] == 200 and key1[0].startswith("ASIA")
+        assert f"access key {key1[0]}, with session token" in up.log_text()
         token_file.write_text("eyJraWQiOiJ0ZXN0In0.second.sig\n")  # the kubelet rotates it
         ids = []
         deadline = time.monotonic() + LIFETIME
@@ -482,35 +521,64 @@ def test_web_identity_sts_with_moto_signs_uploads_and_renews(stack, tmp_path, mo
         ids += produce(stack.topic, 20, "wi")
         second = sts.exchanges[1]
         assert form(second["body"])["WebIdentityToken"] == "eyJraWQiOiJ0ZXN0In0.second.sig"
-        key2 = re.search(r"<AccessKeyId>([^<]+)", second["answer"]).group(1)
-        assert key2 != key1 and f"credentials refreshed from web-identity (role {ROLE}, " \
-            f"session millrace-e2e, token file {token_file}): access key {key2}" in up.log_text()
-        # moto's S3 checked the signature, the session token and the role's
-        # policy of every one of these uploads.
-        wait_until(lambda: moto_ids(stack, s3) == sorted(ids), 60, "every event in moto's S3")
+        key2 = sts.issued(1)
+        assert key2[0] != key1[0] and f"credentials refreshed from web-identity (role {ROLE}, " \
+            f"session millrace-e2e, token file {token_file}): access key {key2[0]}" \
+            in up.log_text()
+        wait_until(stack.fully_committed, 60, "every record committed")
+        assert s3.ids() == (sorted(ids), len(ids))
+        # Every upload signed, with a session token, by keys STS issued: the
+        # first set before the renewal, the second after.
+        users = [signed_by(r, [key1, key2])[0] for r in s3.requests]
+        assert users == sorted(users, key=[key1[0], key2[0]].index), "back to old keys"
+        assert set(users) == {key1[0], key2[0]}
         assert metric(up, "permanent_errors_total") == 0
     finally:
         sts.server.close()
+        s3.server.close()
 
 
 def test_profile_role_arn_with_source_profile_assumes_the_role(stack, tmp_path, moto):
-    moto_url, admin, s3 = moto
+    """The uploader signs STS AssumeRole itself, with the source profile's
+    keys: moto checks that signature, then issues the role's keys."""
+    moto_url, admin = moto
+    sts = StsProxy(moto_url)
+    s3 = S3Recorder()
     (tmp_path / "credentials").write_text(
         f"[base]\naws_access_key_id = {admin[0]}\naws_secret_access_key = {admin[1]}\n")
     (tmp_path / "config").write_text(
         f"[profile app]\nrole_arn = {ROLE}\nsource_profile = base\n"
         "role_session_name = from-profile\nregion = us-east-1\n")
-    up = keyless(stack, tmp_path, S3_ENDPOINT=moto_url, AWS_PROFILE="app",
-                 AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
-                 AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_ENDPOINT_URL_STS=moto_url)
-    del up.env["AWS_REGION"]  # from the profile
-    out = check_config(up.env)
-    assert "# region: us-east-1 (the shared profile)" in out
-    assert f"# credentials: source profile (profile app: role {ROLE}, session " \
-        "from-profile (AssumeRole)" in out, out
-    up.start()
-    wait_until(lambda: metric(up, "credentials_ok") == 1, 30, "credentials")
-    ids = produce(stack.topic, 100, "profile")
-    wait_until(lambda: moto_ids(stack, s3) == sorted(ids), 60, "every event in moto's S3")
-    assert metric(up, 'credentials_info{source="profile"}') == 1
-    assert admin[1] not in up.log_text()
+    try:
+        up = keyless(stack, tmp_path, S3_ENDPOINT=s3.server.url, AWS_PROFILE="app",
+                     AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+                     AWS_CONFIG_FILE=str(tmp_path / "config"),
+                     AWS_ENDPOINT_URL_STS=sts.server.url)
+        del up.env["AWS_REGION"]  # from the profile
+        out = check_config(up.env)
+        assert "# region: us-east-1 (the shared profile)" in out
+        assert f"# credentials: source profile (profile app: role {ROLE}, session " \
+            "from-profile (AssumeRole)" in out, out
+        # A wrong secret in the source profile: moto refuses the signature.
+        (tmp_path / "credentials").write_text(
+            f"[base]\naws_access_key_id = {admin[0]}\naws_secret_access_key = wrong\n")
+        out = check_config(up.env)
+        assert "# credentials: none available now: profile: AssumeRole " \
+            f"{ROLE}: STS answered HTTP 403 SignatureDoesNotMatch" in out, out
+        (tmp_path / "credentials").write_text(
+            f"[base]\naws_access_key_id = {admin[0]}\naws_secret_access_key = {admin[1]}\n")
+        up.start()
+        wait_until(lambda: metric(up, "credentials_ok") == 1, 30, "credentials")
+        assert f"Credential={admin[0]}/" in sts.exchanges[-1]["headers"]["Authorization"]
+        assert sts.exchanges[-1]["status"] == 200
+        ids = produce(stack.topic, 100, "profile")
+        wait_until(stack.fully_committed, 60, "every record committed")
+        assert s3.ids() == (sorted(ids), len(ids))
+        key = sts.issued(len(sts.exchanges) - 1)
+        assert {signed_by(r, [key])[0] for r in s3.requests} == {key[0]}
+        assert metric(up, "permanent_errors_total") == 0
+        assert metric(up, 'credentials_info{source="profile"}') == 1
+        assert admin[1] not in up.log_text()
+    finally:
+        sts.server.close()
+        s3.server.close()
