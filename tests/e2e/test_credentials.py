@@ -1,28 +1,31 @@
 """The uploader given a role, no keys: each source of the AWS credential chain
-against a real implementation, uploads signed with what it yields and checked
-by a server that verifies signatures, and renewal before expiry while uploads
-go on.
+against a real implementation, uploads signed with what it yields, and renewal
+before expiry while uploads go on.
 
 - IMDSv2: AWS's own simulator, amazon-ec2-metadata-mock (`-I`: IMDSv2 only),
-  serving the versitygw test account's keys; versitygw checks each upload.
+  serving the versitygw test account's keys; versitygw checks every upload's
+  signature. `uploader replay` too.
 - Container credentials (EKS Pod Identity's FULL_URI and token file): a small
   endpoint here that mints a new versitygw account for every request, with a
   30 s lifetime, and deletes each account once it has expired: uploads keep
-  landing, so each one was signed with keys that were still valid. The
-  endpoint answers 503 at first: the uploader starts not ready and recovers.
-- Web identity (IRSA): moto's STS AssumeRoleWithWebIdentity, and moto's S3
-  with IAM auth on, which verifies the signature, the session token and the
-  role's policy of every upload. moto wants every call signed once auth is on,
-  while real STS takes this one unsigned: a proxy here records what the
-  uploader sent (unsigned, with the token file's contents), signs it with an
-  admin key, and shortens the answer's Expiration to 30 s so that a renewal,
-  with the token file rewritten meanwhile, happens during the test.
+  landing, so each was signed with keys still valid. The endpoint answers 503
+  at first: the uploader starts not ready (/readyz, metrics, log) and recovers.
+- Web identity (IRSA): moto's STS AssumeRoleWithWebIdentity, with moto's IAM
+  auth on. moto then wants every call signed, while real STS takes this one
+  unsigned: a proxy here records what the uploader sent (unsigned, the token
+  file's contents), signs it with an admin key, and sets the answer's
+  Expiration 30 s ahead, so that renewals, with the token file rewritten,
+  happen during the test.
 - A shared profile with role_arn + source_profile: the uploader signs STS
-  AssumeRole itself with the source profile's keys; moto verifies it.
+  AssumeRole itself with the source profile's keys, and moto checks that
+  signature (a wrong secret is refused).
 
-versitygw refuses a session token with its own accounts (it issues temporary
-keys only from its standalone IAM service), so the IMDS and container answers
-here carry an empty Token; sending the token is shown with moto.
+STS issues random keys with a session token, which no versitygw account can
+match (versitygw takes session tokens only from its standalone IAM service):
+those uploads go to a recording endpoint here, and botocore's SigV4 checks
+each one's signature and token against the keys STS issued, and that it was
+signed before they expired. versitygw refuses a session token with its own
+accounts too, so the IMDS and container answers here carry an empty Token.
 """
 
 import datetime
@@ -423,6 +426,12 @@ class StsProxy:
                 self.wfile.write(out)
         self.server = Server(Handler)
 
+    def expiration(self, i):
+        """The Expiration of the i-th answer, in seconds since the epoch."""
+        t = re.search(r"<Expiration>([^<]+)</Expiration>", self.exchanges[i]["answer"]).group(1)
+        return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ") \
+            .replace(tzinfo=datetime.timezone.utc).timestamp()
+
     def issued(self, i):
         """(access key, secret, token) of the i-th answer."""
         a = self.exchanges[i]["answer"]
@@ -527,11 +536,18 @@ def test_web_identity_sts_with_moto_signs_uploads_and_renews(stack, tmp_path, mo
             in up.log_text()
         wait_until(stack.fully_committed, 60, "every record committed")
         assert s3.ids() == (sorted(ids), len(ids))
-        # Every upload signed, with a session token, by keys STS issued: the
-        # first set before the renewal, the second after.
-        users = [signed_by(r, [key1, key2])[0] for r in s3.requests]
-        assert users == sorted(users, key=[key1[0], key2[0]].index), "back to old keys"
-        assert set(users) == {key1[0], key2[0]}
+        # Every upload signed, with its session token, by keys STS issued
+        # (renewed every LIFETIME / 2 s), and while they were valid.
+        keys = [sts.issued(i) for i in range(len(sts.exchanges))]
+        expires = {k[0]: sts.expiration(i) for i, k in enumerate(keys)}
+        users = set()
+        for r in s3.requests:
+            ak = signed_by(r, keys)[0]
+            signed_at = datetime.datetime.strptime(r[2]["X-Amz-Date"], "%Y%m%dT%H%M%SZ") \
+                .replace(tzinfo=datetime.timezone.utc).timestamp()
+            assert signed_at < expires[ak], (r[1], ak, "signed after its expiry")
+            users.add(ak)
+        assert {key1[0], key2[0]} <= users
         assert metric(up, "permanent_errors_total") == 0
     finally:
         sts.server.close()
