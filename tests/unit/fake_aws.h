@@ -16,7 +16,7 @@
 /* name, value pairs; NULL name ends the list. */
 static const char *const *fake_env_table;
 
-static const char *fake_getenv(const char *name)
+static inline const char *fake_getenv(const char *name)
 {
     for (const char *const *e = fake_env_table; e && e[0]; e += 2)
         if (strcmp(e[0], name) == 0)
@@ -64,8 +64,9 @@ static inline void fake_http_add(fake_http *f, const char *method,
         (fake_answer){method, url_part, status, body, 0, 0};
 }
 
-static int fake_http_fn(void *arg, const creds_http_request *req,
-                        creds_http_response *resp, char *errbuf, size_t errlen)
+static inline int fake_http_fn(void *arg, const creds_http_request *req,
+                               creds_http_response *resp, char *errbuf,
+                               size_t errlen)
 {
     fake_http *f = arg;
     int rc = -1;
