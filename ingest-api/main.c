@@ -89,8 +89,10 @@ static void fit_event_limit(ingest_config *c, rd_kafka_conf_t *conf)
  * max.message.bytes, learned once here (the publisher keeps it current for
  * single events). A lower limit than batch.size would fail whole batches,
  * other clients' records with them. A cluster that cannot answer now
- * leaves batch.size as it is (the broker default is above it). */
-static void fit_batch_to_topic(const ingest_config *c, rd_kafka_conf_t *conf)
+ * leaves batch.size as it is (the broker default is above it). Returns the
+ * limit, or -1 when it could not be learned. */
+static long long fit_batch_to_topic(const ingest_config *c,
+                                    rd_kafka_conf_t *conf)
 {
     rd_kafka_conf_t *dup = rd_kafka_conf_dup(conf);
     char errstr[256];
@@ -103,7 +105,7 @@ static void fit_batch_to_topic(const ingest_config *c, rd_kafka_conf_t *conf)
 
     if (rk == NULL) {
         rd_kafka_conf_destroy(dup);
-        return;
+        return -1;
     }
     limit = kafka_topic_max_message_bytes(rk, c->kafka.topic, 5000, why,
                                           sizeof(why));
@@ -111,11 +113,11 @@ static void fit_batch_to_topic(const ingest_config *c, rd_kafka_conf_t *conf)
     if (limit < 0) {
         log_warn("main", "topic %s: record size limit not learned at start: %s",
                  c->kafka.topic, why);
-        return;
+        return -1;
     }
     if (rd_kafka_conf_get(conf, "batch.size", v, &n) != RD_KAFKA_CONF_OK ||
         atoll(v) <= limit - PUBLISH_RECORD_OVERHEAD)
-        return;
+        return limit;
     snprintf(v, sizeof(v), "%lld", limit - PUBLISH_RECORD_OVERHEAD);
     if (rd_kafka_conf_set(conf, "batch.size", v, errstr, sizeof(errstr)) ==
         RD_KAFKA_CONF_OK)
@@ -123,6 +125,7 @@ static void fit_batch_to_topic(const ingest_config *c, rd_kafka_conf_t *conf)
                  "batch.size lowered to %s to fit topic %s "
                  "(max.message.bytes %lld)",
                  v, c->kafka.topic, limit);
+    return limit;
 }
 
 /* One line every SUMMARY_EVERY_S seconds while requests are refused or
@@ -211,8 +214,8 @@ int main(int argc, char **argv)
         goto out;
     }
     fit_event_limit(&cfg, conf);
-    fit_batch_to_topic(&cfg, conf);
     memset(&po, 0, sizeof(po));
+    po.record_limit = fit_batch_to_topic(&cfg, conf);
     po.topic = cfg.kafka.topic;
     po.ack = strcmp(cfg.ingest.ack, "queued") == 0 ? PUBLISH_ACK_QUEUED
                                                    : PUBLISH_ACK_KAFKA;

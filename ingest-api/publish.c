@@ -40,8 +40,8 @@ struct publisher {
     publish_ack ack;
     int wait_ms;
     int probe_ms;
-    pthread_t poller, prober;
-    int poller_started, prober_started;
+    pthread_t poller, prober, limiter;
+    int poller_started, prober_started, limiter_started;
     pthread_mutex_t mu; /* for cv: the prober's sleep */
     pthread_cond_t cv;
     atomic_int stopping;
@@ -177,12 +177,27 @@ static int probe(publisher *p, char *why, size_t whylen)
  * unreachable for /readyz and for requests. */
 #define PROBE_FAILURES_DOWN 2
 
-/* The topic's max.message.bytes is asked again after this many probes. */
-#define PROBES_PER_LIMIT_CHECK 30
+/* Sleeps ms, or less when the publisher stops. */
+static void wait_or_stop(publisher *p, int ms)
+{
+    struct timespec until;
 
-/* Learns the topic's record size limit (first thing after a successful
- * probe, so that /readyz 200 means it is known; then now and then, since an
- * operator may change it). */
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!atomic_load(&p->stopping) &&
+           pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Learns the topic's record size limit (once the cluster answers, then now
+ * and then, since an operator may change it). */
 static void refresh_limit(publisher *p)
 {
     char why[256];
@@ -206,17 +221,12 @@ static void *probe_main(void *arg)
     publisher *p = arg;
     unsigned long long delivered = 0;
     int failures = 0;
-    int probes = 0;
     char why[256];
 
     while (!atomic_load(&p->stopping)) {
-        struct timespec until;
         int ok = probe(p, why, sizeof(why));
         unsigned long long now_delivered = atomic_load(&p->delivered);
 
-        if (ok && (atomic_load(&p->record_limit) == 0 ||
-                   probes++ % PROBES_PER_LIMIT_CHECK == 0))
-            refresh_limit(p);
         /* Only a probe that succeeds makes the cluster reachable; one
          * that fails makes it unreachable only when the one before failed
          * too and nothing was acknowledged meanwhile. On a saturated host
@@ -237,18 +247,26 @@ static void *probe_main(void *arg)
         }
         delivered = now_delivered;
         atomic_store(&p->probed, 1);
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += p->probe_ms / 1000;
-        until.tv_nsec += (long)(p->probe_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&p->mu);
-        while (!atomic_load(&p->stopping) &&
-               pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
-            ;
-        pthread_mutex_unlock(&p->mu);
+        wait_or_stop(p, p->probe_ms);
+    }
+    return NULL;
+}
+
+/* The limit thread: a cluster slow to answer DescribeConfigs (or one that
+ * never does: an ACL, the mock cluster) delays neither readiness nor the
+ * probes. Asked every LIMIT_CHECK_MS, and at every probe interval while it
+ * is unknown. */
+#define LIMIT_CHECK_MS 30000
+
+static void *limit_main(void *arg)
+{
+    publisher *p = arg;
+
+    while (!atomic_load(&p->stopping)) {
+        if (atomic_load(&p->up) && atomic_load(&p->probed))
+            refresh_limit(p);
+        wait_or_stop(p, atomic_load(&p->record_limit) > 0 ? LIMIT_CHECK_MS
+                                                          : p->probe_ms);
     }
     return NULL;
 }
@@ -278,7 +296,7 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->wait_ms = o->wait_ms;
     p->probe_ms = o->probe_ms > 0 ? o->probe_ms : 1000;
     atomic_init(&p->up, 1); /* unknown until the first probe: try */
-    atomic_init(&p->record_limit, 0);
+    atomic_init(&p->record_limit, o->record_limit > 0 ? o->record_limit : 0);
     pthread_mutex_init(&p->mu, NULL);
     cond_init_monotonic(&p->cv);
     p->topic = strdup(o->topic);
@@ -309,6 +327,11 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
         goto fail;
     }
     p->prober_started = 1;
+    if (pthread_create(&p->limiter, NULL, limit_main, p) != 0) {
+        snprintf(errbuf, errlen, "cannot start the limit thread");
+        goto fail;
+    }
+    p->limiter_started = 1;
     return p;
 fail:
     if (conf)
@@ -526,6 +549,7 @@ void publisher_destroy(publisher *p, int flush_ms)
      * while the producer is torn down. The poller keeps serving delivery
      * reports while flushing. */
     stop_thread(p, p->prober, &p->prober_started);
+    stop_thread(p, p->limiter, &p->limiter_started);
     atomic_store(&p->stopping, 1);
     if (p->rk && flush_ms > 0 &&
         rd_kafka_flush(p->rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -32,6 +32,7 @@ typedef struct publish_opts {
     publish_ack ack;
     int wait_ms;  /* longest publish_events waits for delivery reports */
     int probe_ms; /* how often the cluster is probed (readiness) */
+    long long record_limit; /* the topic's max.message.bytes if known, or 0 */
 } publish_opts;
 
 /* What the publisher has seen, for /metrics and logs. */

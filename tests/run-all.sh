@@ -150,7 +150,9 @@ PY
     t0=$SECONDS
     vg=$root/.run/valgrind
     rm -rf "$vg" && mkdir -p "$vg"
-    if MILLRACE_WRAP="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --log-file=$vg/%p.log" \
+    # --max-threads: ingest-api starts 2048 HTTP threads by default (valgrind's
+    # default limit is 500)
+    if MILLRACE_WRAP="valgrind --max-threads=2200 --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --log-file=$vg/%p.log" \
         MILLRACE_TIMEOUT_SCALE=20 python3 -m pytest -p no:cacheprovider -q -rfE \
             tests/e2e/test_pipeline.py::test_bad_requests_are_rejected_and_nothing_reaches_kafka \
             tests/e2e/test_secrets.py >.run/e2e-valgrind.out 2>&1 &&

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "objkey.h"
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
@@ -38,6 +39,14 @@ static const cfg_row rows[] = {
         "A batch closes this long after its first record, even if idle."),
     ROW("uploader.format", CFG_ENUM, uploader.format, "gzip", 0, 0,
         "gzip|zstd|none", NULL, "Object compression."),
+    ROW("uploader.content_encoding", CFG_ENUM, uploader.content_encoding,
+        "none", 0, 0, "none|format", NULL,
+        "none: an object is stored as the file its name says (.ndjson.gz "
+        "with Content-Type application/gzip, no Content-Encoding), as "
+        "Firehose and Kafka Connect's S3 sink store theirs, so that no HTTP "
+        "client decompresses it on download; format: Content-Type "
+        "application/x-ndjson with Content-Encoding gzip or zstd, as Vector "
+        "and Fluent Bit do."),
     ROW("uploader.level", CFG_INT, uploader.level, "6", 1, 19, NULL, NULL,
         "Compression level (gzip 1-9, zstd 1-19)."),
     ROW("uploader.store", CFG_ENUM, uploader.store, "s3", 0, 0, "s3|local",
@@ -172,6 +181,11 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.topic is empty");
     if (c->uploader.group[0] == '\0')
         cfg_error_add(errs, "uploader.group is empty");
+    if (!objkey_safe(c->s3.prefix))
+        cfg_error_add(errs,
+                      "s3.prefix \"%s\": only 0-9 a-z A-Z ! - _ . * ' ( ) "
+                      "/ and = (the characters safe in keys)",
+                      c->s3.prefix);
     kafka_properties_guard(c->kafka.properties, exactly_once,
                            sizeof(exactly_once) / sizeof(exactly_once[0]),
                            errs);

@@ -16,6 +16,7 @@ typedef struct uploader_config {
         long long max_bytes;
         long long max_age_ms;
         char *format;
+        char *content_encoding; /* "none" | "format" */
         long long level;
         char *store;
         char *local_dir;

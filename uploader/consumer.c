@@ -506,6 +506,8 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
             : 0;
     c->uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
     c->uctx.part_size = (size_t)cfg->uploader.part_size;
+    c->uctx.content_encoding =
+        strcmp(cfg->uploader.content_encoding, "format") == 0;
     if (encode_format_parse(cfg->uploader.format, &c->uctx.format) < 0) {
         snprintf(errbuf, errlen, "unknown format %s", cfg->uploader.format);
         goto fail;

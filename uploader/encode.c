@@ -38,6 +38,13 @@ const char *encode_content_encoding(encode_format f)
     return ce[f];
 }
 
+const char *encode_content_type(encode_format f, int as_encoding)
+{
+    static const char *const file[] = {"application/gzip", "application/zstd",
+                                       "application/x-ndjson"};
+    return as_encoding ? "application/x-ndjson" : file[f];
+}
+
 /* A growing output buffer. */
 typedef struct outbuf {
     char *p;

@@ -33,6 +33,11 @@ const char *encode_ext(encode_format f);
 /* The Content-Encoding of an object, or NULL. */
 const char *encode_content_encoding(encode_format f);
 
+/* The Content-Type of an object: with as_encoding, the NDJSON inside (and
+ * encode_content_encoding names the compression); else the file it is
+ * (application/gzip, application/zstd, application/x-ndjson). */
+const char *encode_content_type(encode_format f, int as_encoding);
+
 typedef struct encode_opts {
     encode_format format;
     int level;

@@ -1,5 +1,13 @@
 /* objkey.c -- object keys: deterministic, ordered, Hive-style, so the same
- * records always land under the same key and query engines can prune. */
+ * records always land under the same key and query engines can prune.
+ *
+ * Keys use only the characters AWS lists as safe in keys (0-9 a-z A-Z
+ * ! - _ . * ' ( ) and /), and the '=' of the Hive folders (dt=, hour=)
+ * that every engine's partition discovery reads: readers disagree on '+'
+ * (some decode it as a space). The file name is {topic}-{partition}-{first
+ * offset}: Kafka topic names hold only [a-zA-Z0-9._-], and the last two fields
+ * are digits (the offset 20 of them, so names sort by offset), so the name
+ * reads back unambiguously from the right. */
 #include "objkey.h"
 
 #include <inttypes.h>
@@ -86,12 +94,23 @@ int objkey_format(char *out, size_t outlen, const char *prefix,
     prefix = trim_prefix(prefix, &plen);
     gmtime_r(&secs, &tm);
     n = snprintf(out, outlen,
-                 "%.*s%s%s/dt=%04d-%02d-%02d/hour=%02d/%s+%" PRId32
-                 "+%020" PRId64 "%s",
+                 "%.*s%s%s/dt=%04d-%02d-%02d/hour=%02d/%s-%" PRId32
+                 "-%020" PRId64 "%s",
                  (int)plen, prefix, plen ? "/" : "", topic, tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, topic, partition,
                  first_offset, ext);
     if (n < 0 || (size_t)n >= outlen)
         return -1;
     return n;
+}
+
+int objkey_safe(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || strchr("!-_.*'()/=", c)))
+            return 0;
+    }
+    return 1;
 }

@@ -31,4 +31,9 @@ int objkey_parse_index(const char *key, int64_t *first, int64_t *last);
  * start (negative timestamps round down). */
 int64_t objkey_hour_start(int64_t ts_ms);
 
+/* 1 if every character of s is one AWS lists as safe in keys
+ * (0-9 a-z A-Z ! - _ . * ' ( ) and /), or the '=' of Hive's name=value
+ * folders, which the query engines' partition discovery needs. */
+int objkey_safe(const char *s);
+
 #endif

@@ -837,6 +837,8 @@ static int run(const replay_opts *o, uploader_config *cfg)
     uctx.topic = topic;
     uctx.prefix = cfg->s3.prefix;
     encode_format_parse(cfg->uploader.format, &uctx.format);
+    uctx.content_encoding =
+        strcmp(cfg->uploader.content_encoding, "format") == 0;
     uctx.level = (int)cfg->uploader.level;
     uctx.line_metadata = cfg->uploader.line_metadata;
     uctx.time_field = cfg->uploader.time_field;

@@ -548,8 +548,9 @@ static int store_object_of(upload_job *j, upload_ctx *c,
     obj.key = key;
     obj.data = o->data;
     obj.len = o->len;
-    obj.content_type = "application/x-ndjson";
-    obj.content_encoding = encode_content_encoding(c->format);
+    obj.content_type = encode_content_type(c->format, c->content_encoding);
+    obj.content_encoding =
+        c->content_encoding ? encode_content_encoding(c->format) : NULL;
     gettimeofday(&t0, NULL);
     if (c->pool && c->st->mpu_begin && c->multipart_threshold &&
         o->len > c->multipart_threshold)

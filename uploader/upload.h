@@ -38,6 +38,7 @@ typedef struct upload_ctx {
     const char *topic;
     const char *prefix;
     encode_format format;
+    int content_encoding; /* 1: Content-Encoding names the compression */
     int level;
     int line_metadata;
     const char *time_field; /* event field holding the time, or NULL */

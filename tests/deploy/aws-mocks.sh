@@ -3,7 +3,7 @@
 # run against, into .cache/, and nothing when they are there:
 #   ec2-metadata-mock  AWS's IMDS simulator, amazon-ec2-metadata-mock (go install)
 #                                           .cache/bin/ec2-metadata-mock
-#   moto server        STS, IAM and S3 with signature checks (pip, moto[server];
+#   moto server        STS and IAM, checking signatures (pip, moto[server];
 #                      listed in deploy/local/install-deps.sh --test)
 # Prints KEY=VALUE lines for the test to read.
 set -euo pipefail

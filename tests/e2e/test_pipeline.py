@@ -13,7 +13,7 @@ from conftest import wait_until
 
 KEY_RE = re.compile(
     r"^e2e/[0-9a-f]{10}/(?P<topic>e2e-[0-9a-f]{10})/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/"
-    r"(?P=topic)\+(?P<part>\d+)\+(?P<off>\d{20})\.ndjson\.gz$")
+    r"(?P=topic)-(?P<part>\d+)-(?P<off>\d{20})\.ndjson\.gz$")
 
 
 def send_mixed(url, ids, connections=8):

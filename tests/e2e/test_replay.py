@@ -48,9 +48,9 @@ def test_deleted_objects_come_back_byte_for_byte(stack):
     victims = sorted(before)[1::3]
     for k in victims:
         s3.delete_object(Bucket=BUCKET, Key=k)
-    part = int(victims[0].rsplit("+", 2)[1])
-    lost = [k for k in victims if int(k.rsplit("+", 2)[1]) == part]
-    first = int(lost[0].rsplit("+", 1)[1].split(".")[0])
+    part = int(victims[0].rsplit("-", 2)[1])
+    lost = [k for k in victims if int(k.rsplit("-", 2)[1]) == part]
+    first = int(lost[0].rsplit("-", 1)[1].split(".")[0])
     r = replay(stack, "--partition", part, "--from-offset", first,
                "--to-offset", committed[part] - 1)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -63,8 +63,8 @@ static int expected_key(char *out, size_t outlen, const char *prefix,
         pl--;
     civil_from_days(days, &y, &m, &d);
     return snprintf(out, outlen,
-                    "%.*s%s%s/dt=%04" PRId64 "-%02d-%02d/hour=%02d/%s+%" PRId32
-                    "+%020" PRId64 "%s",
+                    "%.*s%s%s/dt=%04" PRId64 "-%02d-%02d/hour=%02d/%s-%" PRId32
+                    "-%020" PRId64 "%s",
                     (int)pl, prefix, pl ? "/" : "", topic, y, m, d,
                     (int)((h / HOUR_MS % 24 + 24) % 24), topic, part, off, ext);
 }

@@ -354,6 +354,10 @@ static void encode_names(void)
     ASSERT_STR_EQ(encode_content_encoding(ENCODE_GZIP), "gzip");
     ASSERT_STR_EQ(encode_content_encoding(ENCODE_ZSTD), "zstd");
     ASSERT(encode_content_encoding(ENCODE_NONE) == NULL);
+    ASSERT_STR_EQ(encode_content_type(ENCODE_GZIP, 0), "application/gzip");
+    ASSERT_STR_EQ(encode_content_type(ENCODE_ZSTD, 0), "application/zstd");
+    ASSERT_STR_EQ(encode_content_type(ENCODE_NONE, 0), "application/x-ndjson");
+    ASSERT_STR_EQ(encode_content_type(ENCODE_GZIP, 1), "application/x-ndjson");
 }
 
 static void encode_format_parse_names(void)

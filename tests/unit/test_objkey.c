@@ -27,7 +27,7 @@ static int64_t utc_ms(int y, int mo, int d, int h, int mi, int s, int ms)
 static void objkey_exact_key(void)
 {
     static const char want[] = "raw/events/dt=2026-11-27/hour=18/"
-                               "events+3+00000000000000000042.ndjson.gz";
+                               "events-3-00000000000000000042.ndjson.gz";
     char key[256];
     int n;
 
@@ -67,7 +67,7 @@ static void objkey_offsets_zero_padded(void)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char key[256], want[256];
-        snprintf(want, sizeof(want), "t/dt=2026-01-02/hour=03/t+0+%s.ndjson",
+        snprintf(want, sizeof(want), "t/dt=2026-01-02/hour=03/t-0-%s.ndjson",
                  cases[i].want);
         objkey_format(key, sizeof(key), NULL, "t", 0, cases[i].offset, ts,
                       ".ndjson");
@@ -82,7 +82,7 @@ static void objkey_partition_numbers(void)
 
     objkey_format(key, sizeof(key), "", "t", 2147483647, 1, ts, "");
     ASSERT_STR_EQ(key, "t/dt=2026-01-02/hour=03/"
-                       "t+2147483647+00000000000000000001");
+                       "t-2147483647-00000000000000000001");
 }
 
 static void objkey_prefix_forms(void)
@@ -101,7 +101,7 @@ static void objkey_prefix_forms(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char key[256], want[256];
         snprintf(want, sizeof(want),
-                 "%s2026-11-27/hour=18/ev+1+00000000000000000007.ndjson.zst",
+                 "%s2026-11-27/hour=18/ev-1-00000000000000000007.ndjson.zst",
                  cases[i].want_start);
         objkey_format(key, sizeof(key), cases[i].prefix, "ev", 1, 7, ts,
                       ".ndjson.zst");
@@ -119,7 +119,7 @@ static void dt_hour(int64_t ts, char *out, size_t outlen)
 
     objkey_format(key, sizeof(key), "", "t", 0, 0, ts, "");
     dt = strstr(key, "dt=");
-    end = dt ? strstr(dt, "/t+") : NULL;
+    end = dt ? strstr(dt, "/t-") : NULL;
     if (dt == NULL || end == NULL) {
         dt = key;
         end = key + strlen(key);
@@ -233,9 +233,35 @@ static void objkey_buffer_too_small(void)
     ASSERT_EQ(objkey_format(small, 0, "p", "events", 0, 1, ts, ".x"), -1);
 }
 
-TEST_MAIN(T(objkey_exact_key), T(objkey_same_hour_same_key),
-          T(objkey_offsets_zero_padded), T(objkey_partition_numbers),
-          T(objkey_prefix_forms), T(objkey_hour_day_month_year_edges),
-          T(objkey_negative_timestamps), T(objkey_hour_start_values),
-          T(objkey_hour_start_real_time), T(objkey_hour_start_int64_extremes),
-          T(objkey_buffer_too_small))
+/* Every key, data or index, holds only the characters AWS lists as safe,
+ * whatever the topic (Kafka allows [a-zA-Z0-9._-]) and the numbers. */
+static void objkey_keys_hold_only_safe_characters(void)
+{
+    static const char *const topics[] = {"events", "a.b_c-D9", "x", "-_."};
+    static const int32_t parts[] = {0, 7, 2147483647};
+    char key[512];
+
+    for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++)
+        for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
+            ASSERT(objkey_format(key, sizeof(key), "pre/fix", topics[t],
+                                 parts[p], INT64_MAX, -1, ".ndjson.gz") > 0);
+            if (!objkey_safe(key))
+                TEST_FAIL_("unsafe key %s", key);
+            ASSERT(objkey_index(key, sizeof(key), "pre", topics[t], parts[p], 0,
+                                INT64_MAX) > 0);
+            if (!objkey_safe(key))
+                TEST_FAIL_("unsafe index key %s", key);
+        }
+    ASSERT(objkey_safe("a/b-c_d.e!f*g'h(i)j"));
+    ASSERT(!objkey_safe("a+b"));
+    ASSERT(!objkey_safe("a b"));
+    ASSERT(objkey_safe("dt=2026-01-01/hour=00"));
+    ASSERT(!objkey_safe("a&b"));
+}
+
+TEST_MAIN(T(objkey_exact_key), T(objkey_keys_hold_only_safe_characters),
+          T(objkey_same_hour_same_key), T(objkey_offsets_zero_padded),
+          T(objkey_partition_numbers), T(objkey_prefix_forms),
+          T(objkey_hour_day_month_year_edges), T(objkey_negative_timestamps),
+          T(objkey_hour_start_values), T(objkey_hour_start_real_time),
+          T(objkey_hour_start_int64_extremes), T(objkey_buffer_too_small))
