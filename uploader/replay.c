@@ -904,7 +904,10 @@ static int run(const replay_opts *o, uploader_config *cfg)
                     }
                 per[p].n = k;
             }
-            qsort(idx.v, (size_t)idx.n, sizeof(*idx.v), span_cmp);
+            /* No index entries (nothing was ever written by a live
+             * uploader): qsort must not see the NULL array. */
+            if (idx.n > 0)
+                qsort(idx.v, (size_t)idx.n, sizeof(*idx.v), span_cmp);
             ns = replay_plan(idx.v, idx.n, per[p].from, per[p].to, per[p].n,
                              spans, idx.n + 2 * per[p].n + 1);
             for (int i = 0; i < ns; i++) {
