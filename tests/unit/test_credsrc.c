@@ -6,6 +6,7 @@
 #include "fake_aws.h"
 #include "test.h"
 
+#include <ftw.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -13,6 +14,21 @@
 
 static char tmpdir[64];
 
+static int remove_one(const char *path, const struct stat *st, int flag,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmpdir(void)
+{
+    nftw(tmpdir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A path in a directory of this run, removed at exit. */
 static const char *tmp(const char *name)
 {
     static char paths[8][128];
@@ -23,6 +39,7 @@ static const char *tmp(const char *name)
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_credsrc.XXXXXX");
         if (!mkdtemp(tmpdir))
             abort();
+        atexit(remove_tmpdir);
     }
     snprintf(p, 128, "%s/%s", tmpdir, name);
     return p;
