@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "xml.h"
 
 #define DEFAULT_CONNECT_MS 10000L
 #define DEFAULT_REQUEST_MS 300000L
@@ -197,10 +198,11 @@ static int check_options(const s3_options *opt, endpoint *ep, char *errbuf,
                    opt->bucket ? opt->bucket : "(null)");
         return -1;
     }
-    if (empty(opt->region) || empty(opt->access_key) ||
-        empty(opt->secret_key)) {
+    if (empty(opt->region) ||
+        (!opt->creds && (empty(opt->access_key) || empty(opt->secret_key)))) {
         errbuf_set(errbuf, errlen,
-                   "s3: need region, access key and secret key");
+                   "s3: need region, and access key and secret key or a "
+                   "credentials provider");
         return -1;
     }
     if (opt->connect_timeout_ms < 0 || opt->request_timeout_ms < 0) {
@@ -418,13 +420,31 @@ static int has_body(const char *method)
 /* S3 wants the payload hash signed and sent, and the token signed. */
 static int sign(const s3_options *opt, const call *c, const char *path,
                 const sigv4_header *h, size_t n, const char *sha, time_t now,
-                sigv4_result *out, char *errbuf, size_t errlen)
+                sigv4_result *out, int *no_credentials, char *errbuf,
+                size_t errlen)
 {
     sigv4_request req = {c->method, path, c->query, h, n, sha, 1, 0};
-    sigv4_creds creds = {opt->access_key, opt->secret_key, opt->session_token,
-                         opt->region, "s3"};
+    sigv4_creds sc = {opt->access_key, opt->secret_key, opt->session_token,
+                      opt->region, "s3"};
+    creds *snap = NULL;
+    int rc;
 
-    return sigv4_sign_header(&req, &creds, now, out, errbuf, errlen);
+    /* With a provider, sign with a snapshot of its credentials: a refresh
+     * meanwhile swaps in new ones without touching these. */
+    if (opt->creds) {
+        snap = creds_acquire(opt->creds);
+        if (!snap) {
+            creds_provider_why(opt->creds, errbuf, errlen);
+            *no_credentials = 1;
+            return -1;
+        }
+        sc.access_key = snap->access_key;
+        sc.secret_key = snap->secret_key;
+        sc.session_token = snap->session_token;
+    }
+    rc = sigv4_sign_header(&req, &sc, now, out, errbuf, errlen);
+    creds_release(snap);
+    return rc;
 }
 
 /* The headers every call has: Host, the call's own, and the body's
@@ -458,6 +478,7 @@ static int build(const s3_options *opt, const call *c, time_t now,
     char *path = NULL;
     sigv4_header h[CALL_HEADERS];
     size_t n;
+    int no_credentials = 0;
 
     memset(out, 0, sizeof(*out));
     if (check_options(opt, &ep, errbuf, errlen) != 0)
@@ -476,7 +497,8 @@ static int build(const s3_options *opt, const call *c, time_t now,
         errbuf_set(errbuf, errlen, "s3: out of memory");
         goto fail;
     }
-    if (sign(opt, c, path, h, n, sha, now, &out->sig, errbuf, errlen) != 0)
+    if (sign(opt, c, path, h, n, sha, now, &out->sig, &no_credentials, errbuf,
+             errlen) != 0)
         goto fail;
     out->method = c->method;
     out->url = request_url(&ep, path, c->query);
@@ -486,8 +508,10 @@ static int build(const s3_options *opt, const call *c, time_t now,
     }
     rc = 0;
 fail:
-    if (rc != 0)
+    if (rc != 0) {
         s3_request_free(out);
+        out->no_credentials = no_credentials;
+    }
     free(path);
     return rc;
 }
@@ -761,38 +785,7 @@ void s3_request_free(s3_request *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Reading S3's answers. They are flat, machine-written XML whose text
- * never holds a raw '<', so finding an element by name is enough. Text is
- * unescaped with numeric references too: Go servers such as versitygw
- * write '"' as "&#34;". */
-
-/* Code point cp as UTF-8 into out; returns its bytes, 0 when XML cannot
- * hold it (NUL, surrogates, beyond Unicode). */
-static size_t utf8_put(unsigned long cp, char out[4])
-{
-    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-        return 0;
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
+/* Reading S3's answers: flat, machine-written XML (see xml.h). */
 
 static int digit_value(char c, int hex)
 {
@@ -803,149 +796,6 @@ static int digit_value(char c, int hex)
     if (hex && c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-/* "&#38;" or "&#x26;" at s, ending at semi. */
-static size_t char_ref(const char *s, const char *semi, char out[4])
-{
-    int hex = s[2] == 'x';
-    const char *p = s + 2 + hex;
-    unsigned long cp = 0;
-
-    if (p == semi)
-        return 0;
-    for (; p < semi; p++) {
-        int d = digit_value(*p, hex);
-
-        if (d < 0)
-            return 0;
-        cp = cp * (hex ? 16 : 10) + (unsigned long)d;
-    }
-    return utf8_put(cp, out);
-}
-
-/* The entity at s (a '&' with n bytes left): its text into out, its
- * length into *used. Returns the text's bytes, 0 for no known entity. */
-static size_t xml_entity(const char *s, size_t n, char out[4], size_t *used)
-{
-    static const char *const named[][2] = {{"&amp;", "&"},
-                                           {"&lt;", "<"},
-                                           {"&gt;", ">"},
-                                           {"&quot;", "\""},
-                                           {"&apos;", "'"}};
-    const char *semi = memchr(s, ';', n < 12 ? n : 12);
-    size_t k;
-    size_t w;
-
-    if (!semi)
-        return 0;
-    k = (size_t)(semi - s) + 1;
-    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-        if (k == strlen(named[i][0]) && memcmp(s, named[i][0], k) == 0) {
-            out[0] = named[i][1][0];
-            *used = k;
-            return 1;
-        }
-    }
-    w = k > 3 && s[1] == '#' ? char_ref(s, semi, out) : 0;
-    if (w > 0)
-        *used = k;
-    return w;
-}
-
-/* The n bytes of text at s, entities decoded, into out (NUL-terminated
- * even on failure). Strict, for keys and ids: an unknown entity or a NUL
- * is -1, no room -2. Lenient, for error messages: unknown entities stay,
- * control characters become blanks, the text is cut to fit. Returns the
- * length written. */
-static long xml_text(const char *s, size_t n, char *out, size_t outlen,
-                     int strict)
-{
-    size_t o = 0;
-    size_t i = 0;
-    int full = 0;
-
-    if (outlen == 0)
-        return -2;
-    while (i < n) {
-        char c[4];
-        size_t used = 1;
-        size_t k = s[i] == '&' ? xml_entity(s + i, n - i, c, &used) : 0;
-
-        if (k == 0 && strict && (s[i] == '&' || s[i] == '\0'))
-            break;
-        if (k == 0) {
-            c[0] = s[i];
-            k = 1;
-        }
-        if (!strict && k == 1 && ((unsigned char)c[0] < ' ' || c[0] == 127))
-            c[0] = ' ';
-        full = o + k >= outlen;
-        if (full)
-            break;
-        memcpy(out + o, c, k);
-        o += k;
-        i += used;
-    }
-    out[o] = '\0';
-    if (strict && i < n)
-        return full ? -2 : -1;
-    return (long)o;
-}
-
-/* The text between the first <tag> and the </tag> after it, within
- * len bytes. Returns 1 when found. */
-static int xml_find(const char *body, size_t len, const char *tag,
-                    const char **val, size_t *vlen)
-{
-    char open[40];
-    char close[40];
-    const char *s;
-    const char *e;
-
-    if (!body)
-        return 0;
-    snprintf(open, sizeof(open), "<%s>", tag);
-    snprintf(close, sizeof(close), "</%s>", tag);
-    s = memmem(body, len, open, strlen(open));
-    if (!s)
-        return 0;
-    s += strlen(open);
-    e = memmem(s, len - (size_t)(s - body), close, strlen(close));
-    if (!e)
-        return 0;
-    *val = s;
-    *vlen = (size_t)(e - s);
-    return 1;
-}
-
-/* Lenient copy of the first <tag>'s text, "" when there is none: for
- * error messages, so errbuf stays one line. */
-static void xml_field(const char *body, size_t len, const char *tag, char *out,
-                      size_t outlen)
-{
-    const char *v;
-    size_t vlen;
-
-    out[0] = '\0';
-    if (xml_find(body, len, tag, &v, &vlen))
-        xml_text(v, vlen, out, outlen, 0);
-}
-
-/* Strict copy of the first <tag>'s text: 0, 1 when absent (out is ""),
- * -1 malformed, -2 longer than outlen - 1. */
-static int xml_value(const char *body, size_t len, const char *tag, char *out,
-                     size_t outlen)
-{
-    const char *v;
-    size_t vlen;
-    long n;
-
-    out[0] = '\0';
-    if (!xml_find(body, len, tag, &v, &vlen))
-        return 1;
-    n = xml_text(v, vlen, out, outlen, 1);
-    return n < 0 ? (int)n : 0;
 }
 
 int s3_parse_upload_id(const char *body, size_t len, char *id, size_t idlen)
@@ -1513,6 +1363,13 @@ static void pool_put(s3_store *s, CURL *h)
     curl_easy_cleanup(h);
 }
 
+/* A request that could not be built cannot succeed as configured, unless
+ * only usable credentials were missing: those come back by themselves. */
+static store_result unbuilt(const s3_request *req)
+{
+    return req->no_credentials ? STORE_RETRY : STORE_PERMANENT;
+}
+
 /* Sends one built request on a pooled handle: the one way every
  * operation reaches the network. The answer is classified; on STORE_OK
  * rep holds the body and the wanted header. */
@@ -1551,6 +1408,8 @@ static store_result s3_put(store *st, const store_object *obj, char *errbuf,
     reply_init(&rep, RESPONSE_MAX);
     if (s3_build_put(&s->opt, obj, store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, obj->data, obj->len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res != STORE_OK)
         errbuf_set(errbuf, errlen, "PutObject: %s", why);
     s3_request_free(&req);
@@ -1573,6 +1432,8 @@ static store_result abort_upload(s3_store *s, const char *key,
     if (s3_build_mpu_abort(&s->opt, key, upload_id, store_now(s), &req, why,
                            whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_PERMANENT && rep.status == 404) {
         xml_field(rep.body, rep.len, "Code", code, sizeof(code));
         if (strcmp(code, "NoSuchUpload") == 0)
@@ -1623,6 +1484,8 @@ static store_result s3_mpu_begin(store *st, const store_object *obj,
     if (s3_build_mpu_begin(&s->opt, obj, store_now(s), &req, why,
                            sizeof(why)) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK)
         res = take_upload_id(s, obj->key, &rep, upload_id, idlen, why,
                              sizeof(why));
@@ -1649,6 +1512,8 @@ static store_result s3_mpu_part(store *st, const char *key,
     if (s3_build_mpu_part(&s->opt, key, upload_id, part_no, data, len,
                           store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, data, len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.header_state != 1 || !etag || strlen(rep.header) >= etaglen)) {
         errbuf_set(why, sizeof(why), "s3: %s ETag in the answer",
@@ -1680,6 +1545,8 @@ static store_result s3_mpu_complete(store *st, const char *key,
     if (s3_build_mpu_complete(&s->opt, key, upload_id, etags, n_parts,
                               store_now(s), &req, why, sizeof(why)) == 0)
         res = exec(s, &req, req.body, req.body_len, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK)
         res = s3_check_complete(rep.body, rep.len, why, sizeof(why));
     if (res != STORE_OK)
@@ -1718,6 +1585,8 @@ static store_result list_page(s3_store *s, const char *prefix,
                           page->next_upload_id_marker, store_now(s), &req, why,
                           whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_uploads(rep.body, rep.len, fn, arg, page) < 0)) {
         errbuf_set(why, whylen, "s3: %s",
@@ -1777,6 +1646,8 @@ static store_result objects_page(s3_store *s, const char *prefix,
     if (s3_build_list(&s->opt, prefix, start_after, token, store_now(s), &req,
                       why, whylen) == 0)
         res = exec(s, &req, NULL, 0, &rep, why, whylen);
+    else
+        res = unbuilt(&req);
     if (res == STORE_OK &&
         (rep.cut || s3_parse_list(rep.body, rep.len, fn, arg, page) < 0)) {
         errbuf_set(why, whylen, "s3: %s",

@@ -4,6 +4,7 @@
 #ifndef MILLRACE_S3_H
 #define MILLRACE_S3_H
 
+#include "creds.h"
 #include "sigv4.h"
 #include "store.h"
 
@@ -42,6 +43,12 @@ typedef struct s3_options {
     /* NULL or "" = the server's default; "STANDARD_IA", "GLACIER_IR", ...
      * (letters, digits, '_' and '-'). Same operations as sse. */
     const char *storage_class;
+    /* NULL: sign with access_key, secret_key and session_token. Else each
+     * request is signed with a snapshot of the provider's credentials (the
+     * three keys above are ignored); without usable ones a build fails
+     * with no_credentials set and the store answers STORE_RETRY. Borrowed:
+     * it must outlive the store. */
+    creds_provider *creds;
 } s3_options;
 
 /* Calls curl_global_init. main calls it once before starting threads,
@@ -80,7 +87,8 @@ typedef struct s3_request {
      * NULL when the caller's data is the body, or there is none. */
     char *body;
     size_t body_len;
-    sigv4_result sig; /* the signing steps, for tests and debugging */
+    sigv4_result sig;   /* the signing steps, for tests and debugging */
+    int no_credentials; /* set by a failed build: the provider had none */
 } s3_request;
 
 /* The builders below are pure (no network) and sign for time now. Every

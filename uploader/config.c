@@ -108,16 +108,20 @@ static const cfg_row rows[] = {
         "https://s3.REGION.amazonaws.com)."),
     ROW("s3.bucket", CFG_STR, s3.bucket, "", 0, 0, NULL, "S3_BUCKET",
         "Bucket objects are written to."),
-    ROW("s3.region", CFG_STR, s3.region, "us-east-1", 0, 0, NULL, "AWS_REGION",
-        "Region used in signatures."),
+    ROW("s3.region", CFG_STR, s3.region, "", 0, 0, NULL, "AWS_REGION",
+        "Region used in signatures; empty: AWS_DEFAULT_REGION, then the "
+        "shared profile's region, then us-east-1."),
     ROW("s3.prefix", CFG_STR, s3.prefix, "", 0, 0, NULL, "S3_PREFIX",
         "Key prefix before {topic}/dt=.../."),
     ROW("s3.access_key", CFG_STR, s3.access_key, "", 0, 0, NULL,
-        "AWS_ACCESS_KEY_ID", "Access key id."),
+        "AWS_ACCESS_KEY_ID",
+        "Access key id; empty: the AWS credential chain (web identity, "
+        "shared profile, container, instance metadata)."),
     SECRET("s3.secret_key", s3.secret_key, "AWS_SECRET_ACCESS_KEY",
-           "Secret access key."),
+           "Secret access key, with s3.access_key."),
     SECRET("s3.session_token", s3.session_token, "AWS_SESSION_TOKEN",
-           "Session token of temporary credentials."),
+           "Session token of temporary keys given in s3.access_key and "
+           "s3.secret_key (they are not renewed)."),
     ROW("s3.path_style", CFG_AUTO_BOOL, s3.path_style, "auto", 0, 0, NULL,
         "S3_PATH_STYLE",
         "true: http://host/bucket/key; false: virtual-hosted "
@@ -200,10 +204,15 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
         if (c->s3.bucket[0] == '\0')
             cfg_error_add(errs, "s3.bucket is required when uploader.store "
                                 "is s3");
-        if (c->s3.access_key[0] == '\0' || c->s3.secret_key[0] == '\0')
-            cfg_error_add(errs, "s3.access_key and s3.secret_key are "
-                                "required when uploader.store is s3 (env "
-                                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)");
+        /* No keys is fine: the credential chain finds them at start. */
+        if ((c->s3.access_key[0] == '\0') != (c->s3.secret_key[0] == '\0'))
+            cfg_error_add(errs, "s3.access_key and s3.secret_key go together "
+                                "(env AWS_ACCESS_KEY_ID, "
+                                "AWS_SECRET_ACCESS_KEY); set both, or "
+                                "neither to use the AWS credential chain");
+        else if (c->s3.session_token[0] && c->s3.access_key[0] == '\0')
+            cfg_error_add(errs, "s3.session_token is set without "
+                                "s3.access_key and s3.secret_key");
     } else if (c->uploader.local_dir[0] == '\0') {
         cfg_error_add(errs, "uploader.local_dir is empty");
     }

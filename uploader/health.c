@@ -19,6 +19,7 @@ struct health {
     consumer *c;
     dlq *dq;
     upload_stats *stats;
+    creds_provider *creds; /* NULL: the local store */
 };
 
 static int send_text(struct mg_connection *conn, int status, const char *ctype,
@@ -39,12 +40,26 @@ static int on_healthz(struct mg_connection *conn, void *d)
                      16);
 }
 
-/* Not ready while uploads keep failing permanently: an operator must look. */
+static int creds_ok(creds_provider *cp)
+{
+    creds_status s;
+
+    creds_provider_status(cp, &s);
+    return s.ok;
+}
+
+/* Not ready without usable credentials, or while uploads keep failing
+ * permanently: an operator must look. */
 static int on_readyz(struct mg_connection *conn, void *d)
 {
     health *h = d;
     const char *body;
 
+    if (h->creds && !creds_ok(h->creds)) {
+        body = "{\"status\":\"no_credentials\",\"detail\":\"no usable AWS "
+               "credentials; see the log\"}\n";
+        return send_text(conn, 503, "application/json", body, strlen(body));
+    }
     if (atomic_load(&h->stats->failing)) {
         body = "{\"status\":\"failing\",\"detail\":\"uploads are rejected "
                "by the store; see the log\"}\n";
@@ -98,6 +113,34 @@ static const family families[] = {
     {"millrace_uploader_busy_workers", "gauge", "Workers uploading now."},
 };
 
+/* Whether uploads can be signed, and with what, for alerts. */
+static void credentials(prom_out *o, creds_provider *cp)
+{
+    const char *info = "millrace_uploader_credentials_info";
+    creds_status s;
+
+    if (cp == NULL)
+        return;
+    creds_provider_status(cp, &s);
+    prom_gauge(o, "millrace_uploader_credentials_ok",
+               "1 while the uploader holds credentials it may sign with; 0: "
+               "uploads wait and /readyz is 503.",
+               s.ok);
+    prom_family(o, info, "gauge",
+                "The source of the credentials in use (the AWS chain's "
+                "order: settings, web identity, profile, container, IMDS).");
+    prom_printf(o, "%s{source=\"%s\"} 1\n", info,
+                creds_source_name(s.source));
+    prom_gauge(o, "millrace_uploader_credentials_expiry_timestamp_seconds",
+               "When the credentials in use expire (0: they do not).",
+               (long long)s.expiration);
+    prom_counter(o, "millrace_uploader_credentials_refreshes_total",
+                 "Credentials obtained again from their source.",
+                 s.refreshes);
+    prom_counter(o, "millrace_uploader_credentials_failures_total",
+                 "Attempts to obtain credentials that failed.", s.failures);
+}
+
 static void render(prom_out *o, health *h, const consumer_status *s,
                    const consumer_lag *lag, int nlag, const prom_process *proc)
 {
@@ -138,6 +181,7 @@ static void render(prom_out *o, health *h, const consumer_status *s,
                    upload_latency_bounds, cum, UPLOAD_LATENCY_BUCKETS,
                    atomic_load(&st->latency_count),
                    (double)atomic_load(&st->latency_sum_us) / 1e6);
+    credentials(o, h->creds);
     prom_family(o, lag_name, "gauge",
                 "Records of an assigned partition not yet committed: its "
                 "end offset (asked of the broker, paused partitions too) "
@@ -186,7 +230,8 @@ static int on_metrics(struct mg_connection *conn, void *d)
 }
 
 health *health_start(const char *listen, consumer *c, dlq *dq,
-                     upload_stats *stats, char *errbuf, size_t errlen)
+                     upload_stats *stats, creds_provider *cp, char *errbuf,
+                     size_t errlen)
 {
     health *h = calloc(1, sizeof(*h));
     struct mg_callbacks cb;
@@ -199,6 +244,7 @@ health *health_start(const char *listen, consumer *c, dlq *dq,
     h->c = c;
     h->dq = dq;
     h->stats = stats;
+    h->creds = cp;
     memset(&cb, 0, sizeof(cb));
     h->ctx = mg_start(&cb, h, opts);
     if (h->ctx == NULL) {

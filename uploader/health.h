@@ -6,13 +6,16 @@
 #include <stddef.h>
 
 #include "consumer.h"
+#include "creds.h"
 #include "upload.h"
 
 typedef struct health health;
 
-/* c, dq and stats are borrowed and must outlive the server. */
+/* c, dq, stats and cp (NULL for the local store) are borrowed and must
+ * outlive the server. Without usable credentials /readyz answers 503. */
 health *health_start(const char *listen, consumer *c, dlq *dq,
-                     upload_stats *stats, char *errbuf, size_t errlen);
+                     upload_stats *stats, creds_provider *cp, char *errbuf,
+                     size_t errlen);
 void health_stop(health *h);
 
 #endif

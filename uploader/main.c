@@ -46,13 +46,14 @@ int main(int argc, char **argv)
     daemon_opts opts;
     upload_stats stats;
     store *st = NULL;
+    creds_provider *cp = NULL;
     consumer *c = NULL;
     dlq *dq = NULL;
     health *h = NULL;
     daemon_reload_spec reload;
     char errbuf[512];
     int local;
-    int rc;
+    int rc, err;
 
     if (argc > 1 && strcmp(argv[1], "replay") == 0)
         return replay_main(argc - 1, argv + 1);
@@ -65,6 +66,12 @@ int main(int argc, char **argv)
         return rc;
     uploader_config_table(&table, &cfg);
     rc = daemon_load_config(&table, &opts, validate_cb, &cfg.log);
+    if (rc == 0 && opts.check_config && !opts.config_doc &&
+        s3_global_init() == 0) {
+        /* Which credentials the uploader would sign with, here and now. */
+        setup_print_creds(&cfg, stdout);
+        s3_global_cleanup();
+    }
     if (rc >= 0)
         goto out;
     rc = 1;
@@ -73,7 +80,16 @@ int main(int argc, char **argv)
         log_error("main", "libcurl initialisation failed");
         goto out;
     }
-    st = setup_store(&cfg, errbuf, sizeof(errbuf));
+    cp = setup_creds(&cfg, &err, errbuf, sizeof(errbuf));
+    if (err) {
+        log_error("main", "credentials: %s", errbuf);
+        goto out;
+    }
+    if (cp && setup_creds_start(cp, errbuf, sizeof(errbuf)) < 0) {
+        log_error("main", "credentials: %s", errbuf);
+        goto out;
+    }
+    st = setup_store(&cfg, cp, errbuf, sizeof(errbuf));
     if (st == NULL) {
         log_error("main", "store: %s", errbuf);
         goto out;
@@ -88,7 +104,7 @@ int main(int argc, char **argv)
         log_error("main", "consumer: %s", errbuf);
         goto out;
     }
-    h = health_start(cfg.uploader.listen, c, dq, &stats, errbuf,
+    h = health_start(cfg.uploader.listen, c, dq, &stats, cp, errbuf,
                      sizeof(errbuf));
     if (h == NULL) {
         log_error("main", "health: %s", errbuf);
@@ -125,6 +141,7 @@ out:
     consumer_free(c);
     dlq_free(dq);
     store_destroy(st);
+    creds_provider_free(cp); /* after the store that borrowed it */
     s3_global_cleanup();
     cfg_free(&table);
     return rc;

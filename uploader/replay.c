@@ -740,6 +740,8 @@ static int run(const replay_opts *o, uploader_config *cfg)
     const char *topic = o->topic ? o->topic : cfg->kafka.topic;
     char *src_prefix = strdup(cfg->s3.prefix);
     store *dst = NULL, *src = NULL;
+    creds_provider *cp = NULL;
+    int cp_err = 0;
     rd_kafka_t *rk = NULL;
     pool *pl = NULL;
     upload_stats stats;
@@ -814,13 +816,18 @@ static int run(const replay_opts *o, uploader_config *cfg)
         free(cfg->s3.prefix);
         cfg->s3.prefix = strdup(o->prefix);
     }
-    src = setup_store(cfg, errbuf, sizeof(errbuf));
+    cp = setup_creds(cfg, &cp_err, errbuf, sizeof(errbuf));
+    if (cp_err)
+        goto fail;
+    if (cp && setup_creds_start(cp, errbuf, sizeof(errbuf)) != 0)
+        goto fail;
+    src = setup_store(cfg, cp, errbuf, sizeof(errbuf));
     if (src == NULL)
         goto fail;
     if (o->bucket) {
         free(cfg->s3.bucket);
         cfg->s3.bucket = strdup(o->bucket);
-        dst = setup_store(cfg, errbuf, sizeof(errbuf));
+        dst = setup_store(cfg, cp, errbuf, sizeof(errbuf));
         if (dst == NULL)
             goto fail;
     } else {
@@ -897,7 +904,10 @@ static int run(const replay_opts *o, uploader_config *cfg)
                     }
                 per[p].n = k;
             }
-            qsort(idx.v, (size_t)idx.n, sizeof(*idx.v), span_cmp);
+            /* No index entries (nothing was ever written by a live
+             * uploader): qsort must not see the NULL array. */
+            if (idx.n > 0)
+                qsort(idx.v, (size_t)idx.n, sizeof(*idx.v), span_cmp);
             ns = replay_plan(idx.v, idx.n, per[p].from, per[p].to, per[p].n,
                              spans, idx.n + 2 * per[p].n + 1);
             for (int i = 0; i < ns; i++) {
@@ -940,6 +950,7 @@ out:
     if (dst != src)
         store_destroy(dst);
     store_destroy(src);
+    creds_provider_free(cp); /* after the stores that borrowed it */
     for (int p = 0; p < MAX_PARTS; p++) {
         free(per[p].from);
         free(per[p].to);

@@ -1,12 +1,15 @@
-/* setup.c -- building the uploader's store and dead-letter producer from
- * its settings; shared by the daemon and by replay. */
+/* setup.c -- building the uploader's store, its credentials and its
+ * dead-letter producer from its settings; shared by the daemon and by
+ * replay. */
 #include "setup.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "credsrc.h"
 #include "kafka.h"
 #include "localstore.h"
+#include "log.h"
 #include "s3.h"
 
 /* A bucket name that can be the first label of a host name under TLS
@@ -33,26 +36,151 @@ int setup_path_style(const uploader_config *cfg)
     return !dns_safe_bucket(cfg->s3.bucket);
 }
 
-store *setup_store(const uploader_config *cfg, char *errbuf, size_t errlen)
+
+#define DEFAULT_REGION "us-east-1"
+
+static const char *plain_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+const char *setup_region(const uploader_config *cfg,
+                         const char *(*getenv_fn)(const char *), char *out,
+                         size_t outlen)
+{
+    const char *v;
+
+    if (getenv_fn == NULL)
+        getenv_fn = plain_getenv;
+    if (cfg->s3.region[0]) {
+        snprintf(out, outlen, "%s", cfg->s3.region);
+        return "s3.region";
+    }
+    v = getenv_fn("AWS_DEFAULT_REGION");
+    if (v && *v) {
+        snprintf(out, outlen, "%s", v);
+        return "AWS_DEFAULT_REGION";
+    }
+    if (credsrc_profile_region(getenv_fn, out, outlen))
+        return "the shared profile";
+    snprintf(out, outlen, DEFAULT_REGION);
+    return "default";
+}
+
+static int is_s3(const uploader_config *cfg)
+{
+    return strcmp(cfg->uploader.store, "s3") == 0;
+}
+
+static creds_provider *make_creds(const uploader_config *cfg, int quiet,
+                                  int *err, char *errbuf, size_t errlen)
+{
+    creds_options o;
+    char region[64];
+
+    *err = 0;
+    if (!is_s3(cfg))
+        return NULL;
+    memset(&o, 0, sizeof(o));
+    setup_region(cfg, NULL, region, sizeof(region));
+    o.access_key = cfg->s3.access_key;
+    o.secret_key = cfg->s3.secret_key;
+    o.session_token = cfg->s3.session_token;
+    o.region = region;
+    o.quiet = quiet;
+    creds_provider *cp = creds_provider_new(&o, errbuf, errlen);
+    *err = cp == NULL;
+    return cp;
+}
+
+creds_provider *setup_creds(const uploader_config *cfg, int *err, char *errbuf,
+                            size_t errlen)
+{
+    return make_creds(cfg, 0, err, errbuf, errlen);
+}
+
+int setup_creds_start(creds_provider *cp, char *errbuf, size_t errlen)
+{
+    char why[1024];
+    int rc = 0;
+
+    /* A failure is logged by the provider, with every source's reason. */
+    if (creds_provider_resolve(cp, why, sizeof(why)) != 0) {
+        errbuf_set(errbuf, errlen, "no AWS credentials: %s", why);
+        rc = 1;
+    }
+    if (creds_provider_start(cp, errbuf, errlen) != 0)
+        return -1;
+    return rc;
+}
+
+static void print_time(FILE *out, const char *what, time_t t)
+{
+    struct tm tm;
+    char buf[32];
+
+    if (t == 0 || !gmtime_r(&t, &tm))
+        return;
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(out, ", %s %s", what, buf);
+}
+
+int setup_print_creds(const uploader_config *cfg, FILE *out)
+{
+    char region[64], why[1024], errbuf[256];
+    const char *from;
+    creds_provider *cp;
+    creds_status s;
+    int err, found;
+
+    if (!is_s3(cfg))
+        return 1;
+    from = setup_region(cfg, NULL, region, sizeof(region));
+    fprintf(out, "# region: %s (%s)\n", region, from);
+    cp = make_creds(cfg, 1, &err, errbuf, sizeof(errbuf));
+    if (cp == NULL) {
+        fprintf(out, "# credentials: %s\n", errbuf);
+        return 0;
+    }
+    found = creds_provider_resolve(cp, why, sizeof(why)) == 0;
+    creds_provider_status(cp, &s);
+    if (found) {
+        fprintf(out, "# credentials: source %s (%s), access key %s%s",
+                creds_source_name(s.source), s.detail, s.access_key,
+                s.expiration ? ", temporary" : "");
+        print_time(out, "expire", s.expiration);
+        print_time(out, "refresh at", s.next_refresh);
+        fputc('\n', out);
+    } else {
+        fprintf(out,
+                "# credentials: none available now: %s (the uploader would "
+                "start not ready and keep trying)\n",
+                why);
+    }
+    creds_provider_free(cp);
+    return found;
+}
+
+store *setup_store(const uploader_config *cfg, creds_provider *cp, char *errbuf,
+                   size_t errlen)
 {
     s3_options o;
-    char endpoint[512];
+    char endpoint[512], region[64];
 
-    if (strcmp(cfg->uploader.store, "local") == 0)
+    if (!is_s3(cfg))
         return localstore_new(cfg->uploader.local_dir, errbuf, errlen);
     memset(&o, 0, sizeof(o));
+    setup_region(cfg, NULL, region, sizeof(region));
     if (cfg->s3.endpoint[0]) {
         o.endpoint = cfg->s3.endpoint;
     } else {
         snprintf(endpoint, sizeof(endpoint), "https://s3.%s.amazonaws.com",
-                 cfg->s3.region);
+                 region);
         o.endpoint = endpoint;
     }
     o.bucket = cfg->s3.bucket;
-    o.region = cfg->s3.region;
-    o.access_key = cfg->s3.access_key;
-    o.secret_key = cfg->s3.secret_key;
-    o.session_token = cfg->s3.session_token;
+    o.region = region;
+    o.creds = cp;
     o.path_style = setup_path_style(cfg);
     o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
     o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;

@@ -14,7 +14,9 @@
 #
 # Environment: S3_PORT (default 17070), S3_BUCKET (default millrace), S3_RESET=1
 # (start wipes the data first), S3_START_TIMEOUT (seconds, default 30),
-# S3_ACCESS_LOG=1 (log every request to .run/s3/access.log).
+# S3_ACCESS_LOG=1 (log every request to .run/s3/access.log). S3_IAM=1: accounts
+# besides root, kept in $S3_RUN_DIR/iam (created with `versitygw admin ...
+# create-user`, as tests/e2e/test_credentials.py does).
 # S3_RUN_DIR: state directory (pid, logs, data; default .run/s3): with another port,
 # a second, private instance, e.g. for tests that stop and restart the server.
 # MILLRACE_CACHE_DIR: where downloads are cached (default .cache/ in the repo; point
@@ -167,6 +169,11 @@ do_start() {
         local gw_opts=(--port "127.0.0.1:$S3_PORT" --region "$S3_REGION" --keep-alive --quiet)
         if [ "${S3_ACCESS_LOG:-0}" = 1 ]; then
             gw_opts+=(--access-log "$RUN/access.log")
+        fi
+        if [ "${S3_IAM:-0}" = 1 ]; then
+            mkdir -p "$RUN/iam"
+            # no cache: a deleted account is refused at once
+            gw_opts+=(--iam-dir "$RUN/iam" --iam-cache-disable)
         fi
         say "starting versitygw on $ENDPOINT (posix backend in ${DATA#"$ROOT"/})"
         echo "---- start $(date -Is)" >>"$OUT"

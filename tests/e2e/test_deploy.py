@@ -20,7 +20,9 @@ by tests/e2e/test_images.py. Checked here:
   selectors, probes, grace periods, autoscaling bounds. deploy/k8s/monitoring
   (PodMonitors, PrometheusRule) the same way against the Prometheus Operator's
   CRD schemas, and its PodMonitors select the pods and ports of the Deployments
-  (the rules themselves: tests/e2e/test_monitoring.py).
+  (the rules themselves: tests/e2e/test_monitoring.py). The uploader's AWS role
+  (IRSA / Pod Identity ServiceAccount) by default, and the static-keys component
+  as the fallback, each resolved by the uploader's --check-config.
 - Every environment variable set by compose and by the manifests is a name from
   the daemon's `--config-doc`, and the daemon's `--check-config` accepts exactly
   that environment (exit 0). Unknown variables draw only a warning from the
@@ -51,7 +53,7 @@ import requests
 import yaml
 from confluent_kafka.admin import AdminClient
 
-from conftest import BROKERS, ROOT, S3_ENDPOINT, Stack, s3_client, wait_until
+from conftest import BROKERS, ROOT, S3_ENDPOINT, Stack, free_port, s3_client, wait_until
 
 BIN = os.path.join(ROOT, os.environ.get("MILLRACE_BIN", "build"))
 DAEMONS = ("ingest-api", "uploader")
@@ -674,6 +676,7 @@ def schema_dirs(tools):
                      key=lambda n: [int(x) for x in re.findall(r"\d+", n)[:3]])
     cache = tools["SCHEMA_CACHE"]
     kinds = ["namespace-v1.json", "configmap-v1.json", "secret-v1.json", "service-v1.json",
+             "serviceaccount-v1.json",
              "deployment-apps-v1.json", "job-batch-v1.json",
              "horizontalpodautoscaler-autoscaling-v2.json",
              "poddisruptionbudget-policy-v1.json"]
@@ -797,6 +800,60 @@ def test_k8s_podmonitors_scrape_each_deployment_on_its_named_port(manifests,
         assert labels[pm["spec"]["jobLabel"]] == daemon
         dep_ns = find(manifests, "Deployment", daemon)[0]["metadata"]["namespace"]
         assert pm["metadata"]["namespace"] == dep_ns
+
+
+@pytest.fixture(scope="module")
+def static_keys_manifests(tools, tmp_path_factory):
+    """The build with the static-keys component enabled, as docs/deployment.md
+    says: uncomment `components` in a copy of deploy/k8s."""
+    d = tmp_path_factory.mktemp("k8s") / "k8s"
+    shutil.copytree(K8S_DIR, d)
+    kust = d / "kustomization.yaml"
+    text = kust.read_text()
+    assert text.count("# components:\n#   - static-keys") == 1, text
+    kust.write_text(text.replace("# components:\n#   - static-keys",
+                                 "components:\n  - static-keys"))
+    r = run([tools["KUSTOMIZE"], "build", str(d)], check=True)
+    return [doc for doc in yaml.safe_load_all(r.stdout) if doc]
+
+
+def test_k8s_uploader_has_a_role_by_default_and_static_keys_as_fallback(
+        tools, schema_dirs, manifests, static_keys_manifests, tmp_path):
+    """IRSA / Pod Identity is the default: a ServiceAccount naming an IAM role, and
+    no keys in the uploader's environment; given the variables EKS's webhook adds,
+    the uploader asks STS with the token. The static-keys component adds a
+    Secret's keys, which the uploader then signs with."""
+    sa = find(manifests, "ServiceAccount", "uploader")[0]
+    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+",
+                        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"])
+    pod = find(manifests, "Deployment", "uploader")[0]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "uploader"
+    env = k8s_container_env(manifests, "uploader")
+    assert not {k for k in env if k.startswith("AWS_") and k != "AWS_REGION"}, env
+    assert not [d for d in manifests if d["kind"] == "Secret"]
+    token = tmp_path / "token"
+    token.write_text("eyJ.irsa.token")
+    irsa = dict(env, AWS_ROLE_ARN=sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+                AWS_WEB_IDENTITY_TOKEN_FILE=str(token),
+                AWS_ENDPOINT_URL_STS=f"http://127.0.0.1:{free_port()}")
+    r = run([binary("uploader"), "--check-config"], env=clean_env(irsa))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "# credentials: none available now: web-identity: STS http://127.0.0.1:" \
+        in r.stdout, r.stdout
+
+    rendered = tmp_path / "static-keys.yaml"
+    rendered.write_text(yaml.safe_dump_all(static_keys_manifests, sort_keys=False))
+    r = run([tools["KUBECONFORM"], "-strict", "-summary", "-output", "json",
+             "-kubernetes-version", schema_dirs["versions"][-1],
+             "-schema-location", schema_dirs["k8s"],
+             "-schema-location", schema_dirs["crd"], str(rendered)])
+    assert r.returncode == 0, r.stdout[-4000:]
+    env = k8s_container_env(static_keys_manifests, "uploader")
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
+    r = run([binary("uploader"), "--check-config"], env=clean_env(env))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "# credentials: source settings (s3.access_key and s3.secret_key), " \
+        f"access key {env['AWS_ACCESS_KEY_ID']}\n" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("daemon", DAEMONS)

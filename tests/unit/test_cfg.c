@@ -876,21 +876,35 @@ static int uploader_validate_count(const env_var *env)
     return n;
 }
 
-static void uploader_validate_s3_requires_bucket_and_keys(void)
+/* Keys are optional (the credential chain finds them), but the two go
+ * together, and a session token needs them. */
+static void uploader_validate_s3_requires_bucket_and_paired_keys(void)
 {
-    static const env_var none[] = {{NULL, NULL}};
-    static const env_var bucket_only[] = {{"S3_BUCKET", "b"}, {NULL, NULL}};
-    static const env_var no_secret[] = {
-        {"S3_BUCKET", "b"}, {"AWS_ACCESS_KEY_ID", "AKID"}, {NULL, NULL}};
-    static const env_var all[] = {{"S3_BUCKET", "b"},
-                                  {"AWS_ACCESS_KEY_ID", "AKID"},
-                                  {"AWS_SECRET_ACCESS_KEY", "sk"},
-                                  {NULL, NULL}};
+    static const struct {
+        env_var env[5];
+        int errors;
+    } t[] = {
+        {{{NULL, NULL}}, 1},
+        {{{"S3_BUCKET", "b"}, {NULL, NULL}}, 0},
+        {{{"S3_BUCKET", "b"}, {"AWS_ACCESS_KEY_ID", "AKID"}, {NULL, NULL}}, 1},
+        {{{"S3_BUCKET", "b"}, {"AWS_SECRET_ACCESS_KEY", "sk"}, {NULL, NULL}},
+         1},
+        {{{"S3_BUCKET", "b"}, {"AWS_SESSION_TOKEN", "tok"}, {NULL, NULL}}, 1},
+        {{{"S3_BUCKET", "b"},
+          {"AWS_ACCESS_KEY_ID", "AKID"},
+          {"AWS_SECRET_ACCESS_KEY", "sk"},
+          {NULL, NULL}},
+         0},
+        {{{"S3_BUCKET", "b"},
+          {"AWS_ACCESS_KEY_ID", "AKID"},
+          {"AWS_SECRET_ACCESS_KEY", "sk"},
+          {"AWS_SESSION_TOKEN", "tok"},
+          {NULL, NULL}},
+         0},
+    };
 
-    ASSERT_EQ(uploader_validate_count(none), 2);
-    ASSERT_EQ(uploader_validate_count(bucket_only), 1);
-    ASSERT_EQ(uploader_validate_count(no_secret), 1);
-    ASSERT_EQ(uploader_validate_count(all), 0);
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        ASSERT_EQ(uploader_validate_count(t[i].env), t[i].errors);
 }
 
 static void uploader_validate_local_needs_no_bucket(void)
@@ -1549,7 +1563,7 @@ TEST_MAIN(
     T(cfg_errors_print_lists_each), T(cfg_print_masks_secrets),
     T(cfg_print_shows_value_and_source), T(cfg_print_has_one_line_per_row),
     T(cfg_print_doc_one_row_per_setting),
-    T(uploader_validate_s3_requires_bucket_and_keys),
+    T(uploader_validate_s3_requires_bucket_and_paired_keys),
     T(uploader_validate_local_needs_no_bucket), T(uploader_validate_gzip_level),
     T(uploader_validate_empty_kafka), T(ingest_validate_event_bigger_than_body),
     T(ingest_linger_follows_the_ack_mode),

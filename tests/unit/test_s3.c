@@ -1849,6 +1849,75 @@ static void global_cleanup(void)
     s3_global_cleanup();
 }
 
+static const char *no_env(const char *name)
+{
+    return strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0 ? "true" : NULL;
+}
+
+static creds_provider *static_provider(const char *ak, const char *sk,
+                                       const char *tok)
+{
+    creds_options co = {ak, sk, tok, "us-east-1", no_env, NULL, NULL, NULL, 1};
+    char err[256];
+    creds_provider *p = creds_provider_new(&co, err, sizeof(err));
+
+    if (p && ak)
+        creds_provider_resolve(p, err, sizeof(err));
+    return p;
+}
+
+/* With a provider, the keys of the options are ignored: the request is
+ * signed exactly as with the provider's keys given directly. */
+static void build_put_signs_with_the_provider_snapshot(void)
+{
+    s3_options direct = virtual_hosted(); /* has a session token */
+    s3_options via = path_style();
+    creds_provider *p = static_provider(direct.access_key, direct.secret_key,
+                                        direct.session_token);
+    s3_request a, b;
+    char err[256] = "";
+
+    via.endpoint = direct.endpoint;
+    via.path_style = 0;
+    via.access_key = "IGNORED";
+    via.secret_key = "ignored";
+    via.session_token = NULL;
+    via.creds = p;
+    ASSERT_EQ(s3_build_put(&direct, &hive_object, NOW, &a, err, sizeof(err)),
+              0);
+    ASSERT_EQ(s3_build_put(&via, &hive_object, NOW, &b, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(header(&b, "Authorization"), header(&a, "Authorization"));
+    ASSERT_STR_EQ(header(&b, "X-Amz-Security-Token"), "tok/en+=");
+    s3_request_free(&a);
+    s3_request_free(&b);
+    creds_provider_free(p);
+}
+
+/* No usable credentials: nothing is sent, and the store answers retry
+ * (they come back by themselves), naming why. */
+static void put_without_credentials_is_retry(void)
+{
+    s3_options o = path_style();
+    creds_provider *p = static_provider(NULL, NULL, NULL);
+    store *st;
+    s3_request r;
+    char err[512] = "";
+
+    o.endpoint = "http://127.0.0.1:9"; /* nothing listens */
+    o.access_key = NULL;
+    o.secret_key = NULL;
+    o.creds = p;
+    ASSERT_EQ(s3_build_put(&o, &hive_object, NOW, &r, err, sizeof(err)), -1);
+    ASSERT_EQ(r.no_credentials, 1);
+    ASSERT(strstr(err, "no credentials") != NULL);
+    st = s3_store_new(&o, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(store_put(st, &hive_object, err, sizeof(err)), STORE_RETRY);
+    ASSERT(strncmp(err, "PutObject: no credentials: ", 27) == 0);
+    store_destroy(st);
+    creds_provider_free(p);
+}
+
 TEST_MAIN(
     T(global_init), T(build_put_path_style_url),
     T(build_put_virtual_hosted_url), T(build_put_url_path_is_canonical_uri),
@@ -1888,4 +1957,5 @@ TEST_MAIN(
     T(mpu_list_error_page_is_classified), T(list_follows_pages),
     T(list_stops_early), T(list_stops_on_page_without_new_token),
     T(list_error_page_is_classified), T(list_unreachable_server_is_retry),
-    T(global_cleanup))
+    T(build_put_signs_with_the_provider_snapshot),
+    T(put_without_credentials_is_retry), T(global_cleanup))
