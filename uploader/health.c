@@ -129,14 +129,12 @@ static void credentials(prom_out *o, creds_provider *cp)
     prom_family(o, info, "gauge",
                 "The source of the credentials in use (the AWS chain's "
                 "order: settings, web identity, profile, container, IMDS).");
-    prom_printf(o, "%s{source=\"%s\"} 1\n", info,
-                creds_source_name(s.source));
+    prom_printf(o, "%s{source=\"%s\"} 1\n", info, creds_source_name(s.source));
     prom_gauge(o, "millrace_uploader_credentials_expiry_timestamp_seconds",
                "When the credentials in use expire (0: they do not).",
                (long long)s.expiration);
     prom_counter(o, "millrace_uploader_credentials_refreshes_total",
-                 "Credentials obtained again from their source.",
-                 s.refreshes);
+                 "Credentials obtained again from their source.", s.refreshes);
     prom_counter(o, "millrace_uploader_credentials_failures_total",
                  "Attempts to obtain credentials that failed.", s.failures);
 }

@@ -24,11 +24,27 @@ static void validate_cb(const void *base, cfg_errors *errs)
 /* SIGHUP's part of the uploader, after the log settings: nothing else of
  * its own yet. The S3 credential chain's files (web identity token,
  * shared credentials) are re-read from here once it has them. */
+/* SIGHUP's part of the uploader: the credential chain runs again, so the
+ * files it reads (shared credentials and config, a web identity token, a
+ * container authorization token) are read again now rather than at the
+ * next renewal. On failure the credentials held stay while they are valid.
+ * Keys given as settings (and their _FILE forms) are read at start only. */
 static const char *reload_uploader(const void *fresh, void *arg)
 {
+    creds_provider *cp = arg;
+    char why[1024];
+
     (void)fresh;
-    (void)arg;
-    return NULL;
+    if (cp == NULL)
+        return NULL;
+    if (creds_provider_resolve(cp, why, sizeof(why)) != 0) {
+        log_error("reload",
+                  "AWS credentials not renewed: %s (those held stay while "
+                  "valid)",
+                  why);
+        return NULL;
+    }
+    return "AWS credentials";
 }
 
 #define USAGE_COMMANDS                                                         \
@@ -131,6 +147,7 @@ int main(int argc, char **argv)
     reload.validate = validate_cb;
     reload.log_offset = offsetof(uploader_config, log);
     reload.apply = reload_uploader;
+    reload.arg = cp;
     if (daemon_reloader_start(&reload) < 0)
         log_warn("main", "no SIGHUP reloader thread: SIGHUP is ignored");
     rc = consumer_run(c) == 0 ? 0 : 1;

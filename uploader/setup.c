@@ -36,7 +36,6 @@ int setup_path_style(const uploader_config *cfg)
     return !dns_safe_bucket(cfg->s3.bucket);
 }
 
-
 #define DEFAULT_REGION "us-east-1"
 
 static const char *plain_getenv(const char *name)

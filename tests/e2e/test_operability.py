@@ -135,7 +135,8 @@ def test_sighup_reloads_the_log_settings_and_keeps_serving(stack, tmp_path, whic
     d.proc.send_signal(signal.SIGHUP)
     line = wait_log(d, "reloaded on SIGHUP", after=n)
     assert json.loads(line)["message"] == \
-        "reloaded on SIGHUP: log.level debug, log.format json"
+        "reloaded on SIGHUP: log.level debug, log.format json" + \
+        ("" if which == "ingest-api" else ", AWS credentials")
     restart = json.loads(wait_log(d, "taking effect only at restart", after=n))
     assert restart["level"] == "warn"
     assert restart["message"].startswith("changed, but taking effect only at restart: "
@@ -152,6 +153,36 @@ def test_sighup_reloads_the_log_settings_and_keeps_serving(stack, tmp_path, whic
     if which == "ingest-api":
         assert post(d) == 202
     assert d.stop() == 0
+
+
+def test_sighup_reads_the_shared_credentials_file_again(stack, tmp_path):
+    """The uploader takes its keys from a profile file (no keys set) that
+    holds a wrong secret: uploads are refused and retried (the partition
+    blocks, nothing is skipped). The file is fixed and SIGHUP re-runs the
+    credential chain: the retried uploads go through, every record once."""
+    from test_uploader import assert_exactly, produce
+    creds = str(tmp_path / "credentials")
+    key = os.environ.get("AWS_ACCESS_KEY_ID", "millrace-test")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "millrace-test-secret-key")
+    write(creds, f"[default]\naws_access_key_id = {key}\n"
+                 f"aws_secret_access_key = wrong-{secret}\n")
+    up = stack.uploader(AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="",
+                        AWS_SHARED_CREDENTIALS_FILE=creds,
+                        AWS_CONFIG_FILE=str(tmp_path / "none"),
+                        AWS_EC2_METADATA_DISABLED="true").start()
+    ids = [uuid.uuid4().hex for _ in range(200)]
+    produce(stack.topic, [{"id": i} for i in ids])
+    wait_until(lambda: up.metrics().get("millrace_uploader_failing_uploads", 0) > 0, 60,
+               "uploads refused with the wrong secret")
+    assert not stack.events_in_s3()
+    write(creds, f"[default]\naws_access_key_id = {key}\n"
+                 f"aws_secret_access_key = {secret}\n")
+    n = len(log_lines(up))
+    up.proc.send_signal(signal.SIGHUP)
+    assert "AWS credentials" in wait_log(up, "reloaded on SIGHUP", after=n)
+    assert_exactly(stack, ids, timeout=120)
+    assert up.metrics()['millrace_uploader_credentials_info{source="profile"}'] == 1
+    assert up.stop() == 0
 
 
 def make_pem(tmp_path, name):
