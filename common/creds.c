@@ -312,44 +312,20 @@ static void failed(creds_provider *p, creds_source tried, const char *why,
     p->lost_logged = 1;
 }
 
-int creds_provider_resolve(creds_provider *p, char *errbuf, size_t errlen)
+/* One fetch, installed or counted as failed: the source held, or the
+ * whole chain from the first source for CREDS_SRC_NONE. With wake, the
+ * refresher is woken to plan anew (a resolve from outside it). Returns the
+ * source that yielded, or CREDS_SRC_NONE with the reasons in why. */
+static creds_source attempt(creds_provider *p, creds_source held, int wake,
+                            char *why, size_t whylen)
 {
-    char detail[256], why[REASONS_MAX];
+    char detail[256];
     creds *c = NULL;
     creds_source src;
     time_t now;
 
     pthread_mutex_lock(&p->fetching);
-    src =
-        fetch(p, CREDS_SRC_NONE, &c, detail, sizeof(detail), why, sizeof(why));
-    pthread_mutex_lock(&p->lock);
-    now = now_of(p);
-    p->last_attempt = now;
-    if (src != CREDS_SRC_NONE)
-        install(p, src, c, detail, now);
-    else
-        failed(p, CREDS_SRC_NONE, why, now);
-    pthread_cond_signal(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_mutex_unlock(&p->fetching);
-    if (src == CREDS_SRC_NONE) {
-        errbuf_set(errbuf, errlen, "%s", why);
-        return -1;
-    }
-    return 0;
-}
-
-/* One attempt of the refresher: the source held, or the whole chain while
- * none ever yielded. */
-static void attempt(creds_provider *p, creds_source held)
-{
-    char detail[256], why[REASONS_MAX];
-    creds *c = NULL;
-    creds_source src;
-    time_t now;
-
-    pthread_mutex_lock(&p->fetching);
-    src = fetch(p, held, &c, detail, sizeof(detail), why, sizeof(why));
+    src = fetch(p, held, &c, detail, sizeof(detail), why, whylen);
     pthread_mutex_lock(&p->lock);
     now = now_of(p);
     p->last_attempt = now;
@@ -357,8 +333,22 @@ static void attempt(creds_provider *p, creds_source held)
         install(p, src, c, detail, now);
     else
         failed(p, held, why, now);
+    if (wake)
+        pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->fetching);
+    return src;
+}
+
+int creds_provider_resolve(creds_provider *p, char *errbuf, size_t errlen)
+{
+    char why[REASONS_MAX];
+
+    if (attempt(p, CREDS_SRC_NONE, 1, why, sizeof(why)) == CREDS_SRC_NONE) {
+        errbuf_set(errbuf, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
 }
 
 static void wait_seconds(creds_provider *p, time_t s)
@@ -373,6 +363,7 @@ static void wait_seconds(creds_provider *p, time_t s)
 static void *refresher(void *arg)
 {
     creds_provider *p = arg;
+    char why[REASONS_MAX];
 
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
@@ -393,7 +384,7 @@ static void *refresher(void *arg)
         }
         creds_source held = p->source;
         pthread_mutex_unlock(&p->lock);
-        attempt(p, held);
+        attempt(p, held, 0, why, sizeof(why));
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);

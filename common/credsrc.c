@@ -420,6 +420,32 @@ static void response_free(creds_http_response *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* Sends an STS request whose method, URL and headers are set, with body,
+ * and reads the credentials of its answer (resp is the caller's to free).
+ * Returns 0, or -1 with "STS url: ..." or "action role: ..." in errbuf. */
+static int sts_exchange(const credsrc_env *e, creds_http_request *req,
+                        const char *body, creds_http_response *resp,
+                        const char *action, const char *role_arn, creds **out,
+                        char *errbuf, size_t errlen)
+{
+    char why[512];
+
+    req->body = body;
+    req->body_len = strlen(body);
+    req->connect_timeout_ms = CREDSRC_STS_CONNECT_MS;
+    req->timeout_ms = CREDSRC_STS_TIMEOUT_MS;
+    if (ask(e, req, resp, why, sizeof(why)) != 0) {
+        errbuf_set(errbuf, errlen, "STS %s: %s", req->url, why);
+        return -1;
+    }
+    if (credsrc_parse_sts(resp->status, resp->body, resp->len, out, why,
+                          sizeof(why)) != 0) {
+        errbuf_set(errbuf, errlen, "%s %s: %s", action, role_arn, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* A form body "k=v&k=v", values percent-encoded. NULL values are left
  * out. Heap string or NULL. */
 static char *form(const char *const *kv, size_t n)
@@ -520,20 +546,9 @@ static int sts_web_identity(const credsrc_env *e, const char *role_arn,
     req.headers[req.n_headers++] =
         "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
     req.headers[req.n_headers++] = "Accept: application/xml";
-    req.body = body;
-    req.body_len = strlen(body);
-    req.connect_timeout_ms = CREDSRC_STS_CONNECT_MS;
-    req.timeout_ms = CREDSRC_STS_TIMEOUT_MS;
-    if (ask(e, &req, &resp, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "STS %s: %s", url, why);
+    if (sts_exchange(e, &req, body, &resp, "AssumeRoleWithWebIdentity",
+                     role_arn, out, errbuf, errlen) != 0)
         goto fail;
-    }
-    if (credsrc_parse_sts(resp.status, resp.body, resp.len, out, why,
-                          sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "AssumeRoleWithWebIdentity %s: %s", role_arn,
-                   why);
-        goto fail;
-    }
     rc = 0;
 fail:
     free_secret(token);
@@ -606,19 +621,9 @@ static int sts_assume_role(const credsrc_env *e, const creds *src,
         goto oom;
     sprintf(lines[nl], "Authorization: %s", auth);
     req.headers[req.n_headers++] = lines[nl++];
-    req.body = body;
-    req.body_len = strlen(body);
-    req.connect_timeout_ms = CREDSRC_STS_CONNECT_MS;
-    req.timeout_ms = CREDSRC_STS_TIMEOUT_MS;
-    if (ask(e, &req, &resp, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "STS %s: %s", url, why);
+    if (sts_exchange(e, &req, body, &resp, "AssumeRole", role_arn, out, errbuf,
+                     errlen) != 0)
         goto fail;
-    }
-    if (credsrc_parse_sts(resp.status, resp.body, resp.len, out, why,
-                          sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "AssumeRole %s: %s", role_arn, why);
-        goto fail;
-    }
     rc = 0;
     goto fail;
 oom:

@@ -787,17 +787,6 @@ void s3_request_free(s3_request *r)
 
 /* Reading S3's answers: flat, machine-written XML (see xml.h). */
 
-static int digit_value(char c, int hex)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (hex && c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (hex && c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int s3_parse_upload_id(const char *body, size_t len, char *id, size_t idlen)
 {
     int rc;
@@ -879,9 +868,9 @@ static int parse_size(const char *s, size_t *out)
     if (!*s)
         return -1;
     for (; *s; s++) {
-        int d = digit_value(*s, 0);
+        int d = *s - '0';
 
-        if (d < 0 || v > (SIZE_MAX - (size_t)d) / 10)
+        if (d < 0 || d > 9 || v > (SIZE_MAX - (size_t)d) / 10)
             return -1;
         v = v * 10 + (size_t)d;
     }

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -286,3 +287,64 @@ def stack():
     s = Stack()
     yield s
     s.close()
+
+
+class HttpLoad:
+    """Batches of events POSTed to an ingest-api by `clients` threads until
+    stopped. Remembers the ids sent, the ids of batches answered 202 (and only
+    those), and every answer's start time, status and latency. `pause`: the
+    wait after each request (after_error: after a failed one)."""
+
+    def __init__(self, url, clients=1, batch=50, pad=0, pause=0.0, after_error=0.0):
+        self.url = url + "/v1/events"
+        self.batch, self.pad = batch, pad
+        self.pause, self.after_error = pause, after_error
+        self.ids = []   # answered 202
+        self.sent = []  # every id sent, whatever the answer
+        self.log = []   # (start time, status, latency)
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+
+    def run(self):
+        s = requests.Session()
+        while not self.stop_flag.is_set():
+            ids = [uuid.uuid4().hex for _ in range(self.batch)]
+            events = [{"id": i, "pad": "p" * self.pad} if self.pad else {"id": i}
+                      for i in ids]
+            t0 = time.monotonic()
+            try:
+                code = s.post(self.url, json=events, timeout=60).status_code
+            except requests.RequestException:
+                code = "error"
+            with self.lock:
+                self.sent.extend(ids)
+                self.log.append((t0, code, time.monotonic() - t0))
+                if code == 202:
+                    self.ids.extend(ids)
+            wait = self.pause if code == 202 else max(self.pause, self.after_error)
+            if wait:
+                self.stop_flag.wait(wait)  # the load's pace, not a readiness wait
+
+    @property
+    def statuses(self):
+        """{status: answers}"""
+        out = {}
+        with self.lock:
+            for _, code, _ in self.log:
+                out[code] = out.get(code, 0) + 1
+        return out
+
+    def between(self, t0, t1):
+        with self.lock:
+            return [e for e in self.log if t0 <= e[0] < t1]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(90)

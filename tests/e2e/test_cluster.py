@@ -15,7 +15,6 @@ answered, the p99 during the disturbance and the time to recover."""
 import os
 import statistics
 import subprocess
-import threading
 import time
 import uuid
 
@@ -24,7 +23,7 @@ import requests
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import conftest
-from conftest import ROOT, Stack, wait_until
+from conftest import ROOT, HttpLoad, Stack, wait_until
 
 SCRIPT = os.path.join(ROOT, "deploy", "local", "kafka-cluster.sh")
 PRIVATE_SERVERS = True  # its own Kafka cluster (the S3 server is the shared one)
@@ -77,51 +76,6 @@ class ClusterStack(Stack):
         md = self.metadata()
         return len(md) == PARTITIONS and all(len(p.isrs) == 3 and p.leader >= 0
                                              for p in md.values())
-
-
-class HttpLoad:
-    """Batches of 20 events from 4 clients until stopped: every answer's time,
-    status and latency; the ids of 202s."""
-
-    def __init__(self, url):
-        self.url = url + "/v1/events"
-        self.ids = []   # answered 202
-        self.sent = []  # every id sent, whatever the answer
-        self.log = []  # (time, status, latency)
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run) for _ in range(4)]
-
-    def run(self):
-        s = requests.Session()
-        while not self.stop_flag.is_set():
-            ids = [uuid.uuid4().hex for _ in range(20)]
-            t0 = time.monotonic()
-            try:
-                code = s.post(self.url, json=[{"id": i} for i in ids], timeout=60).status_code
-            except requests.RequestException:
-                code = "error"
-            with self.lock:
-                self.sent.extend(ids)
-                self.log.append((t0, code, time.monotonic() - t0))
-                if code == 202:
-                    self.ids.extend(ids)
-            if code != 202:
-                self.stop_flag.wait(0.2)  # a client's backoff after an error
-
-    def between(self, t0, t1):
-        with self.lock:
-            return [e for e in self.log if t0 <= e[0] < t1]
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join(90)
 
 
 def run_pipeline(stack, servers):
@@ -183,7 +137,7 @@ def test_leader_killed_and_restarted(bootstrap):
     stack = ClusterStack(bootstrap)
     try:
         ing, ups = run_pipeline(stack, bootstrap)
-        with HttpLoad(ing.url) as load:
+        with HttpLoad(ing.url, clients=4, batch=20, after_error=0.2) as load:
             wait_until(lambda: len(load.ids) >= 2000, 60, "load")
             leader = stack.metadata()[0].leader
             t0 = time.monotonic()
@@ -206,7 +160,7 @@ def test_rolling_restart(bootstrap):
     stack = ClusterStack(bootstrap)
     try:
         ing, ups = run_pipeline(stack, bootstrap)
-        with HttpLoad(ing.url) as load:
+        with HttpLoad(ing.url, clients=4, batch=20, after_error=0.2) as load:
             wait_until(lambda: len(load.ids) >= 2000, 60, "load")
             t0 = time.monotonic()
             for node in (1, 2, 3):
@@ -229,7 +183,7 @@ def test_two_nodes_down_refuse_then_recover(bootstrap):
     stack = ClusterStack(bootstrap)
     try:
         ing, ups = run_pipeline(stack, bootstrap)
-        with HttpLoad(ing.url) as load:
+        with HttpLoad(ing.url, clients=4, batch=20, after_error=0.2) as load:
             wait_until(lambda: len(load.ids) >= 1000, 60, "load")
             survivor = stack.metadata()[0].leader
             down = [n for n in (1, 2, 3) if n != survivor]
@@ -263,7 +217,7 @@ def test_group_coordinator_killed(bootstrap):
     stack = ClusterStack(bootstrap)
     try:
         ing, ups = run_pipeline(stack, bootstrap)
-        with HttpLoad(ing.url) as load:
+        with HttpLoad(ing.url, clients=4, batch=20, after_error=0.2) as load:
             wait_until(lambda: len(load.ids) >= 2000, 60, "load")
             wait_until(lambda: all(v >= 0 for v in stack.committed().values()
                                    if v is not None), 60, "commits")

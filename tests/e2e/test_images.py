@@ -17,7 +17,6 @@ needed), against the test Kafka and S3 servers.
 import json
 import os
 import subprocess
-import threading
 import time
 import urllib.parse
 import uuid
@@ -26,7 +25,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import BROKERS, ROOT, S3_ENDPOINT, Stack, free_port, wait_until
+from conftest import BROKERS, ROOT, S3_ENDPOINT, HttpLoad, Stack, free_port, wait_until
 from test_uploader import assert_exactly
 
 CONF = os.path.join(ROOT, "deploy", "docker", "containers.conf")
@@ -155,42 +154,6 @@ def containers():
         c.remove()
 
 
-class HttpLoad:
-    """Batches of events POSTed to an ingest-api until stopped; remembers the ids
-    of every batch answered 202 (and only those)."""
-
-    def __init__(self, url, batch=50):
-        self.url = url + "/v1/events"
-        self.batch = batch
-        self.ids = []
-        self.statuses = {}
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.run)
-
-    def run(self):
-        s = requests.Session()
-        while not self.stop_flag.is_set():
-            ids = [uuid.uuid4().hex for _ in range(self.batch)]
-            try:
-                r = s.post(self.url, json=[{"id": i, "pad": "p" * 200} for i in ids],
-                           timeout=30)
-                code = r.status_code
-            except requests.RequestException:
-                code = "error"
-            self.statuses[code] = self.statuses.get(code, 0) + 1
-            if code == 202:
-                self.ids.extend(ids)
-            self.stop_flag.wait(0.02)  # pacing of the load, not a readiness wait
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join()
-
-
 def test_each_image_runs_as_uid_10001_passes_check_config_and_its_healthcheck(
         images, compose_env, containers):
     stack = Stack(partitions=2)
@@ -243,7 +206,7 @@ def test_three_uploader_containers_stop_and_kill_under_load_exactly_once(
                                for u in uploaders),
                    90, "every uploader replica owns partitions", interval=1)
         url = f"http://127.0.0.1:{port}"
-        with HttpLoad(url) as load:
+        with HttpLoad(url, pad=200, pause=0.02) as load:
             wait_until(lambda: len(load.ids) >= 2000, 60, "2,000 events accepted")
             t0 = time.monotonic()
             podman("stop", "-t", "60", uploaders[0].name, timeout=90)
