@@ -389,6 +389,92 @@ static store_result local_list(store *st, const char *prefix,
     return res;
 }
 
+static store_result local_get(store *st, const char *key, size_t max,
+                              char **data, size_t *len, char *errbuf,
+                              size_t errlen)
+{
+    localstore *ls = (localstore *)st;
+    store_result res = STORE_OK;
+    char *path = NULL, *buf = NULL;
+    struct stat sb;
+    int fd = -1;
+
+    *data = NULL;
+    *len = 0;
+    if (!valid_key(key)) {
+        errbuf_set(errbuf, errlen, "local: invalid key \"%s\"", key);
+        return STORE_PERMANENT;
+    }
+    path = join(ls->root, key);
+    if (!path) {
+        errbuf_set(errbuf, errlen, "local: out of memory");
+        return STORE_RETRY;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        res = errno == ENOENT || errno == ENOTDIR
+                  ? STORE_OK
+                  : io_error("open", path, errbuf, errlen);
+        goto done;
+    }
+    if (fstat(fd, &sb) != 0) {
+        res = io_error("stat", path, errbuf, errlen);
+        goto done;
+    }
+    if ((size_t)sb.st_size > max) {
+        errbuf_set(errbuf, errlen, "local: %s is larger than %zu bytes", path,
+                   max);
+        res = STORE_PERMANENT;
+        goto done;
+    }
+    buf = malloc((size_t)sb.st_size + 1);
+    if (!buf) {
+        errbuf_set(errbuf, errlen, "local: out of memory");
+        res = STORE_RETRY;
+        goto done;
+    }
+    for (size_t got = 0; got < (size_t)sb.st_size;) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n <= 0) {
+            res = n < 0 ? io_error("read", path, errbuf, errlen) : STORE_RETRY;
+            goto done;
+        }
+        got += (size_t)n;
+    }
+    buf[sb.st_size] = '\0';
+    *data = buf;
+    *len = (size_t)sb.st_size;
+    buf = NULL;
+done:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    free(path);
+    return res;
+}
+
+static store_result local_del(store *st, const char *key, char *errbuf,
+                              size_t errlen)
+{
+    localstore *ls = (localstore *)st;
+    store_result res = STORE_OK;
+    char *path;
+
+    if (!valid_key(key)) {
+        errbuf_set(errbuf, errlen, "local: invalid key \"%s\"", key);
+        return STORE_PERMANENT;
+    }
+    path = join(ls->root, key);
+    if (!path) {
+        errbuf_set(errbuf, errlen, "local: out of memory");
+        return STORE_RETRY;
+    }
+    if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR)
+        res = io_error("remove", path, errbuf, errlen);
+    free(path);
+    return res;
+}
+
 static void local_destroy(store *st)
 {
     localstore *ls = (localstore *)st;
@@ -439,6 +525,8 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
     ls->base.mpu_abort = NULL;
     ls->base.mpu_list = NULL;
     ls->base.list = local_list;
+    ls->base.get = local_get;
+    ls->base.del = local_del;
     return &ls->base;
 fail:
     free(dir);

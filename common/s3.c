@@ -773,6 +773,28 @@ int s3_build_list(const s3_options *opt, const char *prefix,
     return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
 }
 
+int s3_build_get(const s3_options *opt, const char *key, time_t now,
+                 s3_request *out, char *errbuf, size_t errlen)
+{
+    call c = {"GET", key, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (check_key(key, errbuf, errlen) != 0)
+        return -1;
+    return build(opt, &c, now, out, errbuf, errlen);
+}
+
+int s3_build_delete(const s3_options *opt, const char *key, time_t now,
+                    s3_request *out, char *errbuf, size_t errlen)
+{
+    call c = {"DELETE", key, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (check_key(key, errbuf, errlen) != 0)
+        return -1;
+    return build(opt, &c, now, out, errbuf, errlen);
+}
+
 void s3_request_free(s3_request *r)
 {
     if (!r)
@@ -1406,6 +1428,70 @@ static store_result s3_put(store *st, const store_object *obj, char *errbuf,
     return res;
 }
 
+/* GetObject, whole. 404 is an answer (no such object), not a failure. */
+static store_result s3_get(store *st, const char *key, size_t max, char **data,
+                           size_t *len, char *errbuf, size_t errlen)
+{
+    s3_store *s = (s3_store *)st;
+    store_result res = STORE_PERMANENT;
+    char why[WHY_MAX] = "";
+    s3_request req;
+    reply rep;
+
+    *data = NULL;
+    *len = 0;
+    reply_init(&rep, max + 1); /* one more: a cut shows it is too long */
+    if (s3_build_get(&s->opt, key, store_now(s), &req, why, sizeof(why)) == 0)
+        res = exec(s, &req, NULL, 0, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
+    if (res != STORE_OK && rep.status == 404) {
+        res = STORE_OK;
+    } else if (res == STORE_OK && (rep.cut || rep.len > max)) {
+        errbuf_set(why, sizeof(why), "s3: %s is larger than %zu bytes", key,
+                   max);
+        res = STORE_PERMANENT;
+    } else if (res == STORE_OK) {
+        *data = rep.body ? rep.body : strdup("");
+        *len = rep.len;
+        rep.body = NULL;
+        if (!*data) {
+            errbuf_set(why, sizeof(why), "s3: out of memory");
+            res = STORE_RETRY;
+        }
+    }
+    if (res != STORE_OK)
+        errbuf_set(errbuf, errlen, "GetObject: %s", why);
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
+/* DeleteObject; S3 answers 204 whether or not the key existed. */
+static store_result s3_del(store *st, const char *key, char *errbuf,
+                           size_t errlen)
+{
+    s3_store *s = (s3_store *)st;
+    store_result res = STORE_PERMANENT;
+    char why[WHY_MAX] = "";
+    s3_request req;
+    reply rep;
+
+    reply_init(&rep, RESPONSE_MAX);
+    if (s3_build_delete(&s->opt, key, store_now(s), &req, why, sizeof(why)) ==
+        0)
+        res = exec(s, &req, NULL, 0, &rep, why, sizeof(why));
+    else
+        res = unbuilt(&req);
+    if (res != STORE_OK && rep.status == 404)
+        res = STORE_OK;
+    if (res != STORE_OK)
+        errbuf_set(errbuf, errlen, "DeleteObject: %s", why);
+    s3_request_free(&req);
+    reply_free(&rep);
+    return res;
+}
+
 /* 404 NoSuchUpload is success: the upload is gone, which is the point
  * (aborted before, or completed by a request whose answer was lost). */
 static store_result abort_upload(s3_store *s, const char *key,
@@ -1772,6 +1858,8 @@ store *s3_store_new(const s3_options *opt, char *errbuf, size_t errlen)
     s->base.mpu_abort = s3_mpu_abort;
     s->base.mpu_list = s3_mpu_list;
     s->base.list = s3_list;
+    s->base.get = s3_get;
+    s->base.del = s3_del;
     return &s->base;
 fail:
     s3_destroy(s ? &s->base : NULL);

@@ -144,6 +144,12 @@ int s3_build_list(const s3_options *opt, const char *prefix,
                   time_t now, s3_request *out, char *errbuf, size_t errlen);
 
 /* Accepts a zeroed or half-filled request. */
+/* GetObject and DeleteObject of key. */
+int s3_build_get(const s3_options *opt, const char *key, time_t now,
+                 s3_request *out, char *errbuf, size_t errlen);
+int s3_build_delete(const s3_options *opt, const char *key, time_t now,
+                    s3_request *out, char *errbuf, size_t errlen);
+
 void s3_request_free(s3_request *r);
 
 /* Maps an HTTP response to a store result and, unless 2xx, writes

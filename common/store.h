@@ -66,6 +66,16 @@ struct store {
     store_result (*list)(store *st, const char *prefix, const char *start_after,
                          int (*fn)(const char *key, size_t size, void *arg),
                          void *arg, char *errbuf, size_t errlen);
+    /* Reads the object under key whole, up to max bytes, into *data
+     * (malloc'd, NUL-terminated, the caller frees it) and *len. A key
+     * that does not exist is STORE_OK with *data NULL; an object longer
+     * than max is STORE_PERMANENT. Never NULL. */
+    store_result (*get)(store *st, const char *key, size_t max, char **data,
+                        size_t *len, char *errbuf, size_t errlen);
+    /* Removes the object under key; one already gone is STORE_OK. Never
+     * NULL. */
+    store_result (*del)(store *st, const char *key, char *errbuf,
+                        size_t errlen);
     store_result (*mpu_list)(store *st, const char *prefix,
                              void (*fn)(const char *key, const char *upload_id,
                                         void *arg),

@@ -103,6 +103,21 @@ static const cfg_row rows[] = {
     ROW("uploader.index", CFG_BOOL, uploader.index, "true", 0, 0, NULL, NULL,
         "Write an index entry per batch under {prefix}/_millrace/index/, "
         "so replay re-makes batches exactly."),
+    ROW("uploader.hour_markers", CFG_BOOL, uploader.hour_markers, "true", 0, 0,
+        NULL, "HOUR_MARKERS",
+        "Write a _SUCCESS manifest into each hour's folder once the hour is "
+        "complete (docs/querying.md); needs s3:GetObject, s3:PutObject and "
+        "s3:DeleteObject on {prefix}/_millrace/hours/."),
+    ROW("uploader.hour_lateness_ms", CFG_INT, uploader.hour_lateness_ms,
+        "60000", 0, 7LL * 86400000, NULL, "HOUR_LATENESS_MS",
+        "Allowed lateness: how far a record's hour time may lag behind the "
+        "newest Kafka timestamp already in its partition. With Kafka "
+        "timestamps, at least the ingest-api's delivery_timeout_ms plus "
+        "clock skew; with time_field, how late events may come. An hour is "
+        "marked this long after it ends, at the earliest."),
+    ROW("uploader.hour_check_ms", CFG_INT, uploader.hour_check_ms, "30000", 100,
+        3600000, NULL, NULL,
+        "How often each replica looks for complete hours to mark."),
     ROW("s3.endpoint", CFG_STR, s3.endpoint, "", 0, 0, NULL, "S3_ENDPOINT",
         "S3 endpoint URL, e.g. http://127.0.0.1:7070 (empty: AWS, "
         "https://s3.REGION.amazonaws.com)."),

@@ -36,6 +36,9 @@ typedef struct uploader_config {
         long long part_size;
         long long lag_interval_ms;
         int index;
+        int hour_markers;
+        long long hour_lateness_ms;
+        long long hour_check_ms;
     } uploader;
     struct {
         char *endpoint;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "hours.h"
 #include "kafka.h"
 #include "log.h"
 #include "pool.h"
@@ -43,6 +44,7 @@ typedef struct part {
     int64_t plan_end;     /* the first batch must end here; -1: no plan */
     int64_t committed;    /* last committed offset; < 0: none */
     int64_t retry_at_ms;  /* a failed plan commit is retried then */
+    int64_t newest_ts;    /* newest Kafka timestamp stored; -1: not known */
 } part;
 
 #define PLAN_PREFIX "millrace:end="
@@ -82,6 +84,9 @@ struct consumer {
     consumer_lag *lag;
     int nlag;
     watermarks wm;
+    hours *hours; /* NULL: hour markers are off */
+    hours_stats hstats;
+    char url_base[1200];
 };
 
 static void *wm_main(void *arg);
@@ -107,6 +112,7 @@ static part *get_part(consumer *c, int32_t id)
         for (int i = c->nparts; i < n; i++) {
             np[i].plan_end = -1;
             np[i].committed = -1;
+            np[i].newest_ts = -1;
         }
         c->parts = np;
         c->nparts = n;
@@ -134,6 +140,22 @@ static void set_paused(consumer *c, int32_t id, int pause)
     p->paused = pause;
 }
 
+/* The commit metadata: the plan of the batch that ends at plan_end (none
+ * when -1), and the newest Kafka timestamp stored (hours.h). */
+static int commit_meta(char *out, size_t outlen, int64_t plan_end,
+                       int64_t newest_ts)
+{
+    int n = snprintf(out, outlen, "millrace:");
+
+    if (plan_end >= 0)
+        n += snprintf(out + n, outlen - (size_t)n, "end=%lld%s",
+                      (long long)plan_end, newest_ts >= 0 ? "," : "");
+    if (newest_ts >= 0)
+        n += snprintf(out + n, outlen - (size_t)n, HOURS_META_TS "%lld",
+                      (long long)newest_ts);
+    return plan_end >= 0 || newest_ts >= 0 ? n : 0;
+}
+
 /* Commits offset next of partition id, with the plan of the batch that
  * ends at plan_end (or none, -1). Returns the error. */
 static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
@@ -142,13 +164,12 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
-    char meta[48];
+    char meta[80];
+    int n = commit_meta(meta, sizeof(meta), plan_end, c->parts[id].newest_ts);
 
     tp = rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, id);
     tp->offset = next;
-    if (plan_end >= 0) {
-        int n = snprintf(meta, sizeof(meta), PLAN_PREFIX "%lld",
-                         (long long)plan_end);
+    if (n > 0) {
         tp->metadata = malloc((size_t)n); /* freed with the list */
         if (tp->metadata) {
             memcpy(tp->metadata, meta, (size_t)n);
@@ -167,15 +188,14 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     c->parts[id].committed = next;
     atomic_fetch_add(&c->commits, 1);
     log_debug("consumer", "committed partition %d at %lld%s%s", (int)id,
-              (long long)next, plan_end >= 0 ? ", plan " : "",
-              plan_end >= 0 ? meta : "");
+              (long long)next, n > 0 ? ", " : "", n > 0 ? meta : "");
     return err;
 }
 
 /* The end offset in a committed plan, or -1. */
 static int64_t plan_of(const rd_kafka_topic_partition_t *tp)
 {
-    char buf[48];
+    char buf[96];
     size_t n = tp->metadata_size;
 
     if (tp->metadata == NULL || n <= strlen(PLAN_PREFIX) || n >= sizeof(buf))
@@ -255,6 +275,17 @@ static void close_open(consumer *c, int32_t id, batch_state why)
         set_paused(c, id, 1);
 }
 
+/* The newest Kafka timestamp of a batch. */
+static int64_t newest_ts(const batch *b)
+{
+    int64_t t = -1;
+
+    for (size_t i = 0; i < b->n; i++)
+        if (b->recs[i].kafka_ms > t)
+            t = b->recs[i].kafka_ms;
+    return t;
+}
+
 static void on_done(consumer *c, upload_job *j)
 {
     int32_t id = j->b->partition;
@@ -264,6 +295,11 @@ static void on_done(consumer *c, upload_job *j)
         p->orphan = NULL;
     } else if (p && p->inflight == j) {
         p->inflight = NULL;
+        if (j->result == UPLOAD_STORED && p->assigned) {
+            int64_t t = newest_ts(j->b);
+            if (t > p->newest_ts)
+                p->newest_ts = t;
+        }
         /* With a batch ready, its plan commit also moves the offset past
          * this one; otherwise commit this one on its own. */
         if (j->result == UPLOAD_STORED && p->assigned && p->ready == NULL)
@@ -419,6 +455,9 @@ static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
         p->paused = 0;
         p->committed = err ? -1 : tp->offset;
         p->plan_end = err || tp->offset < 0 ? -1 : plan_of(tp);
+        p->newest_ts = err || tp->offset < 0
+                           ? -1
+                           : hours_meta_ts(tp->metadata, tp->metadata_size);
         if (p->plan_end >= 0)
             log_info("consumer",
                      "partition %d: re-making batch [%lld, %lld] "
@@ -487,6 +526,34 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
     return conf;
 }
 
+/* Manifests name objects as s3://bucket/key (or file:///dir/key for the
+ * local store), what loaders such as Redshift's COPY read. */
+static int start_hours(consumer *c, store *st)
+{
+    const uploader_config *cfg = c->cfg;
+    char *dir = NULL;
+    hours_opts o;
+
+    if (strcmp(cfg->uploader.store, "s3") == 0) {
+        snprintf(c->url_base, sizeof(c->url_base), "s3://%s/", cfg->s3.bucket);
+    } else {
+        dir = realpath(cfg->uploader.local_dir, NULL);
+        snprintf(c->url_base, sizeof(c->url_base), "file://%s/",
+                 dir ? dir : cfg->uploader.local_dir);
+        free(dir);
+    }
+    o = (hours_opts){c->rk,
+                     st,
+                     cfg->kafka.topic,
+                     cfg->s3.prefix,
+                     c->url_base,
+                     cfg->uploader.hour_lateness_ms,
+                     cfg->uploader.hour_check_ms,
+                     &c->hstats};
+    c->hours = hours_start(&o);
+    return c->hours ? 0 : -1;
+}
+
 consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
                        upload_stats *stats, char *errbuf, size_t errlen)
 {
@@ -518,6 +585,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     c->uctx.dlq = dq;
     c->uctx.check_records = dq != NULL;
     c->uctx.write_index = cfg->uploader.index;
+    c->uctx.hour_entries = cfg->uploader.hour_markers;
     c->uctx.line_metadata = cfg->uploader.line_metadata;
     c->uctx.time_field = cfg->uploader.time_field;
     c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
@@ -565,6 +633,10 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
         goto fail;
     }
     c->wm.started = 1;
+    if (cfg->uploader.hour_markers && start_hours(c, st) != 0) {
+        snprintf(errbuf, errlen, "cannot start the hour marker thread");
+        goto fail;
+    }
     return c;
 fail:
     if (conf)
@@ -855,6 +927,8 @@ int consumer_run(consumer *c)
                  "%d upload(s) abandoned; their records will be read again",
                  abandoned);
     wm_stop(&c->wm);
+    hours_stop(c->hours);
+    c->hours = NULL;
     rd_kafka_consumer_close(c->rk);
     /* Abandoned workers stop at their next retry; a PUT on the wire ends
      * within s3.request_timeout_ms. */
@@ -873,6 +947,12 @@ void consumer_get_status(consumer *c, consumer_status *out)
     out->paused = atomic_load(&c->paused);
     out->queued = c->pool ? pool_queued(c->pool) : 0;
     out->busy = c->pool ? pool_busy(c->pool) : 0;
+    out->hours_on = c->cfg->uploader.hour_markers;
+    out->complete_through_ms = atomic_load(&c->hstats.complete_through_ms);
+    out->markers = atomic_load(&c->hstats.markers);
+    out->late_records = atomic_load(&c->hstats.late_records);
+    out->late_objects = atomic_load(&c->hstats.late_objects);
+    out->hour_failures = atomic_load(&c->hstats.failures);
 }
 
 int consumer_get_lag(consumer *c, consumer_lag *out, int max)
@@ -892,6 +972,7 @@ void consumer_free(consumer *c)
     if (c == NULL)
         return;
     wm_stop(&c->wm);
+    hours_stop(c->hours);
     if (c->pool) {
         upload_job *j;
         pool_stop(c->pool);

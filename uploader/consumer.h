@@ -30,6 +30,13 @@ typedef struct consumer_status {
     int paused;
     int queued;
     int busy;
+    /* Hour markers (hours.h). */
+    int hours_on;
+    long long complete_through_ms;
+    unsigned long long markers;
+    unsigned long long late_records;
+    unsigned long long late_objects;
+    unsigned long long hour_failures;
 } consumer_status;
 
 void consumer_get_status(consumer *c, consumer_status *out);

@@ -139,6 +139,27 @@ static void credentials(prom_out *o, creds_provider *cp)
                  "Attempts to obtain credentials that failed.", s.failures);
 }
 
+static void hour_markers(prom_out *o, const consumer_status *s)
+{
+    prom_gauge(o, "millrace_uploader_hours_complete_through_seconds",
+               "End of the newest hour of the topic that no record can "
+               "still reach (its _SUCCESS is written once it has objects); "
+               "0 until known.",
+               s->complete_through_ms / 1000);
+    prom_counter(o, "millrace_uploader_hour_markers_total",
+                 "_SUCCESS manifests this replica wrote.", s->markers);
+    prom_counter(o, "millrace_uploader_late_records_total",
+                 "Records stored after their hour's _SUCCESS was written: "
+                 "in the hour's folder, not in its manifest.",
+                 s->late_records);
+    prom_counter(o, "millrace_uploader_late_objects_total",
+                 "Objects holding late records.", s->late_objects);
+    prom_counter(o, "millrace_uploader_hour_check_failures_total",
+                 "Looks for complete hours that could not finish (Kafka or "
+                 "the store failed); the next one tries again.",
+                 s->hour_failures);
+}
+
 static void render(prom_out *o, health *h, const consumer_status *s,
                    const consumer_lag *lag, int nlag, const prom_process *proc)
 {
@@ -180,6 +201,8 @@ static void render(prom_out *o, health *h, const consumer_status *s,
                    atomic_load(&st->latency_count),
                    (double)atomic_load(&st->latency_sum_us) / 1e6);
     credentials(o, h->creds);
+    if (s->hours_on)
+        hour_markers(o, s);
     prom_family(o, lag_name, "gauge",
                 "Records of an assigned partition not yet committed: its "
                 "end offset (asked of the broker, paused partitions too) "

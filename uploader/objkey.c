@@ -44,6 +44,19 @@ static const char *trim_prefix(const char *prefix, size_t *plen)
     return n ? prefix : "";
 }
 
+int objkey_join(char *out, size_t outlen, const char *prefix, const char *rest)
+{
+    size_t plen;
+    int n;
+
+    prefix = trim_prefix(prefix, &plen);
+    n = snprintf(out, outlen, "%.*s%s%s", (int)plen, prefix, plen ? "/" : "",
+                 rest);
+    if (n < 0 || (size_t)n >= outlen)
+        return -1;
+    return n;
+}
+
 int objkey_index(char *out, size_t outlen, const char *prefix,
                  const char *topic, int32_t partition, int64_t first,
                  int64_t last)

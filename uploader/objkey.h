@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* {prefix/}{topic}/dt=YYYY-MM-DD/hour=HH/{topic}+{partition}+{offset:020}{ext}
+/* {prefix/}{topic}/dt=YYYY-MM-DD/hour=HH/{topic}-{partition}-{offset:020}{ext}
  * with the date and hour of ts_ms in UTC. An empty prefix adds nothing;
  * slashes around the prefix are not doubled. Returns the length, or -1 if
  * out is too small. */
@@ -22,6 +22,10 @@ int objkey_format(char *out, size_t outlen, const char *prefix,
 int objkey_index(char *out, size_t outlen, const char *prefix,
                  const char *topic, int32_t partition, int64_t first,
                  int64_t last);
+
+/* {prefix/}{rest}: rest under the prefix, slashes not doubled. Returns the
+ * length, or -1 if out is too small. */
+int objkey_join(char *out, size_t outlen, const char *prefix, const char *rest);
 
 /* Parses an index key (or its last component) back into first and last.
  * Returns 0, or -1 if it is not an index entry. */

@@ -19,6 +19,7 @@
 
 #include "jsoncheck.h"
 #include "log.h"
+#include "hours.h"
 #include "objkey.h"
 
 const double upload_latency_bounds[UPLOAD_LATENCY_BUCKETS] = {
@@ -564,6 +565,24 @@ static int store_object_of(upload_job *j, upload_ctx *c,
     return rc;
 }
 
+/* The object's hour entry (hours.h): an empty object whose key says
+ * everything the hour's manifest needs. */
+static int store_entry(upload_job *j, upload_ctx *c, const encoded_object *o)
+{
+    char key[1024];
+    store_object obj = {key, "", 0, "application/octet-stream", NULL};
+
+    if (hours_entry_key(key, sizeof(key), c->prefix, c->topic, j->b->partition,
+                        o->first_offset, o->hour_ms, encode_ext(c->format),
+                        (unsigned long long)o->records,
+                        (unsigned long long)o->len) < 0) {
+        log_error("upload", "hour entry key too long for partition %d",
+                  (int)j->b->partition);
+        return OP_ABANDONED;
+    }
+    return with_retries(j, c, key, op_put, &obj);
+}
+
 static int store_one(upload_job *j, upload_ctx *c, const unsigned char *skip,
                      const encoded_object *o)
 {
@@ -581,6 +600,10 @@ static int store_one(upload_job *j, upload_ctx *c, const unsigned char *skip,
         return object_to_dlq(j, c, skip, o);
     if (rc != OP_STORED)
         return rc;
+    /* Before the batch commits, or its hour could be marked without it;
+     * failing, the batch is done again (same bytes, same keys). */
+    if (c->hour_entries && (rc = store_entry(j, c, o)) != OP_STORED)
+        return rc == OP_GAVE_UP ? OP_ABANDONED : rc;
     j->objects_written++;
     atomic_fetch_add(&c->stats->objects, 1);
     atomic_fetch_add(&c->stats->bytes, o->len);

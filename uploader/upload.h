@@ -60,6 +60,8 @@ typedef struct upload_ctx {
     int max_transient;
     /* Write the batch's index entry once its objects are stored. */
     int write_index;
+    /* Write each stored object's hour entry (hours.h). */
+    int hour_entries;
     /* Objects above multipart_threshold go up in part_size parts, run on
      * pool (NULL: no multipart). */
     size_t multipart_threshold;
