@@ -48,8 +48,8 @@ int hours_entry_key(char *out, size_t outlen, const char *prefix,
     char data[KEY_MAX], rest[KEY_MAX + 64];
     int n;
 
-    if (objkey_format(data, sizeof(data), "", topic, partition, first,
-                      hour_ms, ext) < 0)
+    if (objkey_format(data, sizeof(data), "", topic, partition, first, hour_ms,
+                      ext) < 0)
         return -1;
     n = snprintf(rest, sizeof(rest), ENTRIES_DIR "%s.%llu.%llu" ENTRY_SUFFIX,
                  data, records, bytes);
@@ -114,9 +114,8 @@ static int parse_name(const char *name, const char *topic, hours_entry *e,
     const char *end = name + n - strlen(ENTRY_SUFFIX), *at;
     long long v;
 
-    if (n <= strlen(ENTRY_SUFFIX) + tl + 1 ||
-        strcmp(end, ENTRY_SUFFIX) != 0 || strncmp(name, topic, tl) != 0 ||
-        name[tl] != '-')
+    if (n <= strlen(ENTRY_SUFFIX) + tl + 1 || strcmp(end, ENTRY_SUFFIX) != 0 ||
+        strncmp(name, topic, tl) != 0 || name[tl] != '-')
         return -1;
     if ((v = digits_before(name, end, &at)) < 0 || at[-1] != '.')
         return -1;
@@ -159,8 +158,7 @@ int hours_parse_entry(const char *key, const char *prefix, const char *topic,
         return -1;
     if (sscanf(key + fl, "dt=%4d-%2d-%2d/hour=%2d/%n", &y, &mo, &d, &h,
                &used) != 4 ||
-        used != 22 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
-        h > 23)
+        used != 22 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23)
         return -1;
     name = key + fl + used;
     if (strchr(name, '/') || parse_name(name, topic, e, &x, &xl) != 0 ||
@@ -176,11 +174,10 @@ int hours_parse_entry(const char *key, const char *prefix, const char *topic,
     e->hour_ms = (int64_t)timegm(&tm) * 1000;
     /* The entry must be exactly the one its object would have. */
     if (hours_entry_key(folder, sizeof(folder), prefix, topic, e->partition,
-                        e->first, e->hour_ms, ext, e->records,
-                        e->bytes) < 0 ||
+                        e->first, e->hour_ms, ext, e->records, e->bytes) < 0 ||
         strcmp(folder, key) != 0 ||
-        objkey_format(data, sizeof(data), prefix, topic, e->partition,
-                      e->first, e->hour_ms, ext) < 0)
+        objkey_format(data, sizeof(data), prefix, topic, e->partition, e->first,
+                      e->hour_ms, ext) < 0)
         return -1;
     e->entry_key = strdup(key);
     e->data_key = strdup(data);
@@ -195,9 +192,8 @@ int64_t hours_partition_mark(int64_t committed, int64_t low, int64_t high,
                              int64_t newest_ts, int64_t look_ms,
                              int64_t lateness_ms)
 {
-    int64_t known = newest_ts >= 0 && committed >= 0
-                        ? newest_ts - lateness_ms
-                        : HOURS_NO_MARK;
+    int64_t known = newest_ts >= 0 && committed >= 0 ? newest_ts - lateness_ms
+                                                     : HOURS_NO_MARK;
     int caught_up = high >= 0 && (committed >= 0 ? committed >= high
                                                  : low >= 0 && low >= high);
 
@@ -285,8 +281,8 @@ static void text_add(text *t, const char *fmt, ...)
 static void text_url(text *t, const char *base, const char *key)
 {
     for (int part = 0; part < 2; part++)
-        for (const unsigned char *s = (const unsigned char *)(part ? key
-                                                                   : base);
+        for (const unsigned char *s =
+                 (const unsigned char *)(part ? key : base);
              *s; s++) {
             if (*s == '"' || *s == '\\')
                 text_add(t, "\\%c", *s);
@@ -448,9 +444,8 @@ static int look_at(hours *h, look *lk, char *why, size_t whylen)
                      (int)tp->partition, rd_kafka_err2str(tp->err));
             goto done;
         }
-        err = rd_kafka_query_watermark_offsets(h->o.rk, h->o.topic,
-                                               tp->partition, &lo, &hi,
-                                               KAFKA_TIMEOUT_MS);
+        err = rd_kafka_query_watermark_offsets(
+            h->o.rk, h->o.topic, tp->partition, &lo, &hi, KAFKA_TIMEOUT_MS);
         if (err) {
             snprintf(why, whylen, "end offsets of partition %d: %s",
                      (int)tp->partition, rd_kafka_err2str(err));
@@ -459,14 +454,14 @@ static int look_at(hours *h, look *lk, char *why, size_t whylen)
         c = tp->offset >= 0 ? tp->offset : -1;
         lk->committed[tp->partition] = c;
         mark = hours_partition_mark(
-            c, lo, hi, hours_meta_ts(tp->metadata, tp->metadata_size),
-            look_ms, h->o.lateness_ms);
+            c, lo, hi, hours_meta_ts(tp->metadata, tp->metadata_size), look_ms,
+            h->o.lateness_ms);
         if (mark < lowest)
             lowest = mark;
     }
     mark_owned(h, lk);
-    lk->through = lowest == HOURS_NO_MARK ? HOURS_NO_MARK
-                                          : objkey_hour_start(lowest);
+    lk->through =
+        lowest == HOURS_NO_MARK ? HOURS_NO_MARK : objkey_hour_start(lowest);
     rc = 0;
 done:
     if (l)
@@ -489,9 +484,8 @@ static int gather_one(const char *key, size_t size, void *arg)
     }
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 256;
-        hours_entry *ne = g->n >= PASS_ENTRIES_MAX
-                              ? NULL
-                              : realloc(g->e, cap * sizeof(*ne));
+        hours_entry *ne =
+            g->n >= PASS_ENTRIES_MAX ? NULL : realloc(g->e, cap * sizeof(*ne));
         if (ne == NULL) {
             hours_entry_clear(&e);
             g->cut = 1;
@@ -618,8 +612,8 @@ static int pass(hours *h)
     }
     atomic_store(&h->o.stats->complete_through_ms, lk.through);
     g.through = lk.through;
-    if (hours_entries_folder(folder, sizeof(folder), h->o.prefix,
-                             h->o.topic) < 0 ||
+    if (hours_entries_folder(folder, sizeof(folder), h->o.prefix, h->o.topic) <
+            0 ||
         h->o.st->list(h->o.st, folder, NULL, gather_one, &g, why,
                       sizeof(why)) != STORE_OK)
         goto done;

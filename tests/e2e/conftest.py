@@ -178,13 +178,15 @@ class Stack:
     # --- reading back -------------------------------------------------
     def objects(self, index=False):
         """{key: bytes} of every data object under this test's prefix (with
-        index=True: of the batch index entries under _millrace/ instead)."""
+        index=True: of the batch index entries under _millrace/ instead);
+        hour markers (_SUCCESS) are not data."""
         s3 = s3_client(endpoint=getattr(self, "s3_endpoint", None))
         out = {}
         for page in s3.get_paginator("list_objects_v2").paginate(
                 Bucket=BUCKET, Prefix=self.prefix + "/"):
             for o in page.get("Contents", []):
-                if ("/_millrace/" in o["Key"]) != index:
+                if ("/_millrace/" in o["Key"]) != index or \
+                        o["Key"].endswith("/_SUCCESS"):
                     continue
                 out[o["Key"]] = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
         return out

@@ -48,8 +48,8 @@ static void hours_entry_key_exact_and_back(void)
     hours_entry_clear(&e);
 
     /* No prefix, no compression, the largest numbers. */
-    ASSERT(hours_entry_key(key, sizeof(key), "", "t", 2147483647, INT64_MAX,
-                           t, ".ndjson", 999999999999ULL, 0) > 0);
+    ASSERT(hours_entry_key(key, sizeof(key), "", "t", 2147483647, INT64_MAX, t,
+                           ".ndjson", 999999999999ULL, 0) > 0);
     ASSERT_EQ(hours_parse_entry(key, "", "t", &e), 0);
     ASSERT_EQ(e.partition, 2147483647);
     ASSERT_EQ(e.first, INT64_MAX);
