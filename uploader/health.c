@@ -141,7 +141,7 @@ static void credentials(prom_out *o, creds_provider *cp)
 
 static void hour_markers(prom_out *o, const consumer_status *s)
 {
-    prom_gauge(o, "millrace_uploader_hours_complete_through_seconds",
+    prom_gauge(o, "millrace_uploader_complete_through_timestamp_seconds",
                "End of the newest hour of the topic that no record can "
                "still reach (its _SUCCESS is written once it has objects); "
                "0 until known.",

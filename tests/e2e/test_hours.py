@@ -168,7 +168,7 @@ def test_markers_exact_with_replicas_through_kill_and_rebalance():
         assert sum_metric(live, "millrace_uploader_late_records_total") == 0
         for u in live:  # each replica's gauge follows its own next look
             wait_until(lambda: u.metrics()[
-                "millrace_uploader_hours_complete_through_seconds"] * 1000
+                "millrace_uploader_complete_through_timestamp_seconds"] * 1000
                 >= hours[-1] + HOUR, 10, "complete_through", interval=0.3)
             assert u.metrics()["millrace_uploader_hour_check_failures_total"] == 0
         # Written once: more passes by new and old replicas change nothing.
@@ -241,7 +241,7 @@ def test_late_events_by_event_time_written_counted_not_in_manifest():
         wait_until(lambda: nmarker in markers(stack), 60, "the next hour's marker",
                    interval=0.3)
         check_manifest(stack, hour + HOUR, [e["id"] for _, _, e in nxt])
-        assert up.metrics()["millrace_uploader_hours_complete_through_seconds"] \
+        assert up.metrics()["millrace_uploader_complete_through_timestamp_seconds"] \
             * 1000 >= hour + 2 * HOUR
         wait_until(stack.fully_committed, 30, "committed")
 

@@ -111,7 +111,7 @@ def test_build_info_and_process_metrics(live, daemon):
 def test_alert_rules_pass_promtool_check_rules(promtool):
     r = run([promtool, "check", "rules", ALERTS])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 7 rules found" in r.stdout, r.stdout
+    assert "SUCCESS: 8 rules found" in r.stdout, r.stdout
 
 
 def test_alert_rules_unit_tests(promtool):
@@ -153,7 +153,7 @@ def test_alerts_name_only_metrics_and_labels_the_daemons_expose(live):
                 exposed.setdefault(m.group(1), set()).update(
                     re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(3) or ""))
     rules = yaml.safe_load(open(ALERTS))["groups"][0]["rules"]
-    assert len(rules) == 7
+    assert len(rules) == 8
     # labels Prometheus adds to every scraped series
     scrape = {"job", "instance"}
     for rule in rules:

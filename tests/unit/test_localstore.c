@@ -598,12 +598,50 @@ static void list_concurrent_with_puts(void)
     rm_tree(root);
 }
 
-TEST_MAIN(T(put_writes_object_under_root), T(put_creates_nested_directories),
-          T(put_overwrites_existing_object), T(put_empty_object),
-          T(put_rejects_bad_keys), T(put_file_in_the_way_is_permanent),
-          T(new_creates_missing_root), T(new_rejects_file_as_root),
-          T(destroy_accepts_null), T(put_concurrent_writers),
-          T(list_sorts_keys_bytewise_with_sizes),
+/* get reads an object back whole (absent: OK with NULL; too large:
+ * permanent); del removes it, and an absent key is no error. */
+static void get_and_del(void)
+{
+    char root[512];
+    char err[256] = "";
+    store *st;
+    char *data = (char *)"x";
+    size_t len = 9;
+
+    make_root(root, sizeof(root));
+    st = localstore_new(root, err, sizeof(err));
+    ASSERT(st != NULL);
+    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+              STORE_OK);
+    ASSERT(data == NULL);
+    ASSERT_EQ(len, 0);
+    ASSERT_EQ(put(st, "a/b.json", "{\"x\":1}\n", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+              STORE_OK);
+    ASSERT_STR_EQ(data, "{\"x\":1}\n");
+    ASSERT_EQ(len, 8);
+    free(data);
+    ASSERT_EQ(st->get(st, "a/b.json", 7, &data, &len, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT(data == NULL);
+    ASSERT_EQ(st->get(st, "../etc/passwd", 100, &data, &len, err, sizeof(err)),
+              STORE_PERMANENT);
+    ASSERT_EQ(st->del(st, "a/b.json", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+              STORE_OK);
+    ASSERT(data == NULL);
+    ASSERT_EQ(st->del(st, "a/b.json", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(st->del(st, "a/../b", err, sizeof(err)), STORE_PERMANENT);
+    store_destroy(st);
+    rm_tree(root);
+}
+
+TEST_MAIN(T(get_and_del), T(put_writes_object_under_root),
+          T(put_creates_nested_directories), T(put_overwrites_existing_object),
+          T(put_empty_object), T(put_rejects_bad_keys),
+          T(put_file_in_the_way_is_permanent), T(new_creates_missing_root),
+          T(new_rejects_file_as_root), T(destroy_accepts_null),
+          T(put_concurrent_writers), T(list_sorts_keys_bytewise_with_sizes),
           T(list_prefix_within_a_segment), T(list_begins_after_start_after),
           T(list_stops_when_fn_asks), T(list_skips_temp_files_and_links),
           T(list_missing_or_bad_prefix_is_empty), T(list_concurrent_with_puts))
