@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kafkasec.h"
 #include "log.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -16,7 +17,10 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 
     if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) !=
         RD_KAFKA_CONF_OK) {
-        snprintf(errbuf, errlen, "kafka property %s=%s: %s", name, value, why);
+        /* librdkafka's reason quotes no value; ours must not either when
+         * it is a credential. */
+        snprintf(errbuf, errlen, "kafka property %s=%s: %s", name,
+                 kafkasec_sensitive(name) ? "********" : value, why);
         return -1;
     }
     return 0;
@@ -38,14 +42,17 @@ int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
 {
     const char *cur = properties;
     char item[1024];
+    int i = 0;
 
     while (cfg_list_next(&cur, item, sizeof(item))) {
         char *eq = strchr(item, '=');
+        i++;
         if (item[0] == '\0')
             continue;
         if (eq == NULL) {
+            /* Not quoted: it may be a mistyped "sasl.password: ..." */
             snprintf(errbuf, errlen,
-                     "kafka property \"%s\": expected name=value", item);
+                     "kafka.properties item %d: expected name=value", i);
             return -1;
         }
         *eq = '\0';
@@ -101,8 +108,11 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    kafkasec_redact_secrets(ks);
     if (kafka_conf_set(conf, "bootstrap.servers", ks->brokers, errbuf, errlen) <
         0)
+        goto fail;
+    if (kafkasec_apply(conf, ks, errbuf, errlen) < 0)
         goto fail;
     return conf;
 fail:

@@ -11,8 +11,10 @@
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                    char *errbuf, size_t errlen);
 
-/* A new conf with bootstrap.servers and our log callback. Returns NULL and
- * fills errbuf on failure. The caller owns the conf until it hands it to
+/* A new conf with bootstrap.servers, the connection's security
+ * (kafkasec_apply: TLS, SASL) and our log callback; the settings' secrets
+ * are registered with the log's redaction. Returns NULL and fills errbuf
+ * on failure. The caller owns the conf until it hands it to
  * rd_kafka_new(). */
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
                                 size_t errlen);
