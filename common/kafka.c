@@ -9,6 +9,7 @@
 
 #include "kafkasec.h"
 #include "log.h"
+#include "mskiam.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                    char *errbuf, size_t errlen)
@@ -100,6 +101,24 @@ int kafka_properties_guard(const char *properties, const kafka_guard *guards,
 done:
     rd_kafka_conf_destroy(conf);
     return bad;
+}
+
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
+                      size_t errlen)
+{
+    char mech[32];
+    size_t n = sizeof(mech);
+    int oauth = rd_kafka_conf_get(conf, "sasl.mechanisms", mech, &n) ==
+                    RD_KAFKA_CONF_OK &&
+                strcmp(mech, "OAUTHBEARER") == 0;
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errbuf, errlen);
+    char why[256];
+
+    /* An OAUTHBEARER set up by operators' properties alone (OIDC) has no
+     * SASL queue of ours: nothing to start then. */
+    if (rk && oauth && mskiam_client_started(rk, why, sizeof(why)) != 0)
+        log_debug("kafka", "%s", why);
+    return rk;
 }
 
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,

@@ -19,6 +19,13 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
                                 size_t errlen);
 
+/* rd_kafka_new(), and for AWS_MSK_IAM the token refreshes started on
+ * librdkafka's background thread (mskiam_client_started), so that a client
+ * signs in before it is first polled. conf is owned by the client on
+ * success, still the caller's on failure (NULL returned). */
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
+                      size_t errlen);
+
 /* Apply the pass-through properties; daemons call this after setting their
  * own defaults, so operators can override any of them. */
 int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,

@@ -12,6 +12,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "mskiam.h"
 
 static int is(const char *v, const char *want)
 {
@@ -180,9 +181,8 @@ static void check_tls(const kafka_settings *ks, cfg_errors *errs)
                       "kafka.ssl_certificate_file and kafka.ssl_key_file go "
                       "together (mutual TLS): set both or neither");
     if (set(ks->ssl_key_password) && !key)
-        cfg_error_add(errs,
-                      "kafka.ssl_key_password is set without "
-                      "kafka.ssl_key_file");
+        cfg_error_add(errs, "kafka.ssl_key_password is set without "
+                            "kafka.ssl_key_file");
     check_files(ks, errs);
 }
 
@@ -235,6 +235,15 @@ int kafkasec_validate(const kafka_settings *ks, cfg_errors *errs)
     if (!is_msk_iam(ks) && set(ks->aws_region))
         cfg_error_add(errs, "kafka.aws_region is set but kafka.sasl_mechanism "
                             "is not AWS_MSK_IAM");
+    if (is_msk_iam(ks) && uses_sasl(ks)) {
+        char region[64];
+        if (mskiam_region(ks->aws_region, ks->brokers, NULL, region,
+                          sizeof(region)) == NULL)
+            cfg_error_add(errs,
+                          "kafka.sasl_mechanism AWS_MSK_IAM: the cluster's "
+                          "region is unknown: set kafka.aws_region (or "
+                          "AWS_REGION)");
+    }
     return (int)(errs->n - before);
 }
 
@@ -257,8 +266,8 @@ static int set_if(rd_kafka_conf_t *conf, const char *name, const char *v,
 int kafkasec_apply(rd_kafka_conf_t *conf, const kafka_settings *ks,
                    char *errbuf, size_t errlen)
 {
-    if (kafka_conf_set(conf, "security.protocol", ks->security_protocol,
-                       errbuf, errlen))
+    if (kafka_conf_set(conf, "security.protocol", ks->security_protocol, errbuf,
+                       errlen))
         return -1;
     if (uses_tls(ks) &&
         (set_if(conf, "ssl.ca.location", ks->ssl_ca_file, errbuf, errlen) ||
@@ -271,8 +280,14 @@ int kafkasec_apply(rd_kafka_conf_t *conf, const kafka_settings *ks,
     if (!uses_sasl(ks) || !set(ks->sasl_mechanism))
         return 0;
     if (is_msk_iam(ks)) {
-        errbuf_set(errbuf, errlen, "AWS_MSK_IAM: not built in");
-        return -1;
+        char region[64];
+        if (mskiam_region(ks->aws_region, ks->brokers, NULL, region,
+                          sizeof(region)) == NULL) {
+            errbuf_set(errbuf, errlen,
+                       "AWS_MSK_IAM: no region (set kafka.aws_region)");
+            return -1;
+        }
+        return mskiam_conf_apply(conf, region, errbuf, errlen);
     }
     if (kafka_conf_set(conf, "sasl.mechanisms", ks->sasl_mechanism, errbuf,
                        errlen) ||

@@ -538,7 +538,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     conf = consumer_conf(cfg, c, errbuf, errlen);
     if (conf == NULL)
         goto fail;
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+    c->rk = kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (c->rk == NULL)
         goto fail;
     conf = NULL; /* owned by c->rk */

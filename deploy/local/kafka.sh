@@ -25,7 +25,7 @@
 # KAFKA_SECURE_PORT (default 0: none): four more listeners on loopback for the secured
 # connection tests (tests/e2e/test_kafka_security.py): SSL on that port (TLS, server
 # verified), MTLS on +1 (TLS, client certificate required), SASL_SSL on +2 and
-# SASL_PLAINTEXT on +3 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). They need
+# SASL_PLAINTEXT on +3 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER unsecured). They need
 # KAFKA_TLS_DIR holding ca.pem (the CA that signed the clients' certificates),
 # broker.pem and broker.key (the broker's certificate chain and its unencrypted
 # PKCS#8 key, read as PEM: ssl.keystore.type=PEM), and KAFKA_SASL_USERS,
@@ -202,9 +202,12 @@ write_secure_config() {
     echo "ssl.truststore.type=PEM"
     echo "ssl.truststore.location=$d/ca.pem"
     echo "listener.name.mtls.ssl.client.auth=required"
-    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    # OAUTHBEARER with Kafka's unsecured validator: it takes only unsigned JWTs, so an
+    # MSK IAM token reaches it and is refused (the tests check the exchange happens).
+    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
     for l in sasl_ssl sasl_plaintext; do
         echo "listener.name.$l.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;"
+        echo "listener.name.$l.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
         for m in scram-sha-256 scram-sha-512; do
             echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         done

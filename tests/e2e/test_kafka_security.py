@@ -280,3 +280,47 @@ def test_config_errors_are_clear_and_quote_no_secret(broker):
                        text=True, timeout=60)
     assert r.returncode != 0 and "my.password=********" in r.stderr, r.stderr
     assert_no_leak("uploader start", r.stdout + r.stderr)
+
+
+def msk_env(b, **extra):
+    """AWS_MSK_IAM against the broker's SASL_SSL listener (OAUTHBEARER with
+    Kafka's unsecured validator: it receives the token and refuses it)."""
+    return {"KAFKA_BROKERS": f"127.0.0.1:{b['sasl_ssl']}", "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+            "KAFKA_SSL_CA_FILE": str(b["dir"] / "ca.pem"), "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM",
+            "MILLRACE_KAFKA_AWS_REGION": "eu-west-1", "LOG_LEVEL": "debug",
+            # nothing of the machine's: no profile, no instance metadata
+            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true", **extra}
+
+
+def test_msk_iam_signs_in_with_the_credential_chain(broker):
+    """With keys, each client hands the broker a token (which this broker,
+    not MSK, refuses); without any, a clear error and retries. Both: /readyz
+    503, and the secret key nowhere."""
+    secret = f"msk-secret-{TAG}-Pw8yHs3L"
+    stack = Stack()
+    try:
+        r = check_config("ingest-api", msk_env(broker))
+        assert r.returncode == 0, r.stdout + r.stderr
+        with_keys = stack.ingest(**msk_env(broker, AWS_ACCESS_KEY_ID="AKIDMILLRACETEST",
+                                           AWS_SECRET_ACCESS_KEY=secret)).start()
+        up = stack.uploader(MILLRACE_UPLOADER_SHUTDOWN_TIMEOUT_MS=500,
+                            **msk_env(broker, AWS_SECRET_ACCESS_KEY=secret,
+                                      AWS_ACCESS_KEY_ID="AKIDMILLRACETEST"))
+        up.start()
+        without = stack.ingest(**msk_env(broker)).start()
+        for d in (with_keys, up, without):
+            wait_until(lambda: requests.get(d.url + "/readyz", timeout=5).status_code == 503,
+                       30, f"{d.name} /readyz 503")
+        for d in (with_keys, up):
+            wait_until(lambda: "MSK IAM token for region eu-west-1 signed by access key "
+                       "AKIDMILLRACETEST" in daemon_outputs(d), 30, f"{d.name}: a token")
+            wait_until(lambda: "SASL authentication error" in daemon_outputs(d), 30,
+                       f"{d.name}: the broker's refusal")
+        wait_until(lambda: "no MSK IAM token: no credentials" in daemon_outputs(without), 30,
+                   "the credential chain's failure")
+        for d in stack.daemons:
+            assert d.stop() == 0
+            assert secret not in daemon_outputs(d)
+    finally:
+        stack.close()
