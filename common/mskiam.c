@@ -52,9 +52,8 @@ static void append_encoded(char *buf, size_t len, size_t *n, const char *s)
 /* The signed URL in the reference signer's order: the signed parameters as
  * botocore adds them (the token after SignedHeaders), the signature, then
  * the unsigned User-Agent. */
-static char *layout(const char *host, const char *region,
-                    const sigv4_creds *c, const sigv4_result *r,
-                    const char *user_agent)
+static char *layout(const char *host, const char *region, const sigv4_creds *c,
+                    const sigv4_result *r, const char *user_agent)
 {
     size_t len = 4096 + strlen(c->session_token ? c->session_token : "") * 3;
     char *url = malloc(len);
@@ -271,8 +270,8 @@ static void refresh_cb(rd_kafka_t *rk, const char *oauthbearer_config,
     (void)opaque;
     if (c == NULL) {
         creds_provider_why(signer_creds, why, sizeof(why));
-        log_error("mskiam",
-                  "no MSK IAM token: %s; librdkafka asks again soon", why);
+        log_error("mskiam", "no MSK IAM token: %s; librdkafka asks again soon",
+                  why);
         rd_kafka_oauthbearer_set_token_failure(rk, why);
         return;
     }

@@ -30,9 +30,9 @@ static void mskiam_token_is_base64url_of_the_presigned_url(void)
     const struct mskiam_vector *v = &mskiam_vectors[1];
     char err[256];
     char *url = NULL;
-    char *tok = mskiam_token(v->region, v->access_key, v->secret_key,
-                             v->session_token, "millrace/test", (time_t)v->now,
-                             &url, err, sizeof(err));
+    char *tok =
+        mskiam_token(v->region, v->access_key, v->secret_key, v->session_token,
+                     "millrace/test", (time_t)v->now, &url, err, sizeof(err));
 
     ASSERT(tok != NULL && url != NULL);
     ASSERT(strchr(tok, '=') == NULL && strchr(tok, '+') == NULL &&
@@ -90,9 +90,9 @@ static void mskiam_region_from_setting_brokers_or_environment(void)
         "b-2.prod.ab12cd.c2.kafka.eu-central-1.amazonaws.com:9098",
         r, sizeof(r)));
     ASSERT_STR_EQ(r, "eu-central-1");
-    ASSERT(mskiam_region_of_brokers(
-        "10.0.0.1:9098,boot-x.c1.kafka-serverless.us-west-2.amazonaws.com:9098",
-        r, sizeof(r)) == 0);
+    ASSERT(mskiam_region_of_brokers("10.0.0.1:9098,boot-x.c1.kafka-serverless."
+                                    "us-west-2.amazonaws.com:9098",
+                                    r, sizeof(r)) == 0);
     ASSERT(!mskiam_region_of_brokers("kafka.local:9092", r, sizeof(r)));
     ASSERT_STR_EQ(mskiam_region("us-west-2", "x.kafka.eu-west-1.amazonaws.com",
                                 no_env, r, sizeof(r)),
