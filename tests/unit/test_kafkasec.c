@@ -145,8 +145,7 @@ static void kafkasec_apply_sets_the_librdkafka_properties(void)
            RD_KAFKA_CONF_OK);
     ASSERT_STR_EQ(v, "SCRAM-SHA-256");
     n = sizeof(v);
-    ASSERT(rd_kafka_conf_get(conf, "sasl.username", v, &n) ==
-           RD_KAFKA_CONF_OK);
+    ASSERT(rd_kafka_conf_get(conf, "sasl.username", v, &n) == RD_KAFKA_CONF_OK);
     ASSERT_STR_EQ(v, "alice");
     rd_kafka_conf_destroy(conf);
 }
@@ -154,9 +153,9 @@ static void kafkasec_apply_sets_the_librdkafka_properties(void)
 static void kafkasec_credential_property_names(void)
 {
     static const char *const yes[] = {
-        "sasl.password", "ssl.key.password", "ssl.keystore.password",
-        "sasl.oauthbearer.client.secret", "ssl.key.pem",
-        "sasl.oauthbearer.config"};
+        "sasl.password",         "ssl.key.password",
+        "ssl.keystore.password", "sasl.oauthbearer.client.secret",
+        "ssl.key.pem",           "sasl.oauthbearer.config"};
     static const char *const no[] = {"sasl.username", "ssl.key.location",
                                      "bootstrap.servers", "acks"};
 
