@@ -592,11 +592,7 @@ int cfg_load(cfg_table *t, const char *path,
     return (int)(errs->n - before);
 }
 
-/* The length of the name of a list item "name=value" whose name says it
- * holds a credential (a pass-through librdkafka property: sasl.password,
- * ssl.key.password, sasl.oauthbearer.client.secret, ssl.key.pem), so that
- * its value is masked; else 0. */
-static size_t sensitive_item(const char *item)
+size_t cfg_sensitive_item(const char *item)
 {
     static const char *const words[] = {"password", "secret", "token", "pem",
                                         "oauthbearer.config"};
@@ -633,7 +629,7 @@ static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
             int first = 1;
             fputc('[', out);
             while (cfg_list_next(&cur, item, sizeof(item))) {
-                size_t masked = sensitive_item(item);
+                size_t masked = cfg_sensitive_item(item);
                 if (masked)
                     fprintf(out, "%s\"%.*s=********\"", first ? "" : ", ",
                             (int)masked, item);

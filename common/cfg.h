@@ -88,6 +88,12 @@ int cfg_unknown_env(const cfg_table *t, char *const *envp,
 /* Whether row i has the same value in a and b (two loads of one table). */
 int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i);
 
+/* The length of the name of a list item "name=value" whose name says it
+ * holds a credential (a pass-through librdkafka property: sasl.password,
+ * ssl.key.password, sasl.oauthbearer.client.secret, ssl.key.pem), so that
+ * its value is masked; else 0. */
+size_t cfg_sensitive_item(const char *item);
+
 /* Print "name = value  # source" for every row, secrets masked. */
 void cfg_print(const cfg_table *t, FILE *out);
 

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kafkasec.h"
 #include "log.h"
+#include "mskiam.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                    char *errbuf, size_t errlen)
@@ -16,7 +18,10 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 
     if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) !=
         RD_KAFKA_CONF_OK) {
-        snprintf(errbuf, errlen, "kafka property %s=%s: %s", name, value, why);
+        /* librdkafka's reason quotes no value; ours must not either when
+         * it is a credential. */
+        snprintf(errbuf, errlen, "kafka property %s=%s: %s", name,
+                 kafkasec_sensitive(name) ? "********" : value, why);
         return -1;
     }
     return 0;
@@ -38,14 +43,17 @@ int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
 {
     const char *cur = properties;
     char item[1024];
+    int i = 0;
 
     while (cfg_list_next(&cur, item, sizeof(item))) {
         char *eq = strchr(item, '=');
+        i++;
         if (item[0] == '\0')
             continue;
         if (eq == NULL) {
+            /* Not quoted: it may be a mistyped "sasl.password: ..." */
             snprintf(errbuf, errlen,
-                     "kafka property \"%s\": expected name=value", item);
+                     "kafka.properties item %d: expected name=value", i);
             return -1;
         }
         *eq = '\0';
@@ -95,14 +103,35 @@ done:
     return bad;
 }
 
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
+                      size_t errlen)
+{
+    char mech[32];
+    size_t n = sizeof(mech);
+    int oauth = rd_kafka_conf_get(conf, "sasl.mechanisms", mech, &n) ==
+                    RD_KAFKA_CONF_OK &&
+                strcmp(mech, "OAUTHBEARER") == 0;
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errbuf, errlen);
+    char why[256];
+
+    /* An OAUTHBEARER set up by operators' properties alone (OIDC) has no
+     * SASL queue of ours: nothing to start then. */
+    if (rk && oauth && mskiam_client_started(rk, why, sizeof(why)) != 0)
+        log_debug("kafka", "%s", why);
+    return rk;
+}
+
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
                                 size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    kafkasec_redact_secrets(ks);
     if (kafka_conf_set(conf, "bootstrap.servers", ks->brokers, errbuf, errlen) <
         0)
+        goto fail;
+    if (kafkasec_apply(conf, ks, errbuf, errlen) < 0)
         goto fail;
     return conf;
 fail:

@@ -11,11 +11,20 @@
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                    char *errbuf, size_t errlen);
 
-/* A new conf with bootstrap.servers and our log callback. Returns NULL and
- * fills errbuf on failure. The caller owns the conf until it hands it to
+/* A new conf with bootstrap.servers, the connection's security
+ * (kafkasec_apply: TLS, SASL) and our log callback; the settings' secrets
+ * are registered with the log's redaction. Returns NULL and fills errbuf
+ * on failure. The caller owns the conf until it hands it to
  * rd_kafka_new(). */
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
                                 size_t errlen);
+
+/* rd_kafka_new(), and for AWS_MSK_IAM the token refreshes started on
+ * librdkafka's background thread (mskiam_client_started), so that a client
+ * signs in before it is first polled. conf is owned by the client on
+ * success, still the caller's on failure (NULL returned). */
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
+                      size_t errlen);
 
 /* Apply the pass-through properties; daemons call this after setting their
  * own defaults, so operators can override any of them. */

@@ -4,9 +4,12 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 2048
@@ -183,6 +186,65 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
     return n;
 }
 
+/* Registered secrets: appended under a lock, read without one (a slot is
+ * published by the count after it is written, and never changes). */
+static char *redacted[LOG_REDACT_MAX];
+static atomic_size_t n_redacted;
+static pthread_mutex_t redact_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int log_redact_add(const char *secret)
+{
+    size_t n;
+    int rc = -1;
+
+    if (secret == NULL || strlen(secret) < LOG_REDACT_MIN)
+        return -1;
+    pthread_mutex_lock(&redact_mu);
+    n = atomic_load(&n_redacted);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(redacted[i], secret) == 0) {
+            rc = 0;
+            goto done;
+        }
+    if (n < LOG_REDACT_MAX) {
+        redacted[n] = strdup(secret);
+        if (redacted[n]) {
+            atomic_store(&n_redacted, n + 1);
+            rc = 0;
+        }
+    }
+done:
+    pthread_mutex_unlock(&redact_mu);
+    return rc;
+}
+
+#define REDACTED "********"
+
+void log_redact(char *s, size_t len)
+{
+    size_t n = atomic_load(&n_redacted);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t sl = strlen(redacted[i]);
+        char *p = s;
+        while ((p = strstr(p, redacted[i])) != NULL) {
+            size_t rest = strlen(p + sl) + 1;
+            size_t at = (size_t)(p - s);
+            size_t rl = sizeof(REDACTED) - 1;
+            if (at + rl + rest > len) /* no room: cut the line here */
+                rest = at + rl < len ? len - at - rl : 0;
+            if (at + rl >= len) {
+                p[0] = '\0';
+                break;
+            }
+            memmove(p + rl, p + sl, rest);
+            memcpy(p, REDACTED, rl);
+            s[len - 1] = '\0';
+            p += rl;
+        }
+    }
+}
+
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 {
     char msg[LOG_LINE_MAX];
@@ -197,6 +259,7 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    log_redact(msg, sizeof(msg));
     n = log_format_line(line, sizeof(line), (enum log_format)line_format, &tv,
                         lvl, module, msg);
     if (write(STDERR_FILENO, line, n) < 0)

@@ -33,6 +33,20 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
                        const struct timeval *tv, enum log_level lvl,
                        const char *module, const char *msg);
 
+/* Registers a secret (a Kafka password, a key passphrase) that no log line
+ * may hold: from now on each occurrence in a message is written as
+ * "********". Values shorter than LOG_REDACT_MIN are ignored (masking them
+ * would garble ordinary words), as are more than LOG_REDACT_MAX. Returns 0,
+ * or -1 when it was not registered. Safe while other threads log. */
+#define LOG_REDACT_MIN 4
+#define LOG_REDACT_MAX 32
+int log_redact_add(const char *secret);
+
+/* Replaces every registered secret in s (NUL-terminated, at most len
+ * bytes with the NUL) by "********", in place; pure but for the registry,
+ * exposed for tests. */
+void log_redact(char *s, size_t len);
+
 /* Writes a one-line reason into a caller's error buffer (librdkafka's
  * errstr convention); a NULL or empty buffer is ignored. */
 void errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)

@@ -11,6 +11,16 @@ typedef struct kafka_settings {
     char *brokers;    /* bootstrap.servers */
     char *topic;      /* the JobQueue topic */
     char *properties; /* librdkafka "name=value" pass-through, one per line */
+    /* The connection's security (kafkasec.h validates and applies them). */
+    char *security_protocol; /* plaintext|ssl|sasl_plaintext|sasl_ssl */
+    char *ssl_ca_file;
+    char *ssl_certificate_file;
+    char *ssl_key_file;
+    char *ssl_key_password; /* secret */
+    char *sasl_mechanism; /* ""|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|AWS_MSK_IAM */
+    char *sasl_username;
+    char *sasl_password; /* secret */
+    char *aws_region;    /* AWS_MSK_IAM: the cluster's region */
 } kafka_settings;
 
 typedef struct log_settings {
@@ -41,11 +51,114 @@ typedef struct log_settings {
          "KAFKA_TOPIC",                                                        \
          0,                                                                    \
          "The topic events are written to and read from."},                    \
+        {"kafka.properties",                                                   \
+         CFG_LIST,                                                             \
+         offsetof(T, K.properties),                                            \
+         NULL,                                                                 \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         NULL,                                                                 \
+         0,                                                                    \
+         "Extra librdkafka properties, each \"name=value\" (environment: "     \
+         "comma-separated); they override the settings above. Values of "      \
+         "properties named like a credential (password, secret, token, pem) "  \
+         "are "                                                                \
+         "masked."},                                                           \
+        {"kafka.security_protocol",                                            \
+         CFG_ENUM,                                                             \
+         offsetof(T, K.security_protocol),                                     \
+         "plaintext",                                                          \
+         0,                                                                    \
+         0,                                                                    \
+         "plaintext|ssl|sasl_plaintext|sasl_ssl",                              \
+         "KAFKA_SECURITY_PROTOCOL",                                            \
+         0,                                                                    \
+         "How the brokers are reached: ssl is TLS, sasl_ssl is TLS with SASL " \
+         "authentication (docs/kafka-security.md)."},                          \
+        {"kafka.ssl_ca_file",                                                  \
+         CFG_STR,                                                              \
+         offsetof(T, K.ssl_ca_file),                                           \
+         "",                                                                   \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SSL_CA_FILE",                                                  \
+         0,                                                                    \
+         "PEM file of the CA certificates that verify the brokers (empty: "    \
+         "the "                                                                \
+         "system's CA store). With ssl or sasl_ssl."},                         \
+        {"kafka.ssl_certificate_file",                                         \
+         CFG_STR,                                                              \
+         offsetof(T, K.ssl_certificate_file),                                  \
+         "",                                                                   \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SSL_CERTIFICATE_FILE",                                         \
+         0,                                                                    \
+         "PEM file of this client's certificate (and its chain) for mutual "   \
+         "TLS, "                                                               \
+         "with kafka.ssl_key_file."},                                          \
+        {"kafka.ssl_key_file",                                                 \
+         CFG_STR,                                                              \
+         offsetof(T, K.ssl_key_file),                                          \
+         "",                                                                   \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SSL_KEY_FILE",                                                 \
+         0,                                                                    \
+         "PEM file of the private key of kafka.ssl_certificate_file."},        \
+        {"kafka.ssl_key_password",                                             \
+         CFG_STR,                                                              \
+         offsetof(T, K.ssl_key_password),                                      \
+         NULL,                                                                 \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SSL_KEY_PASSWORD",                                             \
+         1,                                                                    \
+         "Passphrase of an encrypted kafka.ssl_key_file."},                    \
+        {"kafka.sasl_mechanism",                                               \
+         CFG_ENUM,                                                             \
+         offsetof(T, K.sasl_mechanism),                                        \
+         "",                                                                   \
+         0,                                                                    \
+         0,                                                                    \
+         "|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|AWS_MSK_IAM",                     \
+         "KAFKA_SASL_MECHANISM",                                               \
+         0,                                                                    \
+         "SASL mechanism, required with sasl_ssl and sasl_plaintext; "         \
+         "AWS_MSK_IAM signs in with the AWS credential chain (no user name "   \
+         "or "                                                                 \
+         "password)."},                                                        \
+        {"kafka.sasl_username",                                                \
+         CFG_STR,                                                              \
+         offsetof(T, K.sasl_username),                                         \
+         "",                                                                   \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SASL_USERNAME",                                                \
+         0,                                                                    \
+         "SASL user name (PLAIN, SCRAM); Confluent Cloud: the API key."},      \
+        {"kafka.sasl_password",                                                \
+         CFG_STR,                                                              \
+         offsetof(T, K.sasl_password),                                         \
+         NULL,                                                                 \
+         0,                                                                    \
+         0,                                                                    \
+         NULL,                                                                 \
+         "KAFKA_SASL_PASSWORD",                                                \
+         1,                                                                    \
+         "SASL password (PLAIN, SCRAM); Confluent Cloud: the API secret."},    \
     {                                                                          \
-        "kafka.properties", CFG_LIST, offsetof(T, K.properties), NULL, 0, 0,   \
+        "kafka.aws_region", CFG_STR, offsetof(T, K.aws_region), "", 0, 0,      \
             NULL, NULL, 0,                                                     \
-            "Extra librdkafka properties, each \"name=value\" (environment: "  \
-            "comma-separated)."                                                \
+            "AWS_MSK_IAM: the cluster's region (empty: from the broker "       \
+            "names, *.kafka.REGION.amazonaws.com, else AWS_REGION, "           \
+            "AWS_DEFAULT_REGION or the profile's)."                            \
     }
 
 #define SETTINGS_LOG_ROWS(T, L)                                                \

@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "kafka.h"
+#include "kafkasec.h"
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
@@ -204,6 +205,7 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.brokers is empty");
     if (c->kafka.topic[0] == '\0')
         cfg_error_add(errs, "kafka.topic is empty");
+    kafkasec_validate(&c->kafka, errs);
     validate_tls(c, errs);
     if (strcmp(c->ingest.ack, "kafka") == 0)
         kafka_properties_guard(

@@ -123,8 +123,7 @@ static long long fit_batch_to_topic(const ingest_config *c,
     char why[256];
     char v[32];
     size_t n = sizeof(v);
-    rd_kafka_t *rk =
-        rd_kafka_new(RD_KAFKA_PRODUCER, dup, errstr, sizeof(errstr));
+    rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, dup, errstr, sizeof(errstr));
     long long limit;
 
     if (rk == NULL) {

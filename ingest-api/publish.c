@@ -307,7 +307,7 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, p);
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    p->rk = kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
     if (p->rk == NULL)
         goto fail;
     conf = NULL; /* now owned by p->rk */

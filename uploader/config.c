@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "kafkasec.h"
 #include "objkey.h"
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
@@ -196,6 +197,7 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.brokers is empty");
     if (c->kafka.topic[0] == '\0')
         cfg_error_add(errs, "kafka.topic is empty");
+    kafkasec_validate(&c->kafka, errs);
     if (c->uploader.group[0] == '\0')
         cfg_error_add(errs, "uploader.group is empty");
     if (!objkey_safe(c->s3.prefix))

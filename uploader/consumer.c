@@ -78,6 +78,7 @@ struct consumer {
     atomic_ullong commits;
     atomic_int assigned;
     atomic_int paused;
+    atomic_int kafka_up; /* the last metadata request was answered */
     int cooperative;
     int64_t next_lag_ms;
     pthread_mutex_t lag_mu; /* guards lag, read by the health thread */
@@ -605,7 +606,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     conf = consumer_conf(cfg, c, errbuf, errlen);
     if (conf == NULL)
         goto fail;
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+    c->rk = kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (c->rk == NULL)
         goto fail;
     conf = NULL; /* owned by c->rk */
@@ -628,6 +629,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
         goto fail;
     }
     c->uctx.pool = c->pool;
+    atomic_init(&c->kafka_up, 1); /* unknown until the first probe */
     if (pthread_create(&c->wm.thread, NULL, wm_main, c) != 0) {
         snprintf(errbuf, errlen, "cannot start the watermark thread");
         goto fail;
@@ -759,6 +761,26 @@ static int wm_reserve(watermarks *wm, int32_t id)
  * a new list of partitions), asks the partition leaders for the offsets
  * of each assigned partition, paused or not. One ListOffsets round per
  * interval bounds what it costs the brokers. */
+/* One metadata request (brokers only): the cluster is reachable and lets
+ * us in (TLS and SASL done). Logs each change. */
+static void probe_kafka(consumer *c, int timeout)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 0, NULL, &md, timeout);
+    int was;
+
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    was = atomic_exchange(&c->kafka_up, err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (err && was)
+        log_error("consumer",
+                  "Kafka unreachable: metadata request: %s (the reason is "
+                  "in the kafka log lines); /readyz answers 503",
+                  rd_kafka_err2str(err));
+    else if (!err && !was)
+        log_info("consumer", "Kafka reachable again");
+}
+
 static void *wm_main(void *arg)
 {
     consumer *c = arg;
@@ -777,6 +799,7 @@ static void *wm_main(void *arg)
         if (ids)
             memcpy(ids, wm->want, (size_t)n * sizeof(*ids));
         pthread_mutex_unlock(&wm->mu);
+        probe_kafka(c, timeout);
         for (int i = 0; ids && i < n && !wm->quit; i++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
@@ -945,6 +968,7 @@ void consumer_get_status(consumer *c, consumer_status *out)
     out->commits = atomic_load(&c->commits);
     out->assigned = atomic_load(&c->assigned);
     out->paused = atomic_load(&c->paused);
+    out->kafka_up = atomic_load(&c->kafka_up);
     out->queued = c->pool ? pool_queued(c->pool) : 0;
     out->busy = c->pool ? pool_busy(c->pool) : 0;
     out->hours_on = c->cfg->uploader.hour_markers;

@@ -28,6 +28,7 @@ typedef struct consumer_status {
     unsigned long long commits;
     int assigned;
     int paused;
+    int kafka_up; /* the cluster answered the last metadata request */
     int queued;
     int busy;
     /* Hour markers (hours.h). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka.h"
 #include "log.h"
 
 struct dlq {
@@ -65,7 +66,7 @@ dlq *dlq_new(rd_kafka_conf_t *conf, const char *source_topic, char *errbuf,
     }
     sprintf(d->topic, "%s.dlq", source_topic);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    d->rk = kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
     if (d->rk == NULL) {
         rd_kafka_conf_destroy(conf);
         goto fail;

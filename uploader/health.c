@@ -48,16 +48,24 @@ static int creds_ok(creds_provider *cp)
     return s.ok;
 }
 
-/* Not ready without usable credentials, or while uploads keep failing
+/* Not ready without usable credentials, while Kafka does not answer (or
+ * refuses our TLS or SASL credentials), or while uploads keep failing
  * permanently: an operator must look. */
 static int on_readyz(struct mg_connection *conn, void *d)
 {
     health *h = d;
+    consumer_status s;
     const char *body;
 
     if (h->creds && !creds_ok(h->creds)) {
         body = "{\"status\":\"no_credentials\",\"detail\":\"no usable AWS "
                "credentials; see the log\"}\n";
+        return send_text(conn, 503, "application/json", body, strlen(body));
+    }
+    consumer_get_status(h->c, &s);
+    if (!s.kafka_up) {
+        body = "{\"status\":\"kafka_unreachable\",\"detail\":\"Kafka does "
+               "not answer or refuses the connection; see the log\"}\n";
         return send_text(conn, 503, "application/json", body, strlen(body));
     }
     if (atomic_load(&h->stats->failing)) {

