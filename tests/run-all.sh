@@ -132,12 +132,13 @@ PY
         step_failed "pytest exited $rc"
     fi
 
-    echo "== end-to-end under ASan+UBSan (build-san: test_pipeline, test_secrets)"
+    echo "== end-to-end under ASan+UBSan (build-san: test_pipeline, test_secrets, test_hours)"
     t0=$SECONDS
     touch .run/san-e2e.start
     if make -s -j2 san >.run/san-build.out 2>&1 &&
         MILLRACE_BIN=build-san python3 -m pytest -p no:cacheprovider -q -rfE \
-            tests/e2e/test_pipeline.py tests/e2e/test_secrets.py >.run/e2e-san.out 2>&1 &&
+            tests/e2e/test_pipeline.py tests/e2e/test_secrets.py tests/e2e/test_hours.py \
+            >.run/e2e-san.out 2>&1 &&
         san_logs_clean .run/san-e2e.start; then
         passed=$((passed + 1))
     else
