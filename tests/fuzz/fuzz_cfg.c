@@ -188,10 +188,14 @@ static void check_errors_hide_secrets(const cfg_table *t, const cfg_errors *e,
 {
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
-        const char *cur = *(char *const *)((const char *)t->base + r->offset);
+        const char *cur;
         char item[512];
 
-        if (!r->secret || cur == NULL)
+        /* Only a secret row's field is a string pointer to load. */
+        if (!r->secret)
+            continue;
+        cur = *(char *const *)((const char *)t->base + r->offset);
+        if (cur == NULL)
             continue;
         while (cfg_list_next(&cur, item, sizeof(item))) {
             if (strlen(item) < 12 || count_in(data, size, item) != 1)
