@@ -15,7 +15,7 @@
 #   make chaos      the chaos run, CHAOS_SECONDS of load (600) through faults
 
 CC      ?= cc
-PKGS    := rdkafka jansson libconfig libcurl libssl libcrypto zlib libzstd
+PKGS    := rdkafka jansson libconfig libcurl libssl libcrypto zlib libzstd libdeflate
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Icommon \
