@@ -491,7 +491,7 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
         kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
         kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
         /* The prefetch is part of the memory bound (docs/operations.md). */
-        kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", errbuf,
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", errbuf,
                        errlen) ||
         kafka_conf_set(conf, "partition.assignment.strategy",
                        cfg->uploader.assignment, errbuf, errlen) ||

@@ -21,7 +21,9 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +56,9 @@ func main() {
 		}
 		return v
 	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() { <-stop; os.Exit(0) }()
 	topic, bucket := env("KAFKA_TOPIC"), env("S3_BUCKET")
 	prefix := os.Getenv("S3_PREFIX")
 	cl, err := kgo.NewClient(
