@@ -427,7 +427,7 @@ kc = [float(r["kcat_cpu_s"]) / events * 1e6 for r in rows]
 print(f"| broker consume: `kcat -C -o beginning -e > /dev/null` | {stat(kcat_rate)} | "
       f"{stat([mb(x) for x in kcat_rate], '{:.0f}')} | {stat(kc, '{:.1f}')} | |")
 gz6 = 0
-for fmt, lvl in dict.fromkeys((r["format"], r["level"]) for r in rows):
+for fmt, lvl in dict.fromkeys((r["format"], r["level"]) for r in rows if r["format"] != "go"):
     rs = list({r["repeat"]: r for r in rows if (r["format"], r["level"]) == (fmt, lvl)}.values())
     rate = [events / float(r["codec_s"]) for r in rs]
     if (fmt, lvl) == ("gzip", "6"):
