@@ -15,7 +15,7 @@
 #   make chaos      the chaos run, CHAOS_SECONDS of load (600) through faults
 
 CC      ?= cc
-PKGS    := rdkafka jansson libconfig libcurl libssl libcrypto zlib libzstd
+PKGS    := rdkafka jansson libconfig libcurl libssl libcrypto zlib libzstd libdeflate
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wno-missing-field-initializers -pthread -Icommon \
@@ -41,7 +41,8 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BINS  := $(B)/ingest-api $(B)/uploader $(B)/millrace-devbroker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-BENCH_BINS := $(B)/bench/gen-events $(B)/bench/bare-civetweb $(B)/bench/openloop
+BENCH_BINS := $(B)/bench/gen-events $(B)/bench/bare-civetweb $(B)/bench/openloop \
+              $(B)/bench/codecs
 
 .PHONY: all san deps run test unit e2e servers-start servers-stop \
         format format-check clean bench bench-ingest bench-uploader \
@@ -109,13 +110,29 @@ test: deps
 bench: deps all $(B)/bench/bare-civetweb $(B)/bench/gen-events
 	@bash tests/bench/run.sh
 
-# ingest-api against a bare civetweb handler (the ceiling), on the real Kafka
-bench-ingest: deps all $(B)/bench/bare-civetweb $(B)/bench/openloop
+# ingest-api against a bare civetweb handler (the ceiling) and its Go peers,
+# on the real Kafka
+bench-ingest: deps all $(B)/bench/bare-civetweb $(B)/bench/openloop \
+              $(B)/bench/go-ingest
 	@bash tests/bench/ingest.sh
 
-# the uploader draining a pre-filled topic into the real S3 server
-bench-uploader: deps all $(B)/bench/gen-events
+# the uploader and its Go peer draining a pre-filled topic into the real S3
+bench-uploader: deps all $(B)/bench/gen-events $(B)/bench/go-uploader
 	@bash tests/bench/uploader.sh
+
+# The Go peers of the benchmarks (tests/bench/go/), built from source; the
+# modules and the build cache stay under the git-ignored .cache/, so that a
+# rebuild needs no network.
+GO_ENV := GOPATH=$(CURDIR)/.cache/go GOMODCACHE=$(CURDIR)/.cache/go/pkg/mod \
+          GOCACHE=$(CURDIR)/.cache/go-build GOFLAGS=-mod=readonly
+$(B)/bench/go-%: tests/bench/go/%/main.go tests/bench/go/go.mod tests/bench/go/go.sum
+	@mkdir -p $(dir $@)
+	cd tests/bench/go && $(GO_ENV) go build -o $(CURDIR)/$@ ./$*
+
+# the compressors the uploader could use, on the bench data
+$(B)/bench/codecs: tests/bench/codecs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ldeflate -lz -lzstd
 
 $(B)/bench/gen-events: tests/bench/gen_events.c
 	@mkdir -p $(dir $@)

@@ -102,17 +102,21 @@ static const cfg_row rows[] = {
         "How long an idle kept-alive connection may hold its thread waiting "
         "for the next request's headers."),
     ROW("ingest.queue_max_messages", CFG_INT, ingest.queue_max_messages,
-        "200000", 100, 10000000, NULL, NULL,
-        "Producer queue limit in messages; a full queue answers 503."),
-    ROW("ingest.queue_max_kbytes", CFG_INT, ingest.queue_max_kbytes, "131072",
+        "50000", 100, 10000000, NULL, NULL,
+        "Producer queue limit in messages (about a second of a broker's "
+        "intake here; each costs its size and about 300 bytes more); a "
+        "full queue answers 503."),
+    ROW("ingest.queue_max_kbytes", CFG_INT, ingest.queue_max_kbytes, "32768",
         1024, 2097151, NULL, NULL,
-        "Producer queue limit in KiB; a full queue answers 503."),
+        "Producer queue limit in KiB of records; a full queue answers 503."),
     ROW("ingest.linger_ms", CFG_INT, ingest.linger_ms, "-1", -1, 1000, NULL,
         NULL,
         "How long the producer waits to fill a batch: each ack mode kafka "
         "request waits this long at least; longer means fewer, larger "
-        "requests to Kafka and less CPU for both. -1: 5 with ack mode "
-        "kafka, 20 with queued."),
+        "requests to Kafka and less CPU for both. -1: 1 with ack mode "
+        "kafka (with one produce request in flight per broker, so that "
+        "batches grow with the load while a request is out), 20 with "
+        "queued."),
     ROW("ingest.retry_after_s", CFG_INT, ingest.retry_after_s, "1", 0, 3600,
         NULL, NULL, "Retry-After sent with 503."),
     ROW("ingest.shutdown_timeout_ms", CFG_INT, ingest.shutdown_timeout_ms,

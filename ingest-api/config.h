@@ -46,7 +46,7 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs);
 
 /* ingest.linger_ms, with -1 resolved for the ack mode: a queued request
  * does not wait for its batch, so batches can fill for longer. */
-#define INGEST_LINGER_KAFKA_MS 5
+#define INGEST_LINGER_KAFKA_MS 1
 #define INGEST_LINGER_QUEUED_MS 20
 long long ingest_linger_ms(const ingest_config *c);
 

@@ -49,7 +49,8 @@ int batch_add(batch *b, int64_t offset, int64_t ts_ms, const void *value,
     r->len = len;
     if (len)
         memcpy(b->arena + b->bytes, value, len);
-    b->bytes += len;
+    b->arena[b->bytes + len] = '\n';
+    b->bytes += len + 1;
     return 0;
 }
 
@@ -59,11 +60,17 @@ batch_state batch_check(const batch *b, const batch_limits *l, int64_t now_ms)
         return BATCH_OPEN;
     if (b->n >= l->max_records)
         return BATCH_CLOSE_RECORDS;
-    if (b->bytes >= l->max_bytes)
+    if (b->bytes >= l->max_bytes ||
+        (l->max_memory && batch_memory(b) >= l->max_memory))
         return BATCH_CLOSE_BYTES;
     if (now_ms - b->opened_ms >= l->max_age_ms)
         return BATCH_CLOSE_AGE;
     return BATCH_OPEN;
+}
+
+size_t batch_memory(const batch *b)
+{
+    return b->bytes + b->n * sizeof(*b->recs);
 }
 
 const char *batch_state_name(batch_state s)

@@ -18,15 +18,20 @@ typedef struct batch {
     int32_t partition;
     batch_record *recs;
     size_t n, cap;
-    char *arena; /* values back to back */
-    size_t bytes, arena_cap;
-    int64_t opened_ms; /* wall clock when the first record arrived */
+    /* values back to back, each followed by a newline: the batch's NDJSON,
+     * which the encoder compresses in place */
+    char *arena;
+    size_t bytes, arena_cap; /* bytes: of the NDJSON, newlines included */
+    int64_t opened_ms;       /* wall clock when the first record arrived */
 } batch;
 
 typedef struct batch_limits {
     size_t max_records;
     size_t max_bytes;
     int64_t max_age_ms;
+    /* The memory a batch may hold (its NDJSON and its records); 0: no
+     * bound. Closes like max_bytes. */
+    size_t max_memory;
 } batch_limits;
 
 typedef enum batch_state {
@@ -38,7 +43,8 @@ typedef enum batch_state {
 
 batch *batch_new(int32_t partition);
 
-/* Copies the value. Returns 0, or -1 when out of memory. */
+/* Copies the value and a newline after it. Returns 0, or -1 when out of
+ * memory. */
 int batch_add(batch *b, int64_t offset, int64_t ts_ms, const void *value,
               size_t len, int64_t now_ms);
 
@@ -53,6 +59,9 @@ static inline int64_t batch_last_offset(const batch *b)
 {
     return b->recs[b->n - 1].offset;
 }
+
+/* The heap memory b uses for its NDJSON and its records. */
+size_t batch_memory(const batch *b);
 
 const char *batch_state_name(batch_state s);
 

@@ -34,7 +34,15 @@ static const cfg_row rows[] = {
         100000000, NULL, NULL, "A batch closes at this many records."),
     ROW("uploader.max_bytes", CFG_SIZE, uploader.max_bytes, "64M", 1024,
         4LL << 30, NULL, NULL,
-        "A batch closes at this many bytes of events (uncompressed)."),
+        "A batch closes at this many bytes of NDJSON (uncompressed, a "
+        "newline after each event)."),
+    ROW("uploader.max_buffer_bytes", CFG_SIZE, uploader.max_buffer_bytes,
+        "192M", 3LL << 20, 1LL << 40, NULL, "MAX_BUFFER_BYTES",
+        "Memory all batches may hold at once: a partition holds at most "
+        "two (one uploading, one collecting or waiting), so a batch also "
+        "closes at this / (2 x assigned partitions) bytes of NDJSON and "
+        "records. The uploader's memory bound is a formula of this "
+        "(docs/operations.md#memory)."),
     ROW("uploader.max_age_ms", CFG_INT, uploader.max_age_ms, "60000", 10,
         86400000, NULL, "MAX_AGE_MS",
         "A batch closes this long after its first record, even if idle."),

@@ -14,6 +14,7 @@ typedef struct uploader_config {
         long long queue;
         long long max_records;
         long long max_bytes;
+        long long max_buffer_bytes;
         long long max_age_ms;
         char *format;
         char *content_encoding; /* "none" | "format" */

@@ -400,6 +400,19 @@ static void drop_batches(part *p)
     p->plan_end = -1;
 }
 
+/* An assigned partition holds at most two batches: one uploading (or to
+ * redo) and one collecting or waiting (a partition with a batch waiting is
+ * paused). Its share of uploader.max_buffer_bytes bounds each, so the
+ * batches of any number of partitions fit in it. A planned batch is re-made
+ * as planned, whatever its size. */
+static void share_memory(consumer *c)
+{
+    int n = atomic_load(&c->assigned);
+
+    c->lim.max_memory = (size_t)c->cfg->uploader.max_buffer_bytes /
+                        (2 * (size_t)(n > 0 ? n : 1));
+}
+
 static void on_revoke(consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     /* A lost assignment is already someone else's: commit nothing and do
@@ -427,6 +440,7 @@ static void on_revoke(consumer *c, rd_kafka_topic_partition_list_t *parts)
         }
     }
     atomic_fetch_sub(&c->assigned, parts->cnt);
+    share_memory(c);
 }
 
 /* Reads the committed offsets and plans of newly assigned partitions. */
@@ -468,6 +482,7 @@ static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
     }
     rd_kafka_topic_partition_list_destroy(got);
     atomic_fetch_add(&c->assigned, parts->cnt);
+    share_memory(c);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -515,6 +530,9 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
         kafka_conf_set(conf, "auto.offset.reset", "earliest", errbuf, errlen) ||
         kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
         kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
+        /* The prefetch is part of the memory bound (docs/operations.md). */
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", errbuf,
+                       errlen) ||
         kafka_conf_set(conf, "partition.assignment.strategy",
                        cfg->uploader.assignment, errbuf, errlen) ||
         kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
@@ -576,6 +594,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     c->lim.max_records = (size_t)cfg->uploader.max_records;
     c->lim.max_bytes = (size_t)cfg->uploader.max_bytes;
     c->lim.max_age_ms = cfg->uploader.max_age_ms;
+    share_memory(c);
     c->uctx.st = st;
     c->uctx.topic = cfg->kafka.topic;
     c->uctx.prefix = cfg->s3.prefix;

@@ -1,17 +1,24 @@
 /* encode.c -- turns a closed batch into objects: one per hour of its
- * records, NDJSON, compressed with gzip or zstd (or not). Pure.
+ * records, NDJSON, compressed with gzip (libdeflate) or zstd (or not). Pure.
  *
- * Records are streamed into the compressor one line at a time so a batch
- * never exists uncompressed twice in memory. */
+ * The batch's arena already is its NDJSON, so an hour whose records lie
+ * there back to back is compressed in place, in one call; only an hour
+ * that needs metadata or leaves records out is copied first. One call per
+ * object makes the bytes a function of the batch and the level alone, as
+ * the exactly-once argument needs (the same batch re-uploaded overwrites
+ * its object with the same bytes). */
 #include "encode.h"
 
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "objkey.h"
+
+/* Room for a line's "_kafka" member, its braces and its comma. */
+#define ENCODE_META_MAX 256
 
 int encode_format_parse(const char *name, encode_format *out)
 {
@@ -45,159 +52,51 @@ const char *encode_content_type(encode_format f, int as_encoding)
     return as_encoding ? "application/x-ndjson" : file[f];
 }
 
-/* A growing output buffer. */
-typedef struct outbuf {
-    char *p;
-    size_t len, cap;
-} outbuf;
-
-static int out_reserve(outbuf *o, size_t more)
-{
-    size_t c = o->cap ? o->cap : 65536;
-    char *np;
-
-    if (o->len + more <= o->cap)
-        return 0;
-    while (c < o->len + more)
-        c *= 2;
-    np = realloc(o->p, c);
-    if (np == NULL)
-        return -1;
-    o->p = np;
-    o->cap = c;
-    return 0;
-}
-
-typedef struct encoder {
-    encode_format f;
-    z_stream zs;
-    ZSTD_CCtx *zc;
-    outbuf out;
-} encoder;
-
-static int enc_init(encoder *e, encode_format f, int level)
-{
-    memset(e, 0, sizeof(*e));
-    e->f = f;
-    if (f == ENCODE_GZIP)
-        return deflateInit2(&e->zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                            Z_DEFAULT_STRATEGY) == Z_OK
-                   ? 0
-                   : -1;
-    if (f == ENCODE_ZSTD) {
-        e->zc = ZSTD_createCCtx();
-        if (e->zc == NULL)
-            return -1;
-        ZSTD_CCtx_setParameter(e->zc, ZSTD_c_compressionLevel, level);
-        ZSTD_CCtx_setParameter(e->zc, ZSTD_c_checksumFlag, 1);
-    }
-    return 0;
-}
-
-/* Feed len bytes (or finish, when fin). */
-static int enc_feed(encoder *e, const char *p, size_t len, int fin)
-{
-    if (e->f == ENCODE_NONE) {
-        if (len == 0)
-            return 0; /* the finishing call passes NULL: no memcpy(NULL) */
-        if (out_reserve(&e->out, len) < 0)
-            return -1;
-        memcpy(e->out.p + e->out.len, p, len);
-        e->out.len += len;
-        return 0;
-    }
-    if (e->f == ENCODE_GZIP) {
-        int zrc;
-        e->zs.next_in = (Bytef *)p;
-        e->zs.avail_in = (uInt)len;
-        do {
-            if (out_reserve(&e->out, 65536) < 0)
-                return -1;
-            e->zs.next_out = (Bytef *)e->out.p + e->out.len;
-            e->zs.avail_out = (uInt)(e->out.cap - e->out.len);
-            zrc = deflate(&e->zs, fin ? Z_FINISH : Z_NO_FLUSH);
-            if (zrc == Z_STREAM_ERROR)
-                return -1;
-            e->out.len = e->out.cap - e->zs.avail_out;
-        } while (e->zs.avail_out == 0 || (fin && zrc != Z_STREAM_END));
-        return 0;
-    }
-    {
-        ZSTD_inBuffer in = {p, len, 0};
-        size_t left;
-        do {
-            ZSTD_outBuffer ob;
-            if (out_reserve(&e->out, 65536) < 0)
-                return -1;
-            ob.dst = e->out.p + e->out.len;
-            ob.size = e->out.cap - e->out.len;
-            ob.pos = 0;
-            left = ZSTD_compressStream2(e->zc, &ob, &in,
-                                        fin ? ZSTD_e_end : ZSTD_e_continue);
-            if (ZSTD_isError(left))
-                return -1;
-            e->out.len += ob.pos;
-        } while (fin ? left != 0 : in.pos < in.size);
-    }
-    return 0;
-}
-
-static void enc_end(encoder *e)
-{
-    if (e->f == ENCODE_GZIP)
-        deflateEnd(&e->zs);
-    ZSTD_freeCCtx(e->zc);
-    e->zc = NULL;
-}
+/* The records of one hour as one NDJSON buffer: a slice of the batch's
+ * arena when they lie there back to back (the common case: no metadata,
+ * nothing skipped, the batch within one hour), else a copy (own). */
+typedef struct ndjson {
+    const char *p;
+    size_t len;
+    char *own;
+} ndjson;
 
 /* "{" + "_kafka":{...} + "," when the event has members + the rest. */
-static int feed_with_metadata(encoder *e, const encode_opts *o, int32_t part,
-                              const batch_record *r, const char *v)
+static size_t put_with_metadata(char *out, const encode_opts *o, int32_t part,
+                                const batch_record *r, const char *v)
 {
-    char meta[256];
     size_t i = 1;
     int n;
 
     while (i < r->len &&
            (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r'))
         i++;
-    n = snprintf(meta, sizeof(meta),
+    n = snprintf(out, ENCODE_META_MAX,
                  "{\"_kafka\":{\"topic\":\"%s\",\"partition\":%d,"
                  "\"offset\":%lld,\"timestamp\":%lld}%s",
                  o->topic ? o->topic : "", (int)part, (long long)r->offset,
                  (long long)r->kafka_ms, i < r->len && v[i] == '}' ? "" : ",");
-    if (n < 0 || (size_t)n >= sizeof(meta))
-        return -1;
-    if (enc_feed(e, meta, (size_t)n, 0) < 0)
-        return -1;
-    return enc_feed(e, v + 1, r->len - 1, 0);
+    if (n < 0 || n >= ENCODE_META_MAX)
+        return 0;
+    memcpy(out + n, v + 1, r->len - 1);
+    return (size_t)n + r->len - 1;
 }
 
-static int feed_record(encoder *e, const encode_opts *o, const batch *b,
-                       const batch_record *r)
+static int kept(const encode_opts *o, size_t i)
 {
-    const char *v = b->arena + r->pos;
-
-    if (o->line_metadata && r->len >= 2 && v[0] == '{') {
-        if (feed_with_metadata(e, o, b->partition, r, v) < 0)
-            return -1;
-    } else if (enc_feed(e, v, r->len, 0) < 0) {
-        return -1;
-    }
-    return enc_feed(e, "\n", 1, 0);
+    return o->skip == NULL || !o->skip[i];
 }
 
-static int encode_hour(const batch *b, int64_t hour, const encode_opts *opt,
-                       encoded_object *o)
+/* Collects the kept records of hour into nd, and counts them into o. */
+static int hour_ndjson(const batch *b, int64_t hour, const encode_opts *opt,
+                       encoded_object *o, ndjson *nd)
 {
-    encoder e;
-    int rc = -1;
+    size_t first = 0, last = 0, need = 0;
+    int contiguous = !opt->line_metadata;
+    char *w;
 
-    if (enc_init(&e, opt->format, opt->level) < 0)
-        goto done;
-    o->hour_ms = hour;
-    o->records = 0;
     o->first_offset = -1;
+    o->records = 0;
     for (size_t i = 0; i < b->n; i++) {
         const batch_record *r = &b->recs[i];
         if (objkey_hour_start(r->ts_ms) != hour)
@@ -207,22 +106,113 @@ static int encode_hour(const batch *b, int64_t hour, const encode_opts *opt,
          * fixed) rewrites this object instead of adding another. */
         if (o->first_offset < 0)
             o->first_offset = r->offset;
-        if (opt->skip && opt->skip[i])
+        if (!kept(opt, i))
             continue;
+        if (o->records > 0 && i != last + 1)
+            contiguous = 0;
+        if (o->records == 0)
+            first = i;
+        last = i;
         o->last_offset = r->offset;
         o->records++;
-        if (feed_record(&e, opt, b, r) < 0)
-            goto done;
+        need += r->len + 1 + ENCODE_META_MAX;
     }
-    if (enc_feed(&e, NULL, 0, 1) < 0)
+    if (o->records == 0)
+        return -1;
+    if (contiguous) {
+        nd->p = b->arena + b->recs[first].pos;
+        nd->len =
+            b->recs[last].pos + b->recs[last].len + 1 - b->recs[first].pos;
+        return 0;
+    }
+    nd->own = malloc(need);
+    if (nd->own == NULL)
+        return -1;
+    w = nd->own;
+    for (size_t i = first; i <= last; i++) {
+        const batch_record *r = &b->recs[i];
+        const char *v = b->arena + r->pos;
+        size_t n;
+        if (objkey_hour_start(r->ts_ms) != hour || !kept(opt, i))
+            continue;
+        if (opt->line_metadata && r->len >= 2 && v[0] == '{') {
+            n = put_with_metadata(w, opt, b->partition, r, v);
+            if (n == 0)
+                return -1;
+        } else {
+            memcpy(w, v, r->len);
+            n = r->len;
+        }
+        w[n] = '\n';
+        w += n + 1;
+    }
+    nd->p = nd->own;
+    nd->len = (size_t)(w - nd->own);
+    return 0;
+}
+
+/* Compresses nd whole (one call, no stream: the output depends on the
+ * bytes and the level alone). Returns a malloc'd buffer of *outlen. */
+static char *compress_whole(encode_format f, int level, const ndjson *nd,
+                            size_t *outlen)
+{
+    char *out = NULL, *shrunk;
+    size_t cap, n = 0;
+
+    if (f == ENCODE_GZIP) {
+        struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+        if (c == NULL)
+            return NULL;
+        cap = libdeflate_gzip_compress_bound(c, nd->len);
+        out = malloc(cap);
+        if (out)
+            n = libdeflate_gzip_compress(c, nd->p, nd->len, out, cap);
+        libdeflate_free_compressor(c);
+    } else if (f == ENCODE_ZSTD) {
+        ZSTD_CCtx *zc = ZSTD_createCCtx();
+        if (zc == NULL)
+            return NULL;
+        cap = ZSTD_compressBound(nd->len);
+        out = malloc(cap);
+        if (out &&
+            !ZSTD_isError(
+                ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, level)) &&
+            !ZSTD_isError(ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1))) {
+            size_t rc = ZSTD_compress2(zc, out, cap, nd->p, nd->len);
+            n = ZSTD_isError(rc) ? 0 : rc;
+        }
+        ZSTD_freeCCtx(zc);
+    } else {
+        out = malloc(nd->len ? nd->len : 1);
+        if (out)
+            memcpy(out, nd->p, nd->len);
+        n = nd->len;
+    }
+    if (out == NULL || (n == 0 && nd->len > 0)) {
+        free(out);
+        return NULL;
+    }
+    /* The bound is above the input; keep only what was written. */
+    shrunk = realloc(out, n ? n : 1);
+    *outlen = n;
+    return shrunk ? shrunk : out;
+}
+
+static int encode_hour(const batch *b, int64_t hour, const encode_opts *opt,
+                       encoded_object *o)
+{
+    ndjson nd = {0};
+    int rc = -1;
+
+    o->hour_ms = hour;
+    if (hour_ndjson(b, hour, opt, o, &nd) < 0)
         goto done;
-    o->data = e.out.p;
-    o->len = e.out.len;
-    e.out.p = NULL;
+    o->data = compress_whole(opt->format, opt->level, &nd, &o->len);
+    if (o->data == NULL)
+        goto done;
     rc = 0;
 done:
-    enc_end(&e);
-    free(e.out.p);
+    free(nd.own);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* encode.h -- turns a closed batch into objects: one per hour of its
- * records, NDJSON, compressed with gzip or zstd (or not). Pure. */
+ * records, NDJSON, compressed with gzip (libdeflate) or zstd (or not).
+ * Pure. */
 #ifndef MILLRACE_ENCODE_H
 #define MILLRACE_ENCODE_H
 

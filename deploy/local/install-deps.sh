@@ -39,13 +39,13 @@ done
 BUILD_PKGS=(
     build-essential pkg-config
     libcivetweb-dev librdkafka-dev libjansson-dev libconfig-dev
-    libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev
+    libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libdeflate-dev
 )
 # What the built binaries load at run time (the -dev packages above depend on
 # them), plus curl for the images' HEALTHCHECK and ca-certificates for S3 over TLS.
 RUNTIME_PKGS=(
     libcivetweb1 librdkafka1 libjansson4 libconfig9
-    libcurl4 libssl3 zlib1g libzstd1
+    libcurl4 libssl3 zlib1g libzstd1 libdeflate0
     ca-certificates curl
 )
 # Developer and test tools.

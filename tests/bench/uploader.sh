@@ -19,7 +19,7 @@
 # server's CPU, and what the rest of the machine used meanwhile (other
 # processes, and time the hypervisor stole: the machine is shared). Runs take turns within each repeat. The objects, the topic and
 # the group are deleted after each run. Writes
-# tests/bench/results/uploader.{tsv,md,png} and the table between the
+# tests/bench/results/uploader.{tsv,md,svg} and the table between the
 # bench:uploader markers of docs/benchmarks.md (readme_section.py; it fails, and so
 # does this script, unless each marker occurs there exactly once).
 #
@@ -27,23 +27,30 @@
 # 127.0.0.1:17070, bucket millrace; deploy/local/servers.sh), or starts
 # them and stops them again.
 #
-# Environment: BENCH_RUNS (FORMAT:LEVEL:WORKERS each; "gzip:6:1 gzip:6:2
-# gzip:6:4 gzip:1:4 zstd:3:4"; the plot shows the gzip:6 ones),
-# BENCH_REPEAT (3), BENCH_EVENTS (1000000), BENCH_PARTITIONS (4),
-# BENCH_MAX_RECORDS (50000: 1,000,000 events over 4 partitions make 20
-# equal batches, where the default 100,000 would leave each partition a
-# half batch waiting for max_age), BENCH_UPLOADER_ENV (more settings for
-# the uploader, "NAME=value ..."), KAFKA_PORT (19092), S3_PORT (17070),
-# S3_BUCKET (millrace).
+# The Go peer (tests/bench/go/uploader: franz-go consumer, aws-sdk-go-v2
+# PutObject, gzip, 10,000 records per object, built by the Makefile) runs
+# as format "go" on the same data in the same repeat; the table divides
+# the uploader's events per CPU-second by the peer's.
+#
+# Environment: BENCH_RUNS (FORMAT:LEVEL:WORKERS each, format go for the
+# peer; "gzip:6:4 go:6:4 zstd:3:4"; the plot shows the gzip:6 ones and the
+# peer), BENCH_REPEAT (2), BENCH_EVENTS (1000000), BENCH_PARTITIONS (4),
+# BENCH_MAX_RECORDS (empty: the uploader's defaults, which the memory bound
+# sizes), BENCH_MAX_AGE_MS (1000: the tail of a finite backlog is flushed
+# this long after its first record, by the uploader and the peer alike),
+# BENCH_UPLOADER_ENV (more settings for the uploader, "NAME=value ..."),
+# KAFKA_PORT (19092), S3_PORT (17070), S3_BUCKET (millrace), BENCH_PORT_BASE
+# (health ports from here; unset: any free port).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 EVENTS=${BENCH_EVENTS:-1000000}
 PARTITIONS=${BENCH_PARTITIONS:-4}
-RUNS=${BENCH_RUNS:-"gzip:6:1 gzip:6:2 gzip:6:4 gzip:1:4 zstd:3:4"}
-REPEAT=${BENCH_REPEAT:-3}
-MAX_RECORDS=${BENCH_MAX_RECORDS:-50000}
+RUNS=${BENCH_RUNS:-"gzip:6:4 go:6:4 zstd:3:4"}
+REPEAT=${BENCH_REPEAT:-2}
+MAX_RECORDS=${BENCH_MAX_RECORDS:-}
+MAX_AGE_MS=${BENCH_MAX_AGE_MS:-1000}
 EXTRA_ENV=${BENCH_UPLOADER_ENV:-}
 BIN=${BIN:-build}
 OUT=tests/bench/results
@@ -58,14 +65,14 @@ die() {
 }
 
 # --- tools ------------------------------------------------------------------
-for t in kcat gnuplot gzip zstd curl; do
+for t in kcat gzip zstd curl; do
     command -v "$t" >/dev/null || die "$t missing: run deploy/local/install-deps.sh"
 done
 if ! python3 -c 'import boto3, confluent_kafka' 2>/dev/null; then
     bash deploy/local/install-deps.sh --test >/dev/null
 fi
-[ -x "$BIN/uploader" ] && [ -x "$BIN/bench/gen-events" ] ||
-    die "build first: make all $BIN/bench/gen-events"
+[ -x "$BIN/uploader" ] && [ -x "$BIN/bench/gen-events" ] && [ -x "$BIN/bench/go-uploader" ] ||
+    die "build first: make bench-uploader builds $BIN/bench/gen-events and $BIN/bench/go-uploader"
 
 # --- servers ----------------------------------------------------------------
 started=0
@@ -97,7 +104,21 @@ cat "$DATA".[0-9]* >"$DATA.ndjson"
 say "$EVENTS events, $BYTES bytes of NDJSON ($((BYTES / EVENTS)) bytes an event with its newline), $PARTITIONS partitions"
 
 # --- helpers ------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NEXT_PORT=${BENCH_PORT_BASE:-0}
+free_port() { # from BENCH_PORT_BASE up when set, else any free port
+    python3 - "$NEXT_PORT" <<'PY'
+import socket, sys
+base = int(sys.argv[1])
+for p in (range(base, base + 1000) if base else [0]):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break
+PY
+}
 ticks() { # pid -> utime+stime in clock ticks (0 when gone)
     awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
@@ -192,13 +213,20 @@ fill() { # topic
 drain() { # topic group prefix format level workers port out
     local topic=$1 group=$2 prefix=$3 format=$4 level=$5 workers=$6 port=$7 out=$8
     local k0 s0 b0 t0 line
+    local cmd=("$BIN/uploader") settings=(MILLRACE_UPLOADER_LEVEL="$level"
+        MILLRACE_UPLOADER_FORMAT="$format" MAX_AGE_MS="$MAX_AGE_MS")
+    [ -n "$MAX_RECORDS" ] && settings+=(MILLRACE_UPLOADER_MAX_RECORDS="$MAX_RECORDS")
+    if [ "$format" = go ]; then
+        cmd=("$BIN/bench/go-uploader" -workers "$workers" -level "$level"
+            -records 10000 -flush "${MAX_AGE_MS}ms")
+        settings=()
+    fi
     # shellcheck disable=SC2086
     env KAFKA_BROKERS="$BROKERS" KAFKA_TOPIC="$topic" CONSUMER_GROUP="$group" \
         S3_ENDPOINT="$MILLRACE_S3_ENDPOINT" S3_BUCKET="$MILLRACE_S3_BUCKET" \
         S3_PREFIX="$prefix" HEALTH_PORT="127.0.0.1:$port" MAX_WORKERS="$workers" \
-        MILLRACE_UPLOADER_MAX_RECORDS="$MAX_RECORDS" MILLRACE_UPLOADER_LEVEL="$level" \
-        MILLRACE_UPLOADER_FORMAT="$format" LOG_LEVEL=warn $EXTRA_ENV \
-        "$BIN/uploader" 2>"$RUN/uploader-$format$level-w$workers.log" &
+        LOG_LEVEL=warn "${settings[@]}" $EXTRA_ENV \
+        "${cmd[@]}" 2>"$RUN/uploader-$format$level-w$workers.log" &
     upid=$!
     t0=$(date +%s.%N)
     k0=$(ticks "$KAFKA_PID")
@@ -270,7 +298,7 @@ PY
 TSV=$OUT/uploader.tsv
 printf 'repeat\tformat\tlevel\tworkers\tdrain_s\tfirst_s\tevents_s\tmb_s\tcpu_s\tcpu_cores\trss_mib\tkafka_cores\ts3_cores\tmachine_cores\tobjects\tratio\tload1\tkcat_s\tkcat_cpu_s\tcodec_s\tcodec_cpu_s\tcodec_ratio\n' >"$TSV"
 # shellcheck disable=SC2086
-codecs=$(printf '%s\n' $RUNS | cut -d: -f1,2 | sort -u)
+codecs=$(printf '%s\n' $RUNS | cut -d: -f1,2 | sed 's/^go:/gzip:/' | sort -u)
 declare -A CODEC
 for r in $(seq "$REPEAT"); do
     # The command-line compressor at each level the runs use, on one core.
@@ -296,7 +324,9 @@ for r in $(seq "$REPEAT"); do
         drain "$topic" "$group" "$prefix" "$fmt" "$lvl" "$w" "$(free_port)" "$RUN/drain.json"
         deleted=$(s3_delete_prefix "$prefix")
         kafka_admin delete "$topic" "$group"
-        read -r cs ccpu csize <<<"${CODEC[$fmt:$lvl]}"
+        cf=$fmt
+        [ "$fmt" = go ] && cf=gzip
+        read -r cs ccpu csize <<<"${CODEC[$cf:$lvl]}"
         python3 - "$r" "$fmt" "$lvl" "$w" "$EVENTS" "$BYTES" "$RUN/drain.json" "$load1" \
             "$kcat_s" "$kcat_cpu" "$cs" "$ccpu" "$csize" >>"$TSV" <<'PY'
 import json, sys
@@ -331,15 +361,18 @@ def stat(vals, fmt="{:,.0f}"):
     return f"{fmt.format(med(vals))} ({fmt.format(min(vals))}–{fmt.format(max(vals))})"
 runs = list(dict.fromkeys((r["format"], r["level"], r["workers"]) for r in rows))
 nrep = len({r["repeat"] for r in rows})
+batches = (f"batches of {int(maxrec):,} records ({int(maxrec) * nbytes / events / 1e6:.0f} MB)"
+           if maxrec else "the uploader's default settings (batches sized by "
+           "uploader.max_buffer_bytes)")
 print(f"{events:,} events of {nbytes / events:.0f} bytes ({nbytes / 1e6:.0f} MB of NDJSON) in "
-      f"{parts} partitions; batches of {int(maxrec):,} records "
-      f"({int(maxrec) * nbytes / events / 1e6:.0f} MB); other settings default; "
+      f"{parts} partitions; {batches}, the tail flushed by age; format go is the Go peer "
+      f"(franz-go, aws-sdk-go-v2, gzip, 10,000 records per object); "
       f"{ncpu} CPUs shared with Kafka, the S3 server and whatever else runs; commit {commit}. "
       + (f"Median of {nrep} runs (min–max):\n" if nrep > 1 else "One run:\n"))
-print("| format | workers | events/s | MB/s | × kcat | × codec | uploader CPU (cores) | "
+print("| format | workers | events/s | events per CPU-second | MB/s | × kcat | × codec | uploader CPU (cores) | "
       "CPU µs/event | peak RSS MiB | drain s | Kafka + S3 CPU (cores) | others + steal (cores) | "
       "NDJSON / objects |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 with open(dat, "w") as f:
     for fmt, lvl, w in runs:
         rs = [r for r in rows if (r["format"], r["level"], r["workers"]) == (fmt, lvl, w)]
@@ -350,7 +383,9 @@ with open(dat, "w") as f:
         ks = [float(r["kafka_cores"]) + float(r["s3_cores"]) for r in rs]
         others = [max(0.0, float(r["machine_cores"]) - float(r["cpu_cores"]) - k)
                   for r, k in zip(rs, ks)]
-        print(f"| {fmt} -{lvl} | {w} | {stat(eps)} | {stat([r['mb_s'] for r in rs], '{:.1f}')} | "
+        label = f"Go peer, gzip -{lvl}" if fmt == "go" else f"{fmt} -{lvl}"
+        epc = [events / float(r["cpu_s"]) for r in rs]
+        print(f"| {label} | {w} | {stat(eps)} | {stat(epc)} | {stat([r['mb_s'] for r in rs], '{:.1f}')} | "
               f"{stat(xk, '{:.2f}')} | {stat(xc, '{:.2f}')} | "
               f"{stat([r['cpu_cores'] for r in rs], '{:.2f}')} | {stat(us, '{:.1f}')} | "
               f"{stat([r['rss_mib'] for r in rs])} | {stat([r['drain_s'] for r in rs], '{:.1f}')} | "
@@ -363,6 +398,26 @@ with open(dat, "w") as f:
                     others = (float(r["machine_cores"]) - float(r["cpu_cores"])
                               - float(r["kafka_cores"]) - float(r["s3_cores"]))
                     g.write(f"{w} {e:.0f} {max(0.0, others):.2f}\n")
+go = [r for r in rows if r["format"] == "go"]
+mine = [r for r in rows if (r["format"], r["level"]) == ("gzip", "6") and
+        r["workers"] == (go[0]["workers"] if go else "4")]
+if go and mine:
+    print("\nThe uploader (gzip -6) against the Go peer, each repeat on the same data "
+          "back to back (ratios above 1 favour the uploader, but RSS):\n")
+    print("| repeat | events/s | events per CPU-second | peak RSS MiB (uploader, peer) | "
+          "NDJSON / objects (uploader, peer) |")
+    print("|---:|---:|---:|---:|---:|")
+    ratios = []
+    for rep in sorted({r["repeat"] for r in mine} & {r["repeat"] for r in go}, key=int):
+        a = next(r for r in mine if r["repeat"] == rep)
+        g = next(r for r in go if r["repeat"] == rep)
+        ep = float(a["events_s"]) / float(g["events_s"])
+        cp = float(g["cpu_s"]) / float(a["cpu_s"])
+        ratios.append((ep, cp))
+        print(f"| {rep} | {ep:.2f} | {cp:.2f} | {a['rss_mib']}, {g['rss_mib']} | "
+              f"{a['ratio']}, {g['ratio']} |")
+    print(f"| mean | {statistics.mean(x for x, _ in ratios):.2f} | "
+          f"{statistics.mean(y for _, y in ratios):.2f} | | |")
 kcat_rate = [events / float(r["kcat_s"]) for r in rows]
 mb = lambda rate: rate * nbytes / events / 1e6
 print("\nReferences on the same data, in the same runs (each on one core):\n")
@@ -372,7 +427,7 @@ kc = [float(r["kcat_cpu_s"]) / events * 1e6 for r in rows]
 print(f"| broker consume: `kcat -C -o beginning -e > /dev/null` | {stat(kcat_rate)} | "
       f"{stat([mb(x) for x in kcat_rate], '{:.0f}')} | {stat(kc, '{:.1f}')} | |")
 gz6 = 0
-for fmt, lvl in dict.fromkeys((r["format"], r["level"]) for r in rows):
+for fmt, lvl in dict.fromkeys((r["format"], r["level"]) for r in rows if r["format"] != "go"):
     rs = list({r["repeat"]: r for r in rows if (r["format"], r["level"]) == (fmt, lvl)}.values())
     rate = [events / float(r["codec_s"]) for r in rs]
     if (fmt, lvl) == ("gzip", "6"):
@@ -388,30 +443,38 @@ with open(refdat, "w") as f:
     f.write(f"{med(kcat_rate):.0f} {gz6:.0f}\n")
 PY
 
-read -r kcat_ref gzip_ref <"$RUN/plot-ref.dat"
-gnuplot <<EOF
-set terminal pngcairo size 900,520 noenhanced font ",10"
-set output "$OUT/uploader.png"
-set title "make bench-uploader: $EVENTS events of ~$((BYTES / EVENTS)) bytes into S3, gzip -6, $(nproc) CPUs (median, min-max of $REPEAT)"
-set xlabel "uploader workers (MAX_WORKERS)"
-set ylabel "events/s"
-set format y "%.0s%c"
-set xrange [0.5:4.5]
-set xtics (1, 2, 4)
-set yrange [0:*]
-set grid
-set key top left
-set label sprintf("broker consume (kcat): %.0f events/s", $kcat_ref) at graph 0.98, graph 0.95 right
-set cblabel "others + steal during the run (cores)"
-set cbrange [0:1]
-set palette defined (0 "forest-green", 0.5 "orange", 1 "red")
-plot "$RUN/plot.dat" using 1:2:3:4 with yerrorlines lw 2 lc rgb "dark-violet" title "uploader drain, gzip -6", \
-     "$RUN/plot.dat.runs" using 1:2:3 with points pt 7 ps 1.2 lc palette title "each run", \
-     $gzip_ref with lines dt 2 title "gzip -6 command, one core", \
-     2 * $gzip_ref with lines dt 3 title "gzip -6 command, two cores (ideal)", \
-     100000 with lines dt 4 lc rgb "red" title "target 100k events/s"
-EOF
+python3 - "$TSV" "$OUT/uploader.svg" "$EVENTS" "$(git rev-parse --short HEAD)" <<'PY'
+# A bar per run configuration: events/s and events per CPU-second (median).
+import csv, statistics, sys
+tsv, svg, events, commit = sys.argv[1:]
+rows = list(csv.DictReader(open(tsv), delimiter="\t"))
+runs = list(dict.fromkeys((r["format"], r["level"], r["workers"]) for r in rows))
+def med(run, f):
+    return statistics.median(f(r) for r in rows if (r["format"], r["level"], r["workers"]) == run)
+vals = [(f"{'Go peer, gzip' if f == 'go' else f} -{l}, {w} workers",
+         med((f, l, w), lambda r: float(r["events_s"])),
+         med((f, l, w), lambda r: int(events) / float(r["cpu_s"]))) for f, l, w in runs]
+W, rowh, L = 900, 56, 200
+hi = max(max(a, b) for _, a, b in vals) * 1.15
+out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{60 + rowh * len(vals)}" '
+       'font-family="sans-serif" font-size="12">',
+       f'<rect width="100%" height="100%" fill="white"/>',
+       f'<text x="10" y="20" font-size="14">make bench-uploader: {int(events):,} events, '
+       f'median of the repeats (commit {commit})</text>',
+       '<rect x="560" y="30" width="12" height="10" fill="#1f77b4"/><text x="576" y="39">events/s</text>',
+       '<rect x="660" y="30" width="12" height="10" fill="#ff7f0e"/>'
+       '<text x="676" y="39">events per CPU-second</text>']
+for i, (name, a, b) in enumerate(vals):
+    y = 50 + i * rowh
+    out.append(f'<text x="{L - 8}" y="{y + 24}" text-anchor="end">{name}</text>')
+    for k, (v, col) in enumerate(((a, "#1f77b4"), (b, "#ff7f0e"))):
+        w = v / hi * (W - L - 90)
+        out.append(f'<rect x="{L}" y="{y + 4 + k * 22}" width="{w:.0f}" height="18" fill="{col}"/>')
+        out.append(f'<text x="{L + w + 5:.0f}" y="{y + 18 + k * 22}">{v:,.0f}</text>')
+out.append("</svg>")
+open(svg, "w").write("\n".join(out) + "\n")
+PY
 
 python3 tests/bench/readme_section.py uploader "$MD"
 cat "$MD"
-say "wrote $TSV, $MD, $OUT/uploader.png"
+say "wrote $TSV, $MD, $OUT/uploader.svg"

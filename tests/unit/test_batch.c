@@ -61,12 +61,12 @@ static void batch_closes_on_max_records(void)
 
 static void batch_closes_on_max_bytes(void)
 {
-    /* Adds of 4 bytes against a 10-byte limit: 4, 8 stay open, 12 closes;
-     * reaching the limit exactly closes too. */
+    /* Adds of 4 bytes, 5 with their newline, against a 12-byte limit: 5,
+     * 10 stay open, 15 closes; reaching the limit exactly closes too. */
     static const struct {
         size_t max_bytes;
         int adds_to_close;
-    } cases[] = {{10, 3}, {8, 2}, {4, 1}, {5, 2}};
+    } cases[] = {{12, 3}, {10, 2}, {5, 1}, {6, 2}};
 
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         batch_limits l = roomy;
@@ -82,6 +82,23 @@ static void batch_closes_on_max_bytes(void)
         }
         batch_free(b);
     }
+}
+
+static void batch_closes_on_max_memory(void)
+{
+    /* One record of 4 bytes holds 5 of NDJSON and its batch_record. */
+    batch_limits l = roomy;
+    batch *b = batch_new(0);
+    size_t one = 5 + sizeof(batch_record);
+
+    l.max_memory = 2 * one + 1;
+    ASSERT_EQ(batch_add(b, 0, 0, "abcd", 4, 0), 0);
+    ASSERT_EQ(batch_memory(b), one);
+    ASSERT_EQ(batch_add(b, 1, 0, "abcd", 4, 0), 0);
+    ASSERT_EQ(batch_check(b, &l, 0), BATCH_OPEN);
+    ASSERT_EQ(batch_add(b, 2, 0, "abcd", 4, 0), 0);
+    ASSERT_EQ(batch_check(b, &l, 0), BATCH_CLOSE_BYTES);
+    batch_free(b);
 }
 
 static void batch_closes_on_max_age(void)
@@ -146,7 +163,7 @@ static void batch_copies_values(void)
     value_of(b, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "hello");
     ASSERT_EQ(b->recs[0].len, 5);
-    ASSERT_EQ(b->bytes, 5);
+    ASSERT_EQ(b->bytes, 6);
     batch_free(b);
 }
 
@@ -186,16 +203,17 @@ static void batch_empty_values(void)
     ASSERT_EQ(batch_add(b, 1, 0, "ab", 2, 0), 0);
     ASSERT_EQ(batch_add(b, 2, 0, "", 0, 0), 0);
     ASSERT_EQ(b->n, 3);
-    ASSERT_EQ(b->bytes, 2);
+    ASSERT_EQ(b->bytes, 5);
     ASSERT_EQ(b->recs[0].len, 0);
-    ASSERT_EQ(b->recs[1].pos, 0);
-    ASSERT_EQ(b->recs[2].pos, 2);
+    ASSERT_EQ(b->recs[1].pos, 1);
+    ASSERT_EQ(b->recs[2].pos, 4);
+    ASSERT_MEM_EQ(b->arena, "\nab\n\n", 5);
     ASSERT_MEM_EQ(b->arena + b->recs[1].pos, "ab", 2);
     batch_free(b);
 }
 
-/* Many adds of varying sizes: every value intact and back to back after
- * the arrays and the arena have grown many times. */
+/* Many adds of varying sizes: every value intact and back to back, one a
+ * line, after the arrays and the arena have grown many times. */
 static void batch_many_adds_grow(void)
 {
     const size_t n = 100000;
@@ -207,12 +225,12 @@ static void batch_many_adds_grow(void)
         int len = snprintf(v, sizeof(v), "{\"i\":%zu,\"pad\":\"%.*s\"}", i,
                            (int)(i % 17), "xxxxxxxxxxxxxxxxx");
         ASSERT_EQ(batch_add(b, (int64_t)i, 0, v, (size_t)len, 0), 0);
-        bytes += (size_t)len;
+        bytes += (size_t)len + 1;
     }
     ASSERT_EQ(b->n, n);
     ASSERT_EQ(b->bytes, bytes);
     for (size_t i = 0; i < n; i++) {
-        size_t want_pos = i ? b->recs[i - 1].pos + b->recs[i - 1].len : 0;
+        size_t want_pos = i ? b->recs[i - 1].pos + b->recs[i - 1].len + 1 : 0;
         snprintf(v, sizeof(v), "{\"i\":%zu,\"pad\":\"%.*s\"}", i, (int)(i % 17),
                  "xxxxxxxxxxxxxxxxx");
         value_of(b, i, got, sizeof(got));
@@ -235,16 +253,17 @@ static void batch_large_value(void)
         v[i] = (char)('a' + i % 26);
     ASSERT_EQ(batch_add(b, 0, 0, "x", 1, 0), 0);
     ASSERT_EQ(batch_add(b, 1, 0, v, n, 0), 0);
-    ASSERT_EQ(b->recs[1].pos, 1);
-    ASSERT_EQ(b->bytes, n + 1);
-    ASSERT_MEM_EQ(b->arena + 1, v, n);
+    ASSERT_EQ(b->recs[1].pos, 2);
+    ASSERT_EQ(b->bytes, n + 3);
+    ASSERT_MEM_EQ(b->arena + 2, v, n);
     free(v);
     batch_free(b);
 }
 
 TEST_MAIN(T(batch_new_is_empty), T(batch_empty_never_closes),
           T(batch_closes_on_max_records), T(batch_closes_on_max_bytes),
-          T(batch_closes_on_max_age), T(batch_age_counts_from_first_record),
+          T(batch_closes_on_max_memory), T(batch_closes_on_max_age),
+          T(batch_age_counts_from_first_record),
           T(batch_idle_closes_by_age_alone), T(batch_state_names),
           T(batch_copies_values), T(batch_records_offsets_and_times),
           T(batch_one_record_is_first_and_last), T(batch_empty_values),
