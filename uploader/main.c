@@ -10,10 +10,10 @@
 #include "dlq.h"
 #include "health.h"
 #include "kafka.h"
-#include "localstore.h"
+#include "store/localstore.h"
 #include "log.h"
 #include "replay.h"
-#include "s3.h"
+#include "store/s3.h"
 #include "setup.h"
 
 static void validate_cb(const void *base, cfg_errors *errs)
@@ -126,14 +126,14 @@ int main(int argc, char **argv)
         log_error("main", "health: %s", errbuf);
         goto out;
     }
-    local = strcmp(st->name, "local") == 0;
+    local = strcmp(store_name(st), "local") == 0;
     log_info("main",
              "uploader %s: topic %s on %s, group %s, %lld workers, queue "
              "%lld, store %s%s%s%s, batches close at %lld records, %lld "
              "bytes or %lld ms",
              MILLRACE_VERSION, cfg.kafka.topic, cfg.kafka.brokers,
              cfg.uploader.group, cfg.uploader.workers, cfg.uploader.queue,
-             st->name, local ? " " : " bucket ",
+             store_name(st), local ? " " : " bucket ",
              local ? cfg.uploader.local_dir : cfg.s3.bucket,
              local                    ? ""
              : setup_path_style(&cfg) ? " (path-style)"

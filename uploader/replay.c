@@ -26,7 +26,7 @@
 #include "log.h"
 #include "objkey.h"
 #include "pool.h"
-#include "s3.h"
+#include "store/s3.h"
 #include "setup.h"
 #include "upload.h"
 
@@ -885,8 +885,8 @@ static int run(const replay_opts *o, uploader_config *cfg)
                 }
             }
             objkey_index(dir, sizeof(dir), src_prefix, topic, p, -1, -1);
-            if (src->list(src, dir, NULL, collect_index, &idx, errbuf,
-                          sizeof(errbuf)) != STORE_OK) {
+            if (store_list(src, dir, NULL, collect_index, &idx, errbuf,
+                           sizeof(errbuf)) != STORE_OK) {
                 free(idx.v);
                 goto fail;
             }

@@ -8,9 +8,9 @@
 
 #include "credsrc.h"
 #include "kafka.h"
-#include "localstore.h"
+#include "store/localstore.h"
 #include "log.h"
-#include "s3.h"
+#include "store/s3.h"
 
 /* A bucket name that can be the first label of a host name under TLS
  * (no dots: a wildcard certificate covers one label). */

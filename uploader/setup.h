@@ -10,7 +10,7 @@
 #include "config.h"
 #include "creds.h"
 #include "dlq.h"
-#include "store.h"
+#include "store/store.h"
 
 /* Whether S3 requests name the bucket in the path (1) or in the host
  * (0): s3.path_style when set; for auto, virtual-hosted on AWS (no
