@@ -108,21 +108,36 @@ int cfg_parse_bool(const char *s, int *out)
     return -1;
 }
 
-static int enum_has(const char *choices, const char *v)
+/* The index of v among choices, or -1. */
+static int choice_index(const char *const *choices, const char *v)
 {
-    size_t vl = strlen(v);
-    const char *p = choices;
-
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-        if (l == vl && strncmp(p, v, l) == 0)
-            return 1;
-        if (!bar)
-            break;
-        p = bar + 1;
+    for (int i = 0; choices && choices[i]; i++) {
+        if (strcmp(choices[i], v) == 0)
+            return i;
     }
-    return 0;
+    return -1;
+}
+
+const char *cfg_choice_name(const cfg_row *r, int v)
+{
+    for (int i = 0; r->choices && r->choices[i]; i++) {
+        if (i == v)
+            return r->choices[i];
+    }
+    return "?";
+}
+
+/* "gzip|zstd|none", for messages and docs. */
+static const char *choices_text(const char *const *choices, char *buf,
+                                size_t len)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; choices && choices[i] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "|" : "",
+                              choices[i]);
+    return buf;
 }
 
 const char *cfg_list_next(const char **cursor, char *buf, size_t buflen)
@@ -151,16 +166,21 @@ static int set_from_text(cfg_table *t, const cfg_row *r, const char *text,
     void *f = (char *)t->base + r->offset;
     long long v;
     int b;
+    char names[256];
 
     switch (r->type) {
-    case CFG_STR:
-    case CFG_LIST:
     case CFG_ENUM:
-        if (r->type == CFG_ENUM && text && !enum_has(r->choices, text)) {
+        b = choice_index(r->choices, text ? text : "");
+        if (b < 0) {
             cfg_error_add(errs, "%s (%s): \"%s\" is not one of %s", r->name,
-                          where, text, r->choices);
+                          where, text ? text : "",
+                          choices_text(r->choices, names, sizeof(names)));
             return -1;
         }
+        *(int *)f = b;
+        return 0;
+    case CFG_STR:
+    case CFG_LIST:
         free(*(char **)f);
         *(char **)f = strdup(text ? text : "");
         return 0;
@@ -621,8 +641,10 @@ static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
     const void *f = (const char *)t->base + r->offset;
 
     switch (r->type) {
-    case CFG_STR:
     case CFG_ENUM:
+        fprintf(out, "\"%s\"", cfg_choice_name(r, *(const int *)f));
+        break;
+    case CFG_STR:
     case CFG_LIST: {
         const char *s = *(char *const *)f;
         if (r->secret)
@@ -789,7 +811,6 @@ int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
 
     switch (r->type) {
     case CFG_STR:
-    case CFG_ENUM:
     case CFG_LIST: {
         const char *sa = *(char *const *)fa;
         const char *sb = *(char *const *)fb;
@@ -798,6 +819,7 @@ int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
     case CFG_INT:
     case CFG_SIZE:
         return *(const long long *)fa == *(const long long *)fb;
+    case CFG_ENUM:
     case CFG_BOOL:
     case CFG_AUTO_BOOL:
         return *(const int *)fa == *(const int *)fb;
@@ -845,6 +867,8 @@ void cfg_print_doc(const cfg_table *t, FILE *out)
     fputs("| setting | type | default | environment | description |\n"
           "|---|---|---|---|---|\n",
           out);
+    char names[256];
+
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
         int has_def = r->def && r->def[0];
@@ -855,7 +879,8 @@ void cfg_print_doc(const cfg_table *t, FILE *out)
         print_doc_env(r, out);
         fprintf(out, " | %s", r->desc);
         if (r->type == CFG_ENUM)
-            fprintf(out, " One of `%s`.", r->choices);
+            fprintf(out, " One of `%s`.",
+                    choices_text(r->choices, names, sizeof(names)));
         if (r->secret)
             fprintf(out,
                     " Secret: masked; or read from the file named by "
@@ -869,7 +894,7 @@ void cfg_free(cfg_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
-        if (r->type == CFG_STR || r->type == CFG_ENUM || r->type == CFG_LIST) {
+        if (r->type == CFG_STR || r->type == CFG_LIST) {
             char **f = (char **)((char *)t->base + r->offset);
             free(*f);
             *f = NULL;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "log.h"
 
 typedef struct kafka_settings {
     char *brokers;    /* bootstrap.servers */
@@ -14,8 +15,8 @@ typedef struct kafka_settings {
 } kafka_settings;
 
 typedef struct log_settings {
-    char *level;
-    char *format;
+    int level;  /* enum log_level */
+    int format; /* enum log_format */
 } log_settings;
 
 /* Rows for a daemon struct T holding a kafka_settings at member K and a
@@ -55,13 +56,13 @@ typedef struct log_settings {
      "info",                                                                   \
      0,                                                                        \
      0,                                                                        \
-     "debug|info|warn|error",                                                  \
+     log_level_names,                                                          \
      "LOG_LEVEL",                                                              \
      0,                                                                        \
      "Lowest level logged; SIGHUP re-reads it."},                              \
     {                                                                          \
         "log.format", CFG_ENUM, offsetof(T, L.format), "text", 0, 0,           \
-            "text|json", "LOG_FORMAT", 0,                                      \
+            log_format_names, "LOG_FORMAT", 0,                                 \
             "text: \"time level component: message\" lines; json: one "        \
             "object per line with time, level, component and message (for "    \
             "log shippers). SIGHUP re-reads it."                               \

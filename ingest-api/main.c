@@ -242,8 +242,7 @@ int main(int argc, char **argv)
     memset(&po, 0, sizeof(po));
     po.record_limit = fit_batch_to_topic(&cfg, conf);
     po.topic = cfg.kafka.topic;
-    po.ack = strcmp(cfg.ingest.ack, "queued") == 0 ? PUBLISH_ACK_QUEUED
-                                                   : PUBLISH_ACK_KAFKA;
+    po.ack = (publish_ack)cfg.ingest.ack;
     po.wait_ms = (int)cfg.ingest.delivery_timeout_ms;
     po.probe_ms = (int)cfg.ingest.probe_interval_ms;
     pub = publisher_new(conf, &po, errbuf, sizeof(errbuf));
@@ -257,14 +256,14 @@ int main(int argc, char **argv)
         log_error("main", "http: %s", errbuf);
         goto out;
     }
-    log_info("main",
-             "ingest-api %s listening on %s, topic %s on %s, ack mode %s "
-             "(linger %lld ms), %lld threads%s%s",
-             MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic,
-             cfg.kafka.brokers, cfg.ingest.ack, ingest_linger_ms(&cfg),
-             cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
-             cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens"
-                                                       : "");
+    log_info(
+        "main",
+        "ingest-api %s listening on %s, topic %s on %s, ack mode %s "
+        "(linger %lld ms), %lld threads%s%s",
+        MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic, cfg.kafka.brokers,
+        ingest_ack_names[cfg.ingest.ack], ingest_linger_ms(&cfg),
+        cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
+        cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens" : "");
     memset(&reload, 0, sizeof(reload));
     reload.live = &table;
     reload.base_size = sizeof(cfg);

@@ -476,7 +476,8 @@ static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
         kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
         kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
         kafka_conf_set(conf, "partition.assignment.strategy",
-                       cfg->uploader.assignment, errbuf, errlen) ||
+                       uploader_assignment_names[cfg->uploader.assignment],
+                       errbuf, errlen) ||
         kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
                                     errlen)) {
         rd_kafka_conf_destroy(conf);
@@ -504,7 +505,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     pthread_mutex_init(&c->wm.mu, NULL);
     pthread_cond_init(&c->wm.cv, NULL);
     c->cooperative =
-        strcmp(cfg->uploader.assignment, "cooperative-sticky") == 0;
+        cfg->uploader.assignment == UPLOADER_ASSIGN_COOPERATIVE_STICKY;
     c->lim.max_records = (size_t)cfg->uploader.max_records;
     c->lim.max_bytes = (size_t)cfg->uploader.max_bytes;
     c->lim.max_age_ms = cfg->uploader.max_age_ms;
@@ -523,17 +524,14 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
     c->uctx.max_depth = (int)cfg->uploader.max_json_depth;
     c->uctx.permanent_to_dlq_after =
-        strcmp(cfg->uploader.on_permanent_error, "dlq") == 0
+        cfg->uploader.on_permanent_error == UPLOADER_ON_PERMANENT_DLQ
             ? (int)cfg->uploader.permanent_retries
             : 0;
     c->uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
     c->uctx.part_size = (size_t)cfg->uploader.part_size;
     c->uctx.content_encoding =
-        strcmp(cfg->uploader.content_encoding, "format") == 0;
-    if (encode_format_parse(cfg->uploader.format, &c->uctx.format) < 0) {
-        snprintf(errbuf, errlen, "unknown format %s", cfg->uploader.format);
-        goto fail;
-    }
+        cfg->uploader.content_encoding == UPLOADER_CE_FORMAT;
+    c->uctx.format = (encode_format)cfg->uploader.format;
     conf = consumer_conf(cfg, c, errbuf, errlen);
     if (conf == NULL)
         goto fail;

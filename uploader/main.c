@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         log_error("main", "health: %s", errbuf);
         goto out;
     }
-    local = strcmp(store_name(st), "local") == 0;
+    local = cfg.uploader.store == UPLOADER_STORE_LOCAL;
     log_info("main",
              "uploader %s: topic %s on %s, group %s, %lld workers, queue "
              "%lld, store %s%s%s%s, batches close at %lld records, %lld "

@@ -836,9 +836,9 @@ static int run(const replay_opts *o, uploader_config *cfg)
     uctx.st = dst;
     uctx.topic = topic;
     uctx.prefix = cfg->s3.prefix;
-    encode_format_parse(cfg->uploader.format, &uctx.format);
+    uctx.format = (encode_format)cfg->uploader.format;
     uctx.content_encoding =
-        strcmp(cfg->uploader.content_encoding, "format") == 0;
+        cfg->uploader.content_encoding == UPLOADER_CE_FORMAT;
     uctx.level = (int)cfg->uploader.level;
     uctx.line_metadata = cfg->uploader.line_metadata;
     uctx.time_field = cfg->uploader.time_field;
@@ -984,8 +984,8 @@ int replay_main(int argc, char **argv)
         cfg_free(&table);
         return REPLAY_BAD_ARGS;
     }
-    log_set_level_name(cfg.log.level);
-    log_set_format_name(cfg.log.format);
+    log_set_level((enum log_level)cfg.log.level);
+    log_set_format((enum log_format)cfg.log.format);
     daemon_install_signals();
     if (s3_global_init() < 0) {
         cfg_free(&table);

@@ -68,7 +68,7 @@ const char *setup_region(const uploader_config *cfg,
 
 static int is_s3(const uploader_config *cfg)
 {
-    return strcmp(cfg->uploader.store, "s3") == 0;
+    return cfg->uploader.store == UPLOADER_STORE_S3;
 }
 
 static creds_provider *make_creds(const uploader_config *cfg, int quiet,
@@ -183,7 +183,7 @@ store *setup_store(const uploader_config *cfg, creds_provider *cp, char *errbuf,
     o.path_style = setup_path_style(cfg);
     o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
     o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;
-    o.sse = cfg->s3.sse;
+    o.sse = uploader_sse_names[cfg->s3.sse];
     o.sse_kms_key_id = cfg->s3.sse_kms_key_id;
     o.storage_class = cfg->s3.storage_class;
     return s3_store_new(&o, errbuf, errlen);
