@@ -17,6 +17,20 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
                                 size_t errlen);
 
+/* One property a daemon sets itself. */
+typedef struct kafka_prop {
+    const char *name;
+    const char *value;
+} kafka_prop;
+
+/* A new conf (kafka_conf_new), then props in order, then the
+ * pass-through properties of ks, which come last so operators can
+ * override any of them. Returns NULL and fills errbuf on failure; the
+ * caller owns the conf until it hands it to rd_kafka_new(). */
+rd_kafka_conf_t *kafka_conf_build(const kafka_settings *ks,
+                                  const kafka_prop *props, size_t n,
+                                  char *errbuf, size_t errlen);
+
 /* Apply the pass-through properties; daemons call this after setting their
  * own defaults, so operators can override any of them. */
 int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,

@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "gunzip.h"
 #include "log.h"
+#include "now.h"
 #include "request.h"
 #include "tlsreload.h"
 #include "validate.h"
@@ -46,19 +47,6 @@ struct http_server {
     unsigned boot_id;
     tls_reload *tls; /* NULL without TLS */
 };
-
-static long long now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static long long now_ms(void)
-{
-    return now_us() / 1000;
-}
 
 static const char *reason(int status)
 {
@@ -285,7 +273,7 @@ static int get_text(http_server *s, struct mg_connection *c,
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     long long max = s->cfg->ingest.max_body_bytes;
-    request_reader rd = {read_conn, c, now_ms};
+    request_reader rd = {read_conn, c, now_mono_ms};
     request_error err;
     char *raw = NULL;
     size_t rawlen = 0, nread = 0;
@@ -294,8 +282,8 @@ static int get_text(http_server *s, struct mg_connection *c,
     if (plan->send_continue && strcmp(ri->http_version, "1.1") == 0)
         mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
     rc = request_read_body(&rd, ri->content_length, (size_t)max,
-                           now_ms() + s->cfg->ingest.request_timeout_ms, &raw,
-                           &rawlen, &nread, &err);
+                           now_mono_ms() + s->cfg->ingest.request_timeout_ms,
+                           &raw, &rawlen, &nread, &err);
     atomic_fetch_add_explicit(&s->m->body_bytes, nread, memory_order_relaxed);
     if (rc < 0)
         return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
@@ -502,7 +490,7 @@ done:
 static int handle_events(struct mg_connection *c, void *cbdata)
 {
     http_server *s = cbdata;
-    long long t0 = now_us();
+    long long t0 = now_mono_us();
     char rid[40];
     int status;
 
@@ -510,7 +498,7 @@ static int handle_events(struct mg_connection *c, void *cbdata)
     snprintf(rid, sizeof(rid), "%08x-%llx", s->boot_id,
              (unsigned long long)atomic_fetch_add(&s->request_seq, 1));
     status = serve_events(s, c, rid);
-    metrics_observe_us(s->m, now_us() - t0);
+    metrics_observe_us(s->m, now_mono_us() - t0);
     atomic_fetch_sub(&s->m->in_flight, 1);
     return status;
 }
@@ -640,7 +628,7 @@ static int on_http_error(struct mg_connection *c, int status, const char *msg)
 static int log_message(const struct mg_connection *c, const char *msg)
 {
     http_server *s = c ? mg_get_user_data(mg_get_context(c)) : NULL;
-    long long sec = now_ms() / 1000;
+    long long sec = now_mono_ms() / 1000;
 
     if (s) {
         if (atomic_exchange(&s->log_second, sec) != sec)
@@ -920,7 +908,7 @@ static int stop_listening(http_server *s)
 
 int http_drain(http_server *s, long long budget_ms)
 {
-    long long deadline = now_ms() + budget_ms;
+    long long deadline = now_mono_ms() + budget_ms;
     int left;
 
     if (s == NULL || s->ctx == NULL)
@@ -929,7 +917,8 @@ int http_drain(http_server *s, long long budget_ms)
     if (stop_listening(s) == 0)
         log_warn("http", "could not close the listening socket early; new "
                          "connections get 503 until the server stops");
-    while ((left = atomic_load(&s->m->in_flight)) > 0 && now_ms() < deadline)
+    while ((left = atomic_load(&s->m->in_flight)) > 0 &&
+           now_mono_ms() < deadline)
         usleep(10 * 1000); /* poll interval of the drain */
     return left;
 }

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
 #include "metrics.h"
 #include "publish.h"
 
@@ -54,11 +55,18 @@ static const char *reload_ingest(const void *fresh, void *arg)
 static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
                                       size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&c->kafka, errbuf, errlen);
     char num[4][32];
+    const kafka_prop props[] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"queue.buffering.max.messages", num[0]},
+        {"queue.buffering.max.kbytes", num[1]},
+        {"message.timeout.ms", num[2]},
+        {"linger.ms", num[3]},
+        {"reconnect.backoff.max.ms", "1000"},
+        {"socket.nagle.disable", "true"},
+    };
 
-    if (conf == NULL)
-        return NULL;
     snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
     snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
     snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
@@ -69,23 +77,8 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
      * backoff lets 202s resume soon after the cluster returns. Without
      * Nagle, a small produce request leaves at once (ack mode kafka waits
      * for it). Operators' properties come last and win. */
-    if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
-        kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
-        kafka_conf_set(conf, "queue.buffering.max.messages", num[0], errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "queue.buffering.max.kbytes", num[1], errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "message.timeout.ms", num[2], errbuf, errlen) ||
-        kafka_conf_set(conf, "linger.ms", num[3], errbuf, errlen) ||
-        kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "socket.nagle.disable", "true", errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, c->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return conf;
+    return kafka_conf_build(&c->kafka, props, sizeof(props) / sizeof(props[0]),
+                            errbuf, errlen);
 }
 
 /* An event must fit in one record of the producer's message.max.bytes:
@@ -172,21 +165,13 @@ static void log_summary(ingest_metrics *m, publisher *pub,
     *lasterr = ps.delivery_errors;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Stop accepting, finish what is in flight, flush: all within one
  * shutdown_timeout_ms budget. */
 static void shut_down(const ingest_config *cfg, http_server *srv,
                       publisher *pub)
 {
     long long budget = cfg->ingest.shutdown_timeout_ms;
-    long long t0 = mono_ms();
+    long long t0 = now_mono_ms();
     long long left;
     int busy;
 
@@ -199,7 +184,7 @@ static void shut_down(const ingest_config *cfg, http_server *srv,
                  "cutting them (none of them got a 202)",
                  busy, budget);
     http_stop(srv);
-    left = budget - (mono_ms() - t0);
+    left = budget - (now_mono_ms() - t0);
     publisher_destroy(pub, left > 100 ? (int)left : 100);
 }
 
@@ -275,10 +260,10 @@ int main(int argc, char **argv)
     reload.arg = srv;
     if (daemon_reloader_start(&reload) < 0)
         log_warn("main", "no SIGHUP reloader thread: SIGHUP is ignored");
-    next_summary = mono_ms() + SUMMARY_EVERY_S * 1000;
+    next_summary = now_mono_ms() + SUMMARY_EVERY_S * 1000;
     while (!daemon_stop && !publisher_fatal(pub)) {
         usleep(100 * 1000);
-        if (mono_ms() >= next_summary) {
+        if (now_mono_ms() >= next_summary) {
             log_summary(&metrics, pub, &last503, &lasterr);
             next_summary += SUMMARY_EVERY_S * 1000;
         }

@@ -28,7 +28,9 @@
 #include "daemon.h"
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
 #include "pool.h"
+#include "setup.h"
 
 typedef struct part {
     int assigned;
@@ -85,14 +87,6 @@ struct consumer {
 };
 
 static void *wm_main(void *arg);
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static part *get_part(consumer *c, int32_t id)
 {
@@ -463,26 +457,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
                                       char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
+    /* Offsets move only when we commit what is stored. */
+    const kafka_prop props[] = {
+        {"group.id", cfg->uploader.group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        {"partition.assignment.strategy",
+         uploader_assignment_names[cfg->uploader.assignment]},
+    };
+    rd_kafka_conf_t *conf = kafka_conf_build(
+        &cfg->kafka, props, sizeof(props) / sizeof(props[0]), errbuf, errlen);
 
     if (conf == NULL)
         return NULL;
-    /* Offsets move only when we commit what is stored. */
-    if (kafka_conf_set(conf, "group.id", cfg->uploader.group, errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.offset.store", "false", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errbuf, errlen) ||
-        kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
-        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
-        kafka_conf_set(conf, "partition.assignment.strategy",
-                       uploader_assignment_names[cfg->uploader.assignment],
-                       errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
     return conf;
@@ -509,29 +499,9 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     c->lim.max_records = (size_t)cfg->uploader.max_records;
     c->lim.max_bytes = (size_t)cfg->uploader.max_bytes;
     c->lim.max_age_ms = cfg->uploader.max_age_ms;
-    c->uctx.st = st;
-    c->uctx.topic = cfg->kafka.topic;
-    c->uctx.prefix = cfg->s3.prefix;
-    c->uctx.level = (int)cfg->uploader.level;
-    c->uctx.retry_base_ms = cfg->uploader.retry_base_ms;
-    c->uctx.retry_max_ms = cfg->uploader.retry_max_ms;
-    c->uctx.stats = stats;
+    setup_upload_ctx(cfg, st, stats, &c->uctx);
     c->uctx.dlq = dq;
     c->uctx.check_records = dq != NULL;
-    c->uctx.write_index = cfg->uploader.index;
-    c->uctx.line_metadata = cfg->uploader.line_metadata;
-    c->uctx.time_field = cfg->uploader.time_field;
-    c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
-    c->uctx.max_depth = (int)cfg->uploader.max_json_depth;
-    c->uctx.permanent_to_dlq_after =
-        cfg->uploader.on_permanent_error == UPLOADER_ON_PERMANENT_DLQ
-            ? (int)cfg->uploader.permanent_retries
-            : 0;
-    c->uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
-    c->uctx.part_size = (size_t)cfg->uploader.part_size;
-    c->uctx.content_encoding =
-        cfg->uploader.content_encoding == UPLOADER_CE_FORMAT;
-    c->uctx.format = (encode_format)cfg->uploader.format;
     conf = consumer_conf(cfg, c, errbuf, errlen);
     if (conf == NULL)
         goto fail;
@@ -720,13 +690,7 @@ static void *wm_main(void *arg)
             pthread_mutex_unlock(&wm->mu);
         }
         free(ids);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += every / 1000;
-        until.tv_nsec += (every % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        until = now_deadline(CLOCK_REALTIME, every);
         pthread_mutex_lock(&wm->mu);
         if (!wm->quit)
             pthread_cond_timedwait(&wm->cv, &wm->mu, &until);

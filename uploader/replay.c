@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
 #include "objkey.h"
 #include "pool.h"
 #include "store/s3.h"
@@ -31,6 +32,13 @@
 #include "upload.h"
 
 #define MAX_PARTS 4096
+/* Replay runs once, watched, with no later pass to catch up: an object
+ * the store refuses this many times in a row is given up on (its records
+ * are reported, the run ends REPLAY_PARTIAL)... */
+#define REPLAY_PERMANENT_ATTEMPTS 3
+/* ...and so is one that fails transiently this many times in a row (the
+ * live uploader retries forever instead). */
+#define REPLAY_TRANSIENT_ATTEMPTS 12
 
 typedef struct ranges {
     int64_t *from, *to;
@@ -61,14 +69,6 @@ typedef struct totals {
     int64_t last_progress_ms;
     int tty;
 } totals;
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* --- pure parts --------------------------------------------------------- */
 
@@ -311,21 +311,18 @@ static int parse_args(int argc, char **argv, replay_opts *o)
 static rd_kafka_t *reader_new(const uploader_config *cfg, const char *group,
                               char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
+    const kafka_prop props[] = {
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+    };
+    rd_kafka_conf_t *conf =
+        kafka_conf_build(&cfg->kafka, props, 4, errbuf, errlen);
     rd_kafka_t *rk;
 
     if (conf == NULL)
         return NULL;
-    if (kafka_conf_set(conf, "group.id", group, errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.offset.store", "false", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "enable.partition.eof", "true", errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (rk == NULL)
         rd_kafka_conf_destroy(conf);
@@ -833,26 +830,11 @@ static int run(const replay_opts *o, uploader_config *cfg)
     } else {
         dst = src;
     }
-    uctx.st = dst;
+    setup_upload_ctx(cfg, dst, &stats, &uctx);
     uctx.topic = topic;
-    uctx.prefix = cfg->s3.prefix;
-    uctx.format = (encode_format)cfg->uploader.format;
-    uctx.content_encoding =
-        cfg->uploader.content_encoding == UPLOADER_CE_FORMAT;
-    uctx.level = (int)cfg->uploader.level;
-    uctx.line_metadata = cfg->uploader.line_metadata;
-    uctx.time_field = cfg->uploader.time_field;
-    uctx.retry_base_ms = cfg->uploader.retry_base_ms;
-    uctx.retry_max_ms = cfg->uploader.retry_max_ms;
-    uctx.stats = &stats;
     uctx.check_records = 1;
-    uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
-    uctx.max_depth = (int)cfg->uploader.max_json_depth;
-    uctx.permanent_to_dlq_after = 3;
-    uctx.max_transient = 12;
-    uctx.write_index = cfg->uploader.index;
-    uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
-    uctx.part_size = (size_t)cfg->uploader.part_size;
+    uctx.permanent_to_dlq_after = REPLAY_PERMANENT_ATTEMPTS;
+    uctx.max_transient = REPLAY_TRANSIENT_ATTEMPTS;
     pl = pool_new((int)cfg->uploader.workers, (int)cfg->uploader.queue,
                   upload_run, &uctx);
     if (pl == NULL) {

@@ -19,6 +19,7 @@
 
 #include "jsoncheck.h"
 #include "log.h"
+#include "now.h"
 #include "objkey.h"
 
 const double upload_latency_bounds[UPLOAD_LATENCY_BUCKETS] = {
@@ -56,14 +57,6 @@ long long upload_backoff_ms(long long base, long long max, int attempt,
     if (d > max)
         d = max;
     return d / 2 + (long long)(r % (unsigned)(d / 2 + 1));
-}
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Sleeps ms in short steps; returns 1 if the job was abandoned meanwhile. */
