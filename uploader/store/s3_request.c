@@ -460,56 +460,69 @@ int s3_build_mpu_abort(const s3_options *opt, const char *key,
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* A query parameter of a listing: left out when empty, refused when
+ * longer than max. */
+typedef struct list_param {
+    const char *name;
+    const char *value;
+    size_t max;
+} list_param;
+
+/* A listing of the bucket: GET with first, then the parameters that are
+ * set (in order), then the page size as page_param. too_long names them
+ * in the error. */
+static int build_listing(const s3_options *opt, qparam first,
+                         const list_param *p, size_t n, const char *page_param,
+                         const char *too_long, time_t now, s3_request *out,
+                         char *errbuf, size_t errlen)
+{
+    qparam q[8];
+    size_t k = 0;
+    call c = {"GET", NULL, NULL, NULL, 0, 0, NULL, 0};
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].value && strlen(p[i].value) > p[i].max) {
+            errbuf_set(errbuf, errlen, "s3: %s too long", too_long);
+            return -1;
+        }
+    }
+    q[k++] = first;
+    for (size_t i = 0; i < n && k < 7; i++) {
+        if (!s3_empty(p[i].value))
+            q[k++] = (qparam){p[i].name, p[i].value};
+    }
+    q[k++] = (qparam){page_param, STR(S3_LIST_PAGE)};
+    return build_with_query(opt, &c, q, k, now, out, errbuf, errlen);
+}
+
 int s3_build_mpu_list(const s3_options *opt, const char *prefix,
                       const char *key_marker, const char *upload_id_marker,
                       time_t now, s3_request *out, char *errbuf, size_t errlen)
 {
-    qparam q[5];
-    size_t n = 0;
-    call c = {"GET", NULL, NULL, NULL, 0, 0, NULL, 0};
+    const list_param p[] = {
+        {"prefix", prefix, S3_MAX_KEY},
+        {"key-marker", key_marker, S3_MAX_KEY},
+        {"upload-id-marker", upload_id_marker, S3_MAX_UPLOAD_ID},
+    };
 
-    memset(out, 0, sizeof(*out));
-    if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
-        (key_marker && strlen(key_marker) > S3_MAX_KEY) ||
-        (upload_id_marker && strlen(upload_id_marker) > S3_MAX_UPLOAD_ID)) {
-        errbuf_set(errbuf, errlen, "s3: prefix or marker too long");
-        return -1;
-    }
-    q[n++] = (qparam){"uploads", NULL};
-    if (!s3_empty(prefix))
-        q[n++] = (qparam){"prefix", prefix};
-    if (!s3_empty(key_marker))
-        q[n++] = (qparam){"key-marker", key_marker};
-    if (!s3_empty(upload_id_marker))
-        q[n++] = (qparam){"upload-id-marker", upload_id_marker};
-    q[n++] = (qparam){"max-uploads", STR(S3_LIST_PAGE)};
-    return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
+    return build_listing(opt, (qparam){"uploads", NULL}, p, 3, "max-uploads",
+                         "prefix or marker", now, out, errbuf, errlen);
 }
 
 int s3_build_list(const s3_options *opt, const char *prefix,
                   const char *start_after, const char *continuation_token,
                   time_t now, s3_request *out, char *errbuf, size_t errlen)
 {
-    qparam q[5];
-    size_t n = 0;
-    call c = {"GET", NULL, NULL, NULL, 0, 0, NULL, 0};
+    const list_param p[] = {
+        {"prefix", prefix, S3_MAX_KEY},
+        {"start-after", start_after, S3_MAX_KEY},
+        {"continuation-token", continuation_token, S3_MAX_TOKEN},
+    };
 
-    memset(out, 0, sizeof(*out));
-    if ((prefix && strlen(prefix) > S3_MAX_KEY) ||
-        (start_after && strlen(start_after) > S3_MAX_KEY) ||
-        (continuation_token && strlen(continuation_token) > S3_MAX_TOKEN)) {
-        errbuf_set(errbuf, errlen, "s3: prefix, start-after or token too long");
-        return -1;
-    }
-    q[n++] = (qparam){"list-type", "2"};
-    if (!s3_empty(prefix))
-        q[n++] = (qparam){"prefix", prefix};
-    if (!s3_empty(start_after))
-        q[n++] = (qparam){"start-after", start_after};
-    if (!s3_empty(continuation_token))
-        q[n++] = (qparam){"continuation-token", continuation_token};
-    q[n++] = (qparam){"max-keys", STR(S3_LIST_PAGE)};
-    return build_with_query(opt, &c, q, n, now, out, errbuf, errlen);
+    return build_listing(opt, (qparam){"list-type", "2"}, p, 3, "max-keys",
+                         "prefix, start-after or token", now, out, errbuf,
+                         errlen);
 }
 
 void s3_request_free(s3_request *r)
