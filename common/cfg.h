@@ -110,6 +110,9 @@ int cfg_parse_bool(const char *s, int *out);
 /* The name of a CFG_ENUM row's value v, or "?" when v is no choice. */
 const char *cfg_choice_name(const cfg_row *r, int v);
 
+/* A CFG_ENUM row's choices as "gzip|zstd|none", into buf. */
+const char *cfg_choices_text(const char *const *choices, char *buf, size_t len);
+
 /* Iterate a CFG_LIST value: returns the next item (written to buf) or NULL. */
 const char *cfg_list_next(const char **cursor, char *buf, size_t buflen);
 
