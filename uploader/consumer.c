@@ -29,41 +29,15 @@
 #include "kafka.h"
 #include "log.h"
 #include "now.h"
+#include "consumer_plan.h"
+#include "consumer_wm.h"
 #include "pool.h"
 #include "setup.h"
 
-typedef struct part {
-    int assigned;
-    int paused;
-    batch *open;          /* collecting records */
-    batch *ready;         /* closed, waiting for the partition's turn */
-    int ready_planned;    /* its plan is committed */
-    upload_job *inflight; /* queued or uploading */
-    batch *retry;         /* a planned batch whose upload failed: redone
-                             before anything else of the partition */
-    upload_job *orphan;   /* abandoned at a revoke, not yet returned */
-    int64_t plan_end;     /* the first batch must end here; -1: no plan */
-    int64_t committed;    /* last committed offset; < 0: none */
-    int64_t retry_at_ms;  /* a failed plan commit is retried then */
-} part;
+/* Waits before a failed plan commit is tried again. */
+#define PLAN_RETRY_MS 1000
 
-#define PLAN_PREFIX "millrace:end="
-
-/* The end offsets of the assigned partitions, asked of the brokers by a
- * thread of their own. The fetcher's cached watermark is not enough: a
- * paused partition is not fetched, so its cached end offset freezes
- * exactly when the backlog grows (S3 down, workers busy). */
-typedef struct watermarks {
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;
-    atomic_int quit; /* also read between queries, unlocked */
-    int32_t *want;   /* partitions to ask about, set by the main loop */
-    int nwant;
-    int64_t *low, *high; /* by partition; -1: not known */
-    int cap;
-} watermarks;
+typedef consumer_part part;
 
 struct consumer {
     const uploader_config *cfg;
@@ -83,10 +57,8 @@ struct consumer {
     pthread_mutex_t lag_mu; /* guards lag, read by the health thread */
     consumer_lag *lag;
     int nlag;
-    watermarks wm;
+    consumer_wm wm;
 };
-
-static void *wm_main(void *arg);
 
 static part *get_part(consumer *c, int32_t id)
 {
@@ -97,11 +69,8 @@ static part *get_part(consumer *c, int32_t id)
         part *np = realloc(c->parts, (size_t)n * sizeof(*np));
         if (np == NULL)
             return NULL;
-        memset(np + c->nparts, 0, (size_t)(n - c->nparts) * sizeof(*np));
-        for (int i = c->nparts; i < n; i++) {
-            np[i].plan_end = -1;
-            np[i].committed = -1;
-        }
+        for (int i = c->nparts; i < n; i++)
+            consumer_part_init(&np[i]);
         c->parts = np;
         c->nparts = n;
     }
@@ -136,14 +105,13 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
-    char meta[48];
+    char meta[48] = "";
 
     tp = rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, id);
     tp->offset = next;
     if (plan_end >= 0) {
-        int n = snprintf(meta, sizeof(meta), PLAN_PREFIX "%lld",
-                         (long long)plan_end);
-        tp->metadata = malloc((size_t)n); /* freed with the list */
+        int n = consumer_plan_format(meta, sizeof(meta), plan_end);
+        tp->metadata = n > 0 ? malloc((size_t)n) : NULL; /* freed with l */
         if (tp->metadata) {
             memcpy(tp->metadata, meta, (size_t)n);
             tp->metadata_size = (size_t)n;
@@ -166,67 +134,39 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     return err;
 }
 
-/* The end offset in a committed plan, or -1. */
-static int64_t plan_of(const rd_kafka_topic_partition_t *tp)
-{
-    char buf[48];
-    size_t n = tp->metadata_size;
-
-    if (tp->metadata == NULL || n <= strlen(PLAN_PREFIX) || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, tp->metadata, n);
-    buf[n] = '\0';
-    if (strncmp(buf, PLAN_PREFIX, strlen(PLAN_PREFIX)) != 0)
-        return -1;
-    return strtoll(buf + strlen(PLAN_PREFIX), NULL, 10);
-}
-
-/* Hands p's ready batch to the pool if the partition's turn has come:
- * its previous batch is stored and committed, and its plan is committed. */
-/* Hands a batch of partition id to the pool: if no upload of the
- * partition is in flight, a batch to redo goes first; else the ready batch
- * once its plan is committed. */
+/* Hands a batch of partition id to the pool when its turn has come (see
+ * consumer_next_step): a batch to redo first, else the ready batch once
+ * its plan is committed. */
 static void try_dispatch(consumer *c, int32_t id)
 {
     part *p = &c->parts[id];
+    consumer_step step = consumer_next_step(p, now_ms());
+    batch **b = step == CONSUMER_SUBMIT_RETRY ? &p->retry : &p->ready;
     upload_job *j;
 
-    if (p->inflight || !p->assigned || now_ms() < p->retry_at_ms)
+    if (step == CONSUMER_WAIT)
         return;
-    if (p->retry) {
-        j = upload_job_new(p->retry);
-        if (j == NULL)
-            return;
-        if (pool_try_submit(c->pool, j) < 0) {
-            j->b = NULL;
-            upload_job_free(j);
-            return;
-        }
-        p->retry = NULL;
-        p->inflight = j;
-        return;
-    }
-    if (p->ready == NULL)
-        return;
-    if (!p->ready_planned) {
+    if (step == CONSUMER_COMMIT_PLAN) {
         if (commit(c, id, batch_first_offset(p->ready),
                    batch_last_offset(p->ready)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            p->retry_at_ms = now_ms() + 1000;
+            p->retry_at_ms = now_ms() + PLAN_RETRY_MS;
             return;
         }
         p->ready_planned = 1;
     }
-    j = upload_job_new(p->ready);
+    j = upload_job_new(*b);
     if (j == NULL)
         return;
     if (pool_try_submit(c->pool, j) < 0) {
-        j->b = NULL; /* the batch stays ready; the job is discarded */
+        j->b = NULL; /* the batch stays where it was; the job is discarded */
         upload_job_free(j);
         return;
     }
-    p->ready = NULL;
-    p->ready_planned = 0;
+    *b = NULL;
     p->inflight = j;
+    if (step == CONSUMER_SUBMIT_RETRY)
+        return;
+    p->ready_planned = 0;
     if (p->paused)
         set_paused(c, id, 0);
 }
@@ -254,27 +194,30 @@ static void on_done(consumer *c, upload_job *j)
     int32_t id = j->b->partition;
     part *p = id < c->nparts ? &c->parts[id] : NULL;
 
-    if (p && p->orphan == j) {
+    switch (consumer_after_upload(p, j)) {
+    case CONSUMER_DONE_ORPHAN:
         p->orphan = NULL;
-    } else if (p && p->inflight == j) {
+        break;
+    case CONSUMER_DONE_NOTHING:
         p->inflight = NULL;
-        /* With a batch ready, its plan commit also moves the offset past
-         * this one; otherwise commit this one on its own. */
-        if (j->result == UPLOAD_STORED && p->assigned && p->ready == NULL)
-            commit(c, id, j->next_offset, -1);
-        /* A worker that gave up (not asked to) leaves a hole that nothing
-         * may be committed past: the same batch is done again, first. */
-        if (j->result != UPLOAD_STORED && p->assigned &&
-            !atomic_load(&j->abandon)) {
-            log_warn("consumer",
-                     "partition %d: batch [%lld, %lld] failed; "
-                     "retrying it",
-                     (int)id, (long long)batch_first_offset(j->b),
-                     (long long)batch_last_offset(j->b));
-            p->retry = j->b;
-            j->b = NULL;
-            p->retry_at_ms = now_ms() + c->cfg->uploader.retry_max_ms;
-        }
+        break;
+    case CONSUMER_DONE_COMMIT:
+        p->inflight = NULL;
+        commit(c, id, j->next_offset, -1);
+        break;
+    case CONSUMER_DONE_RETRY:
+        p->inflight = NULL;
+        log_warn("consumer",
+                 "partition %d: batch [%lld, %lld] failed; "
+                 "retrying it",
+                 (int)id, (long long)batch_first_offset(j->b),
+                 (long long)batch_last_offset(j->b));
+        p->retry = j->b;
+        j->b = NULL;
+        p->retry_at_ms = now_ms() + c->cfg->uploader.retry_max_ms;
+        break;
+    case CONSUMER_DONE_UNKNOWN:
+        break;
     }
     upload_job_free(j);
     if (p)
@@ -412,7 +355,10 @@ static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
         p->assigned = 1;
         p->paused = 0;
         p->committed = err ? -1 : tp->offset;
-        p->plan_end = err || tp->offset < 0 ? -1 : plan_of(tp);
+        p->plan_end =
+            err || tp->offset < 0
+                ? -1
+                : consumer_plan_parse(tp->metadata, tp->metadata_size);
         if (p->plan_end >= 0)
             log_info("consumer",
                      "partition %d: re-making batch [%lld, %lld] "
@@ -492,8 +438,7 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     }
     c->cfg = cfg;
     pthread_mutex_init(&c->lag_mu, NULL);
-    pthread_mutex_init(&c->wm.mu, NULL);
-    pthread_cond_init(&c->wm.cv, NULL);
+    consumer_wm_init(&c->wm);
     c->cooperative =
         cfg->uploader.assignment == UPLOADER_ASSIGN_COOPERATIVE_STICKY;
     c->lim.max_records = (size_t)cfg->uploader.max_records;
@@ -528,11 +473,11 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
         goto fail;
     }
     c->uctx.pool = c->pool;
-    if (pthread_create(&c->wm.thread, NULL, wm_main, c) != 0) {
+    if (consumer_wm_start(&c->wm, c->rk, cfg->kafka.topic,
+                          cfg->uploader.lag_interval_ms) != 0) {
         snprintf(errbuf, errlen, "cannot start the watermark thread");
         goto fail;
     }
-    c->wm.started = 1;
     return c;
 fail:
     if (conf)
@@ -556,7 +501,7 @@ static void follow_plan(consumer *c, int32_t id, int64_t offset)
 {
     part *p = &c->parts[id];
 
-    if (p->plan_end < 0 || offset <= p->plan_end)
+    if (!consumer_plan_passed(p, offset))
         return;
     p->plan_end = -1;
     if (p->open)
@@ -596,7 +541,7 @@ static void on_message(consumer *c, const rd_kafka_message_t *m)
     atomic_fetch_add(&c->records_consumed, 1);
     if (p->plan_end >= 0) {
         /* A planned batch closes at its end and nowhere else. */
-        if (m->offset == p->plan_end) {
+        if (consumer_plan_ends_at(p, m->offset)) {
             p->plan_end = -1;
             close_open(c, m->partition, BATCH_CLOSE_RECORDS);
         }
@@ -619,7 +564,7 @@ static void check_ages(consumer *c)
             continue;
         if (p->ready || p->retry)
             try_dispatch(c, i);
-        if (p->open == NULL || p->ready || p->plan_end >= 0)
+        if (!consumer_age_may_close(p))
             continue;
         st = batch_check(p->open, &c->lim, now);
         if (st != BATCH_OPEN)
@@ -627,113 +572,18 @@ static void check_ages(consumer *c)
     }
 }
 
-/* Grows wm's arrays to hold partition id; with wm->mu held. */
-static int wm_reserve(watermarks *wm, int32_t id)
-{
-    int n = id + 1;
-    int64_t *lo, *hi;
-
-    if (id < wm->cap)
-        return 0;
-    lo = realloc(wm->low, (size_t)n * sizeof(*lo));
-    if (lo == NULL)
-        return -1;
-    wm->low = lo;
-    hi = realloc(wm->high, (size_t)n * sizeof(*hi));
-    if (hi == NULL)
-        return -1;
-    wm->high = hi;
-    for (int i = wm->cap; i < n; i++) {
-        wm->low[i] = -1;
-        wm->high[i] = -1;
-    }
-    wm->cap = n;
-    return 0;
-}
-
-/* The watermark thread: every lag_interval_ms (or when the main loop has
- * a new list of partitions), asks the partition leaders for the offsets
- * of each assigned partition, paused or not. One ListOffsets round per
- * interval bounds what it costs the brokers. */
-static void *wm_main(void *arg)
-{
-    consumer *c = arg;
-    watermarks *wm = &c->wm;
-    long long every = c->cfg->uploader.lag_interval_ms;
-    /* one request's wait: within the interval, but never so short that a
-     * busy broker's answer is given up on */
-    int timeout = every < 1000 ? 1000 : every > 5000 ? 5000 : (int)every;
-
-    pthread_mutex_lock(&wm->mu);
-    while (!wm->quit) {
-        int n = wm->nwant;
-        int32_t *ids = n ? malloc((size_t)n * sizeof(*ids)) : NULL;
-        struct timespec until;
-
-        if (ids)
-            memcpy(ids, wm->want, (size_t)n * sizeof(*ids));
-        pthread_mutex_unlock(&wm->mu);
-        for (int i = 0; ids && i < n && !wm->quit; i++) {
-            int64_t lo = -1, hi = -1;
-            rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                c->rk, c->cfg->kafka.topic, ids[i], &lo, &hi, timeout);
-            if (err) {
-                log_debug("consumer", "partition %d end offset: %s",
-                          (int)ids[i], rd_kafka_err2str(err));
-                continue;
-            }
-            pthread_mutex_lock(&wm->mu);
-            if (wm_reserve(wm, ids[i]) == 0) {
-                wm->low[ids[i]] = lo;
-                wm->high[ids[i]] = hi;
-            }
-            pthread_mutex_unlock(&wm->mu);
-        }
-        free(ids);
-        until = now_deadline(CLOCK_REALTIME, every);
-        pthread_mutex_lock(&wm->mu);
-        if (!wm->quit)
-            pthread_cond_timedwait(&wm->cv, &wm->mu, &until);
-    }
-    pthread_mutex_unlock(&wm->mu);
-    return NULL;
-}
-
-static void wm_stop(watermarks *wm)
-{
-    if (!wm->started)
-        return;
-    pthread_mutex_lock(&wm->mu);
-    wm->quit = 1;
-    pthread_cond_signal(&wm->cv);
-    pthread_mutex_unlock(&wm->mu);
-    pthread_join(wm->thread, NULL);
-    wm->started = 0;
-}
-
-/* Hands the watermark thread the assigned partitions; wakes it when the
- * list changed (a new assignment is measured at once). */
+/* Hands the watermark thread the assigned partitions. */
 static void wm_publish(consumer *c)
 {
-    watermarks *wm = &c->wm;
     int32_t *ids = malloc((size_t)(c->nparts ? c->nparts : 1) * sizeof(*ids));
     int n = 0;
-    int changed;
 
     if (ids == NULL)
         return;
     for (int i = 0; i < c->nparts; i++)
         if (c->parts[i].assigned)
             ids[n++] = i;
-    pthread_mutex_lock(&wm->mu);
-    changed = n != wm->nwant ||
-              (n && memcmp(ids, wm->want, (size_t)n * sizeof(*ids)) != 0);
-    free(wm->want);
-    wm->want = ids;
-    wm->nwant = n;
-    if (changed)
-        pthread_cond_signal(&wm->cv);
-    pthread_mutex_unlock(&wm->mu);
+    consumer_wm_publish(&c->wm, ids, n); /* ids is the thread's now */
 }
 
 /* Lag per assigned partition: its end offset minus the committed offset
@@ -752,28 +602,20 @@ static void update_lag(consumer *c)
     lag = calloc((size_t)(c->nparts ? c->nparts : 1), sizeof(*lag));
     if (lag == NULL)
         return;
-    pthread_mutex_lock(&c->wm.mu);
     for (int i = 0; i < c->nparts; i++) {
-        int64_t lo = -1, hi = -1;
+        int64_t lo = -1, hi = -1, wm_lo, wm_hi;
+        long long l;
         if (!c->parts[i].assigned)
             continue;
         rd_kafka_get_watermark_offsets(c->rk, c->cfg->kafka.topic, i, &lo, &hi);
-        if (i < c->wm.cap) {
-            if (c->wm.high[i] > hi)
-                hi = c->wm.high[i];
-            if (lo < 0 || (c->wm.low[i] >= 0 && c->wm.low[i] > lo))
-                lo = c->wm.low[i];
-        }
-        if (hi < 0)
+        consumer_wm_get(&c->wm, i, &wm_lo, &wm_hi);
+        l = consumer_lag_of(lo, hi, wm_lo, wm_hi, c->parts[i].committed);
+        if (l < 0)
             continue;
         lag[n].partition = i;
-        lag[n].lag = hi - (c->parts[i].committed >= 0 ? c->parts[i].committed
-                                                      : (lo > 0 ? lo : 0));
-        if (lag[n].lag < 0)
-            lag[n].lag = 0;
+        lag[n].lag = l;
         n++;
     }
-    pthread_mutex_unlock(&c->wm.mu);
     pthread_mutex_lock(&c->lag_mu);
     free(c->lag);
     c->lag = lag;
@@ -816,7 +658,7 @@ int consumer_run(consumer *c)
         log_warn("consumer",
                  "%d upload(s) abandoned; their records will be read again",
                  abandoned);
-    wm_stop(&c->wm);
+    consumer_wm_stop(&c->wm);
     rd_kafka_consumer_close(c->rk);
     /* Abandoned workers stop at their next retry; a PUT on the wire ends
      * within s3.request_timeout_ms. */
@@ -853,7 +695,7 @@ void consumer_free(consumer *c)
 {
     if (c == NULL)
         return;
-    wm_stop(&c->wm);
+    consumer_wm_stop(&c->wm);
     if (c->pool) {
         upload_job *j;
         pool_stop(c->pool);
@@ -866,11 +708,7 @@ void consumer_free(consumer *c)
     for (int i = 0; i < c->nparts; i++)
         drop_batches(&c->parts[i]);
     pthread_mutex_destroy(&c->lag_mu);
-    pthread_mutex_destroy(&c->wm.mu);
-    pthread_cond_destroy(&c->wm.cv);
-    free(c->wm.want);
-    free(c->wm.low);
-    free(c->wm.high);
+    consumer_wm_destroy(&c->wm);
     free(c->lag);
     free(c->parts);
     free(c);
