@@ -180,10 +180,14 @@ static void check_errors_hide_secrets(const cfg_table *t, const cfg_errors *e,
 {
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
-        const char *cur = *(char *const *)((const char *)t->base + r->offset);
+        const char *cur;
         char item[512];
 
-        if (!r->secret || cur == NULL)
+        /* Only string rows are secret; an enum row's field is an int. */
+        if (!r->secret || (r->type != CFG_STR && r->type != CFG_LIST))
+            continue;
+        cur = *(char *const *)((const char *)t->base + r->offset);
+        if (cur == NULL)
             continue;
         while (cfg_list_next(&cur, item, sizeof(item))) {
             if (strlen(item) < 12 || count_in(data, size, item) != 1)
