@@ -34,7 +34,8 @@ endif
 COMMON_SRC   := $(wildcard common/*.c)
 INGEST_SRC   := $(filter-out ingest-api/main.c ingest-api/tls_shim.c,\
                 $(wildcard ingest-api/*.c))
-UPLOADER_SRC := $(filter-out uploader/main.c,$(wildcard uploader/*.c))
+UPLOADER_SRC := $(filter-out uploader/main.c,\
+                $(wildcard uploader/*.c uploader/store/*.c))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -81,8 +82,15 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(B)/libingest.a $(B)/libuploader.a $(B
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The S3 store against a real server: an integration test, built and run by
+# tests/e2e/test_s3_live.py once the servers are up.
+LIVE  := $(B)/tests/e2e/s3_live
+$(LIVE): $(call obj,tests/e2e/s3_live.c) $(B)/libuploader.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 san:
-	$(MAKE) SAN=1 all $(patsubst build/%,build-san/%,$(UNITS))
+	$(MAKE) SAN=1 all $(patsubst build/%,build-san/%,$(UNITS) $(LIVE))
 
 # Debian packages the build and the tests need; a no-op when all are present.
 deps:
@@ -102,7 +110,7 @@ e2e: all
 images:
 	@bash deploy/docker/images.sh build
 
-build-everything: all $(UNITS) $(BENCH_BINS) fuzz-build san
+build-everything: all $(UNITS) $(LIVE) $(BENCH_BINS) fuzz-build san
 
 test: deps
 	@bash tests/run-all.sh

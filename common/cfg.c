@@ -108,21 +108,34 @@ int cfg_parse_bool(const char *s, int *out)
     return -1;
 }
 
-static int enum_has(const char *choices, const char *v)
+/* The index of v among choices, or -1. */
+static int choice_index(const char *const *choices, const char *v)
 {
-    size_t vl = strlen(v);
-    const char *p = choices;
-
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-        if (l == vl && strncmp(p, v, l) == 0)
-            return 1;
-        if (!bar)
-            break;
-        p = bar + 1;
+    for (int i = 0; choices && choices[i]; i++) {
+        if (strcmp(choices[i], v) == 0)
+            return i;
     }
-    return 0;
+    return -1;
+}
+
+const char *cfg_choice_name(const cfg_row *r, int v)
+{
+    for (int i = 0; r->choices && r->choices[i]; i++) {
+        if (i == v)
+            return r->choices[i];
+    }
+    return "?";
+}
+
+const char *cfg_choices_text(const char *const *choices, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; choices && choices[i] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "|" : "",
+                              choices[i]);
+    return buf;
 }
 
 const char *cfg_list_next(const char **cursor, char *buf, size_t buflen)
@@ -151,16 +164,21 @@ static int set_from_text(cfg_table *t, const cfg_row *r, const char *text,
     void *f = (char *)t->base + r->offset;
     long long v;
     int b;
+    char names[256];
 
     switch (r->type) {
-    case CFG_STR:
-    case CFG_LIST:
     case CFG_ENUM:
-        if (r->type == CFG_ENUM && text && !enum_has(r->choices, text)) {
+        b = choice_index(r->choices, text ? text : "");
+        if (b < 0) {
             cfg_error_add(errs, "%s (%s): \"%s\" is not one of %s", r->name,
-                          where, text, r->choices);
+                          where, text ? text : "",
+                          cfg_choices_text(r->choices, names, sizeof(names)));
             return -1;
         }
+        *(int *)f = b;
+        return 0;
+    case CFG_STR:
+    case CFG_LIST:
         free(*(char **)f);
         *(char **)f = strdup(text ? text : "");
         return 0;
@@ -592,191 +610,6 @@ int cfg_load(cfg_table *t, const char *path,
     return (int)(errs->n - before);
 }
 
-size_t cfg_sensitive_item(const char *item)
-{
-    static const char *const words[] = {"password", "secret", "token", "pem",
-                                        "oauthbearer.config"};
-    const char *eq = strchr(item, '=');
-    char name[256];
-    size_t n;
-
-    if (eq == NULL || (size_t)(eq - item) >= sizeof(name))
-        return 0;
-    n = (size_t)(eq - item);
-    for (size_t i = 0; i < n; i++)
-        name[i] = (char)tolower((unsigned char)item[i]);
-    name[n] = '\0';
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strstr(name, words[i]))
-            return n;
-    return 0;
-}
-
-static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
-{
-    const void *f = (const char *)t->base + r->offset;
-
-    switch (r->type) {
-    case CFG_STR:
-    case CFG_ENUM:
-    case CFG_LIST: {
-        const char *s = *(char *const *)f;
-        if (r->secret)
-            fputs(s && s[0] ? "\"********\"" : "\"\"", out);
-        else if (r->type == CFG_LIST) {
-            const char *cur = s;
-            char item[512];
-            int first = 1;
-            fputc('[', out);
-            while (cfg_list_next(&cur, item, sizeof(item))) {
-                size_t masked = cfg_sensitive_item(item);
-                if (masked)
-                    fprintf(out, "%s\"%.*s=********\"", first ? "" : ", ",
-                            (int)masked, item);
-                else
-                    fprintf(out, "%s\"%s\"", first ? "" : ", ", item);
-                first = 0;
-            }
-            fputc(']', out);
-        } else
-            fprintf(out, "\"%s\"", s ? s : "");
-        break;
-    }
-    case CFG_INT:
-    case CFG_SIZE:
-        fprintf(out, "%lld", *(const long long *)f);
-        break;
-    case CFG_BOOL:
-        fputs(*(const int *)f ? "true" : "false", out);
-        break;
-    case CFG_AUTO_BOOL:
-        fputs(*(const int *)f < 0 ? "\"auto\""
-              : *(const int *)f   ? "true"
-                                  : "false",
-              out);
-        break;
-    }
-}
-
-/* Edit distance between a and b, stopping early past limit. */
-static size_t distance(const char *a, const char *b, size_t limit)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[128];
-
-    if (lb >= sizeof(row) / sizeof(row[0]) ||
-        (la > lb ? la - lb : lb - la) > limit)
-        return limit + 1;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        size_t best;
-        row[0] = i;
-        best = row[0];
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t v = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < v)
-                v = up + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            diag = up;
-            if (v < best)
-                best = v;
-        }
-        if (best > limit)
-            return limit + 1;
-    }
-    return row[lb];
-}
-
-/* Calls fn with every MILLRACE_ name t knows: each row's, a secret row's
- * with _FILE, and extra's. Stops when fn returns non-zero; returns that. */
-static int each_known_env(const cfg_table *t, const char *const *extra,
-                          int (*fn)(const char *known, void *arg), void *arg)
-{
-    char name[96];
-    int rc;
-
-    for (size_t i = 0; i < t->n; i++) {
-        cfg_env_name(t->rows[i].name, name, sizeof(name) - 5);
-        rc = fn(name, arg);
-        if (rc)
-            return rc;
-        if (!t->rows[i].secret)
-            continue;
-        strcat(name, "_FILE");
-        rc = fn(name, arg);
-        if (rc)
-            return rc;
-    }
-    for (size_t i = 0; extra && extra[i]; i++) {
-        rc = fn(extra[i], arg);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-typedef struct env_match {
-    const char *name; /* the variable looked up */
-    char near[96];    /* the closest known name */
-    size_t best;
-} env_match;
-
-static int match_env(const char *known, void *arg)
-{
-    env_match *m = arg;
-    size_t d;
-
-    if (strcmp(known, m->name) == 0)
-        return 1;
-    d = distance(known, m->name, m->best - 1);
-    if (d < m->best) {
-        m->best = d;
-        snprintf(m->near, sizeof(m->near), "%s", known);
-    }
-    return 0;
-}
-
-int cfg_unknown_env(const cfg_table *t, char *const *envp,
-                    const char *const *extra, cfg_errors *warns)
-{
-    size_t before = warns->n;
-
-    for (size_t i = 0; envp && envp[i]; i++) {
-        const char *eq = strchr(envp[i], '=');
-        char name[96];
-        env_match m;
-        size_t l = eq ? (size_t)(eq - envp[i]) : strlen(envp[i]);
-
-        if (strncmp(envp[i], "MILLRACE_", 9) != 0)
-            continue;
-        if (l >= sizeof(name))
-            l = sizeof(name) - 1;
-        memcpy(name, envp[i], l);
-        name[l] = '\0';
-        memset(&m, 0, sizeof(m));
-        m.name = name;
-        m.best = 4; /* suggest names at most 3 edits away */
-        if (each_known_env(t, extra, match_env, &m))
-            continue;
-        if (m.near[0])
-            cfg_error_add(warns,
-                          "environment variable %s names no setting (did "
-                          "you mean %s?); it is ignored",
-                          name, m.near);
-        else
-            cfg_error_add(warns,
-                          "environment variable %s names no setting; it is "
-                          "ignored",
-                          name);
-    }
-    return (int)(warns->n - before);
-}
-
 int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
 {
     const cfg_row *r = &a->rows[i];
@@ -785,7 +618,6 @@ int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
 
     switch (r->type) {
     case CFG_STR:
-    case CFG_ENUM:
     case CFG_LIST: {
         const char *sa = *(char *const *)fa;
         const char *sb = *(char *const *)fb;
@@ -794,6 +626,7 @@ int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
     case CFG_INT:
     case CFG_SIZE:
         return *(const long long *)fa == *(const long long *)fb;
+    case CFG_ENUM:
     case CFG_BOOL:
     case CFG_AUTO_BOOL:
         return *(const int *)fa == *(const int *)fb;
@@ -801,71 +634,11 @@ int cfg_same_value(const cfg_table *a, const cfg_table *b, size_t i)
     return 0;
 }
 
-void cfg_print(const cfg_table *t, FILE *out)
-{
-    static const char *const srcs[] = {"default", "file", "env"};
-
-    for (size_t i = 0; i < t->n; i++) {
-        fprintf(out, "%s = ", t->rows[i].name);
-        print_value(t, &t->rows[i], out);
-        if (t->src[i] == CFG_SRC_ENV)
-            fprintf(out, "  # env %s\n", t->src_env[i]);
-        else
-            fprintf(out, "  # %s\n", srcs[t->src[i]]);
-    }
-}
-
-/* The environment cell: the derived variable, the extra one, and for a
- * secret row both again with _FILE. */
-static void print_doc_env(const cfg_row *r, FILE *out)
-{
-    char env[64];
-
-    cfg_env_name(r->name, env, sizeof(env));
-    fprintf(out, "`%s`", env);
-    if (r->env)
-        fprintf(out, ", `%s`", r->env);
-    if (!r->secret)
-        return;
-    fprintf(out, ", `%s_FILE`", env);
-    if (r->env)
-        fprintf(out, ", `%s_FILE`", r->env);
-}
-
-void cfg_print_doc(const cfg_table *t, FILE *out)
-{
-    static const char *const types[] = {"string",         "integer", "size",
-                                        "boolean",        "enum",    "list",
-                                        "boolean or auto"};
-
-    fputs("| setting | type | default | environment | description |\n"
-          "|---|---|---|---|---|\n",
-          out);
-    for (size_t i = 0; i < t->n; i++) {
-        const cfg_row *r = &t->rows[i];
-        int has_def = r->def && r->def[0];
-
-        fprintf(out, "| `%s` | %s | %s%s%s | ", r->name, types[r->type],
-                has_def ? "`" : "", has_def ? r->def : "(empty)",
-                has_def ? "`" : "");
-        print_doc_env(r, out);
-        fprintf(out, " | %s", r->desc);
-        if (r->type == CFG_ENUM)
-            fprintf(out, " One of `%s`.", r->choices);
-        if (r->secret)
-            fprintf(out,
-                    " Secret: masked; or read from the file named by "
-                    "`%s%s` (or a `_FILE` variable).",
-                    r->name, CFG_FILE_SUFFIX);
-        fputs(" |\n", out);
-    }
-}
-
 void cfg_free(cfg_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         const cfg_row *r = &t->rows[i];
-        if (r->type == CFG_STR || r->type == CFG_ENUM || r->type == CFG_LIST) {
+        if (r->type == CFG_STR || r->type == CFG_LIST) {
             char **f = (char **)((char *)t->base + r->offset);
             free(*f);
             *f = NULL;

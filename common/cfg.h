@@ -11,7 +11,8 @@ typedef enum cfg_type {
     CFG_INT,       /* long long, with bounds */
     CFG_SIZE,      /* long long bytes; accepts suffixes k, M, G (binary) */
     CFG_BOOL,      /* int 0/1; accepts true/false/yes/no/on/off/1/0 */
-    CFG_ENUM,      /* char *, one of the '|'-separated choices */
+    CFG_ENUM,      /* int: the index of the value among the row's choices,
+                      turned from text once, at load (librdkafka's .s2i) */
     CFG_LIST,      /* char *, items joined by '\n'; file: list of strings,
                       environment: comma-separated */
     CFG_AUTO_BOOL, /* int -1 (auto), 0 or 1; accepts "auto" or a boolean */
@@ -20,13 +21,15 @@ typedef enum cfg_type {
 typedef struct cfg_row {
     const char *name; /* "section.key", the path in the file */
     cfg_type type;
-    size_t offset;       /* of the field in the settings struct */
-    const char *def;     /* default, as text (NULL = empty/unset) */
-    long long min, max;  /* bounds for CFG_INT and CFG_SIZE */
-    const char *choices; /* CFG_ENUM: "gzip|zstd|none" */
-    const char *env;     /* an extra variable name (MAX_WORKERS), or NULL */
-    int secret;          /* masked in --check-config and logs */
-    const char *desc;    /* one line for docs and --help-config */
+    size_t offset;      /* of the field in the settings struct */
+    const char *def;    /* default, as text (NULL = empty/unset) */
+    long long min, max; /* bounds for CFG_INT and CFG_SIZE */
+    /* CFG_ENUM: the names, NULL-terminated, in the order of the daemon's
+     * enum ({"gzip", "zstd", "none", NULL}); shown as "gzip|zstd|none" */
+    const char *const *choices;
+    const char *env;  /* an extra variable name (MAX_WORKERS), or NULL */
+    int secret;       /* masked in --check-config and logs */
+    const char *desc; /* one line for docs and --help-config */
 } cfg_row;
 
 /* Where a value came from, for --check-config. */
@@ -109,6 +112,12 @@ void cfg_free(cfg_table *t);
 /* Parse helpers, exposed for tests. Return 0 or -1. */
 int cfg_parse_size(const char *s, long long *out);
 int cfg_parse_bool(const char *s, int *out);
+
+/* The name of a CFG_ENUM row's value v, or "?" when v is no choice. */
+const char *cfg_choice_name(const cfg_row *r, int v);
+
+/* A CFG_ENUM row's choices as "gzip|zstd|none", into buf. */
+const char *cfg_choices_text(const char *const *choices, char *buf, size_t len);
 
 /* Iterate a CFG_LIST value: returns the next item (written to buf) or NULL. */
 const char *cfg_list_next(const char **cursor, char *buf, size_t buflen);

@@ -1,8 +1,10 @@
 /* credsrc.c -- the sources of the AWS credential chain, one fetch each:
  * explicit settings, web identity (STS AssumeRoleWithWebIdentity), the
- * shared profile files, the container endpoint and IMDSv2; and the
- * parsers of their answers. Network through creds_http_fn only. */
+ * shared profile files, the container endpoint and IMDSv2. The parsers of
+ * their answers are in credsrc_parse.c. Network through creds_http_fn
+ * only. */
 #include "credsrc.h"
+#include "credsrc_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,10 +20,10 @@
 #include "xml.h"
 
 #define URL_MAX 2048
-#define KEY_MAX 256     /* an access key id */
-#define SECRET_MAX 256  /* a secret key */
-#define TOKEN_MAX 16384 /* a session token (STS's can be long) */
-#define NAME_MAX_ 256   /* a profile, role or session name */
+#define KEY_MAX CREDSRC_KEY_MAX
+#define SECRET_MAX CREDSRC_SECRET_MAX
+#define TOKEN_MAX CREDSRC_TOKEN_MAX
+#define NAME_MAX_ 256 /* a profile, role or session name */
 #define ARN_MAX 2048
 #define PROFILE_DEPTH 5 /* source_profile chains followed at most */
 #define STS_VERSION "2011-06-15"
@@ -31,286 +33,11 @@ static int empty(const char *s)
     return !s || !*s;
 }
 
-static const char *env_get(const credsrc_env *e, const char *name)
+const char *credsrc_env_get(const credsrc_env *e, const char *name)
 {
     const char *v = e->getenv(name);
 
     return empty(v) ? NULL : v;
-}
-
-/* --- parsers ----------------------------------------------------------- */
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int credsrc_parse_time(const char *s, time_t *out)
-{
-    struct tm tm;
-    int y, mo, d, h, mi, sec;
-    const char *p;
-
-    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
-        s[16] != ':')
-        return -1;
-    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 && strcmp(p, "+00:00") != 0)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out = timegm(&tm);
-    return *out == (time_t)-1 ? -1 : 0;
-}
-
-/* A line of text without its end and surrounding blanks. */
-typedef struct span {
-    const char *s;
-    size_t n;
-} span;
-
-static span trim(const char *s, size_t n)
-{
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    return (span){s, n};
-}
-
-static int span_is(span a, const char *b)
-{
-    return a.n == strlen(b) && memcmp(a.s, b, a.n) == 0;
-}
-
-/* Calls fn for each "key = value" of [section]; stops when fn returns
- * nonzero. Returns 1 when the section exists. */
-static int ini_walk(const char *text, const char *section,
-                    int (*fn)(span key, span value, void *arg), void *arg)
-{
-    const char *p = text;
-    int in = 0;
-    int found = 0;
-
-    while (p && *p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        span line = trim(p, n);
-        int indented = n > 0 && (p[0] == ' ' || p[0] == '\t');
-
-        p = nl ? nl + 1 : NULL;
-        if (line.n == 0 || line.s[0] == '#' || line.s[0] == ';')
-            continue;
-        if (line.s[0] == '[' && line.s[line.n - 1] == ']') {
-            in = span_is(trim(line.s + 1, line.n - 2), section);
-            found |= in;
-            continue;
-        }
-        if (!in || indented)
-            continue;
-        const char *eq = memchr(line.s, '=', line.n);
-        if (!eq)
-            continue;
-        span key = trim(line.s, (size_t)(eq - line.s));
-        span value = trim(eq + 1, line.n - (size_t)(eq - line.s) - 1);
-        if (fn && fn(key, value, arg))
-            break;
-    }
-    return found;
-}
-
-typedef struct ini_find {
-    const char *key;
-    char *out;
-    size_t outlen;
-    int found;
-} ini_find;
-
-static int ini_match(span key, span value, void *arg)
-{
-    ini_find *f = arg;
-
-    if (!span_is(key, f->key))
-        return 0;
-    if (value.n >= f->outlen)
-        value.n = f->outlen - 1;
-    memcpy(f->out, value.s, value.n);
-    f->out[value.n] = '\0';
-    f->found = 1;
-    return 0; /* a later duplicate wins, as in the SDKs */
-}
-
-int credsrc_ini_get(const char *text, const char *section, const char *key,
-                    char *out, size_t outlen)
-{
-    ini_find f = {key, out, outlen, 0};
-
-    if (outlen == 0)
-        return 0;
-    out[0] = '\0';
-    if (text)
-        ini_walk(text, section, ini_match, &f);
-    return f.found;
-}
-
-int credsrc_ini_has_section(const char *text, const char *section)
-{
-    return text ? ini_walk(text, section, NULL, NULL) : 0;
-}
-
-static int json_str(json_t *o, const char *name, const char **out)
-{
-    json_t *v = json_object_get(o, name);
-
-    *out = json_is_string(v) ? json_string_value(v) : NULL;
-    return *out ? 0 : -1;
-}
-
-int credsrc_parse_json(const char *body, size_t len, creds **out, char *errbuf,
-                       size_t errlen)
-{
-    json_error_t jerr;
-    json_t *root = NULL;
-    const char *ak, *sk, *token = NULL, *exp = NULL, *code = NULL;
-    time_t expiration = 0;
-    int rc = -1;
-
-    *out = NULL;
-    root = body ? json_loadb(body, len, 0, &jerr) : NULL;
-    if (!json_is_object(root)) {
-        errbuf_set(errbuf, errlen, "answer is not a JSON object");
-        goto fail;
-    }
-    if (json_str(root, "Code", &code) == 0 && strcmp(code, "Success") != 0) {
-        errbuf_set(errbuf, errlen, "answer has Code \"%.64s\"", code);
-        goto fail;
-    }
-    if (json_str(root, "AccessKeyId", &ak) ||
-        json_str(root, "SecretAccessKey", &sk) || !*ak || !*sk) {
-        errbuf_set(errbuf, errlen,
-                   "answer lacks AccessKeyId or SecretAccessKey");
-        goto fail;
-    }
-    json_str(root, "Token", &token);
-    if (json_str(root, "Expiration", &exp) == 0 &&
-        credsrc_parse_time(exp, &expiration) != 0) {
-        errbuf_set(errbuf, errlen,
-                   "answer's Expiration \"%.40s\" is not a "
-                   "time",
-                   exp);
-        goto fail;
-    }
-    *out = creds_new(ak, sk, token, expiration);
-    if (!*out) {
-        errbuf_set(errbuf, errlen, "out of memory");
-        goto fail;
-    }
-    rc = 0;
-fail:
-    json_decref(root);
-    return rc;
-}
-
-int credsrc_parse_sts(long status, const char *body, size_t len, creds **out,
-                      char *errbuf, size_t errlen)
-{
-    char *ak = malloc(KEY_MAX), *sk = malloc(SECRET_MAX), *tok = NULL;
-    char exp[64], code[64], msg[256];
-    const char *found;
-    size_t flen;
-    time_t expiration;
-    int rc = -1;
-
-    *out = NULL;
-    tok = malloc(TOKEN_MAX);
-    if (!ak || !sk || !tok) {
-        errbuf_set(errbuf, errlen, "out of memory");
-        goto fail;
-    }
-    if (status != 200) {
-        xml_field(body, len, "Code", code, sizeof(code));
-        xml_field(body, len, "Message", msg, sizeof(msg));
-        errbuf_set(errbuf, errlen, "STS answered HTTP %ld%s%s%s%s", status,
-                   *code ? " " : "", code, *msg ? ": " : "", msg);
-        goto fail;
-    }
-    if (!body || !xml_find(body, len, "Credentials", &found, &flen) ||
-        xml_value(body, len, "AccessKeyId", ak, KEY_MAX) != 0 ||
-        xml_value(body, len, "SecretAccessKey", sk, SECRET_MAX) != 0 ||
-        xml_value(body, len, "SessionToken", tok, TOKEN_MAX) < 0 ||
-        xml_value(body, len, "Expiration", exp, sizeof(exp)) != 0 || !*ak ||
-        !*sk) {
-        errbuf_set(errbuf, errlen, "STS answer holds no valid Credentials");
-        goto fail;
-    }
-    if (credsrc_parse_time(exp, &expiration) != 0) {
-        errbuf_set(errbuf, errlen, "STS Expiration \"%s\" is not a time", exp);
-        goto fail;
-    }
-    *out = creds_new(ak, sk, tok, expiration);
-    if (!*out) {
-        errbuf_set(errbuf, errlen, "out of memory");
-        goto fail;
-    }
-    rc = 0;
-fail:
-    if (sk)
-        OPENSSL_cleanse(sk, SECRET_MAX);
-    if (tok)
-        OPENSSL_cleanse(tok, TOKEN_MAX);
-    free(ak);
-    free(sk);
-    free(tok);
-    return rc;
-}
-
-void credsrc_sts_endpoint(const char *(*getenv_fn)(const char *name),
-                          const char *region, char *out, size_t outlen)
-{
-    const char *v = getenv_fn("AWS_ENDPOINT_URL_STS");
-    const char *mode = getenv_fn("AWS_STS_REGIONAL_ENDPOINTS");
-    size_t n;
-
-    if (empty(v))
-        v = getenv_fn("AWS_ENDPOINT_URL");
-    if (!empty(v))
-        snprintf(out, outlen, "%s", v);
-    else if (empty(region) || (mode && strcasecmp(mode, "legacy") == 0))
-        snprintf(out, outlen, "https://sts.amazonaws.com");
-    else
-        snprintf(out, outlen, "https://sts.%s.amazonaws.com", region);
-    n = strlen(out);
-    while (n > 0 && out[n - 1] == '/')
-        out[--n] = '\0';
 }
 
 /* The host of an http(s) URL, lower-cased, brackets kept for IPv6. */
@@ -363,7 +90,7 @@ int credsrc_container_url_allowed(const char *url)
 
 /* A file's contents, trailing line ends stripped: a token or a profile
  * file. Heap string, or NULL with a reason naming the file. */
-static char *read_text(const char *path, char *errbuf, size_t errlen)
+char *credsrc_read_text(const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
@@ -392,7 +119,7 @@ static char *read_text(const char *path, char *errbuf, size_t errlen)
     return buf;
 }
 
-static void free_secret(char *s)
+void credsrc_free_secret(char *s)
 {
     if (s)
         OPENSSL_cleanse(s, strlen(s));
@@ -400,8 +127,8 @@ static void free_secret(char *s)
 }
 
 /* One exchange: errbuf says why there was none. */
-static int ask(const credsrc_env *e, creds_http_request *req,
-               creds_http_response *resp, char *errbuf, size_t errlen)
+int credsrc_ask(const credsrc_env *e, creds_http_request *req,
+                creds_http_response *resp, char *errbuf, size_t errlen)
 {
     memset(resp, 0, sizeof(*resp));
     if (e->http(e->http_arg, req, resp, errbuf, errlen) != 0) {
@@ -412,7 +139,7 @@ static int ask(const credsrc_env *e, creds_http_request *req,
     return 0;
 }
 
-static void response_free(creds_http_response *r)
+void credsrc_response_free(creds_http_response *r)
 {
     if (r->body)
         OPENSSL_cleanse(r->body, r->len);
@@ -434,7 +161,7 @@ static int sts_exchange(const credsrc_env *e, creds_http_request *req,
     req->body_len = strlen(body);
     req->connect_timeout_ms = CREDSRC_STS_CONNECT_MS;
     req->timeout_ms = CREDSRC_STS_TIMEOUT_MS;
-    if (ask(e, req, resp, why, sizeof(why)) != 0) {
+    if (credsrc_ask(e, req, resp, why, sizeof(why)) != 0) {
         errbuf_set(errbuf, errlen, "STS %s: %s", req->url, why);
         return -1;
     }
@@ -465,12 +192,12 @@ static char *form(const char *const *kv, size_t n)
             continue;
         v = sigv4_uri_encode(kv[i + 1], strlen(kv[i + 1]), 0);
         if (!v) {
-            free_secret(out);
+            credsrc_free_secret(out);
             return NULL;
         }
         o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? "&" : "", kv[i],
                               v);
-        free_secret(v);
+        credsrc_free_secret(v);
     }
     return out;
 }
@@ -523,7 +250,7 @@ static int sts_web_identity(const credsrc_env *e, const char *role_arn,
     char why[384];
     int rc = -1;
 
-    token = read_text(token_file, why, sizeof(why));
+    token = credsrc_read_text(token_file, why, sizeof(why));
     if (!token || !*token) {
         errbuf_set(errbuf, errlen, "web identity token: %s",
                    token ? "the file is empty" : why);
@@ -551,9 +278,9 @@ static int sts_web_identity(const credsrc_env *e, const char *role_arn,
         goto fail;
     rc = 0;
 fail:
-    free_secret(token);
-    free_secret(body);
-    response_free(&resp);
+    credsrc_free_secret(token);
+    credsrc_free_secret(body);
+    credsrc_response_free(&resp);
     return rc;
 }
 
@@ -630,10 +357,10 @@ oom:
     errbuf_set(errbuf, errlen, "out of memory");
 fail:
     for (size_t i = 0; i < nl; i++)
-        free_secret(lines[i]);
+        credsrc_free_secret(lines[i]);
     sigv4_result_free(&sig);
-    free_secret(body);
-    response_free(&resp);
+    credsrc_free_secret(body);
+    credsrc_response_free(&resp);
     return rc;
 }
 
@@ -643,8 +370,8 @@ static credsrc_result from_web_identity(const credsrc_env *e, creds **out,
                                         char *detail, size_t dlen, char *errbuf,
                                         size_t errlen)
 {
-    const char *file = env_get(e, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    const char *role = env_get(e, "AWS_ROLE_ARN");
+    const char *file = credsrc_env_get(e, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    const char *role = credsrc_env_get(e, "AWS_ROLE_ARN");
     char session[NAME_MAX_];
 
     if (!file && !role)
@@ -655,7 +382,7 @@ static credsrc_result from_web_identity(const credsrc_env *e, creds **out,
                    file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
         return CREDSRC_FAIL;
     }
-    session_name(e, env_get(e, "AWS_ROLE_SESSION_NAME"), session,
+    session_name(e, credsrc_env_get(e, "AWS_ROLE_SESSION_NAME"), session,
                  sizeof(session));
     if (sts_web_identity(e, role, file, session, out, errbuf, errlen) != 0)
         return CREDSRC_FAIL;
@@ -676,8 +403,8 @@ typedef struct profile_files {
 static void files_path(const credsrc_env *e, const char *var, const char *def,
                        char *out, size_t outlen)
 {
-    const char *v = env_get(e, var);
-    const char *home = env_get(e, "HOME");
+    const char *v = credsrc_env_get(e, var);
+    const char *home = credsrc_env_get(e, "HOME");
 
     if (v && v[0] == '~' && v[1] == '/' && home)
         snprintf(out, outlen, "%s%s", home, v + 1);
@@ -696,14 +423,14 @@ static void files_load(const credsrc_env *e, profile_files *f)
                sizeof(f->cred_path));
     files_path(e, "AWS_CONFIG_FILE", "config", f->conf_path,
                sizeof(f->conf_path));
-    f->cred = read_text(f->cred_path, ignored, sizeof(ignored));
-    f->conf = read_text(f->conf_path, ignored, sizeof(ignored));
+    f->cred = credsrc_read_text(f->cred_path, ignored, sizeof(ignored));
+    f->conf = credsrc_read_text(f->conf_path, ignored, sizeof(ignored));
 }
 
 static void files_free(profile_files *f)
 {
-    free_secret(f->cred);
-    free_secret(f->conf);
+    credsrc_free_secret(f->cred);
+    credsrc_free_secret(f->conf);
     f->cred = f->conf = NULL;
 }
 
@@ -938,194 +665,6 @@ int credsrc_profile_region(const char *(*getenv_fn)(const char *name),
     return found;
 }
 
-/* --- source: the container endpoint ------------------------------------- */
-
-/* Header values must not end the header early. */
-static int header_safe(const char *v)
-{
-    return strpbrk(v, "\r\n") == NULL;
-}
-
-static credsrc_result from_container(const credsrc_env *e, creds **out,
-                                     char *detail, size_t dlen, char *errbuf,
-                                     size_t errlen)
-{
-    const char *rel = env_get(e, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const char *full = env_get(e, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    const char *tfile = env_get(e, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    const char *tenv = env_get(e, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    char url[URL_MAX], why[384];
-    char *token = NULL, *auth = NULL;
-    creds_http_request req = {0};
-    creds_http_response resp = {0};
-    credsrc_result r = CREDSRC_FAIL;
-
-    if (!rel && !full)
-        return CREDSRC_SKIP;
-    if (rel)
-        snprintf(url, sizeof(url), "%s%s%s", CREDSRC_ECS_HOST,
-                 rel[0] == '/' ? "" : "/", rel);
-    else
-        snprintf(url, sizeof(url), "%s", full);
-    if (!rel && !credsrc_container_url_allowed(url)) {
-        errbuf_set(errbuf, errlen,
-                   "AWS_CONTAINER_CREDENTIALS_FULL_URI %s: "
-                   "http only to loopback or the ECS/EKS "
-                   "agent's address",
-                   url);
-        return CREDSRC_FAIL;
-    }
-    /* The token file is read on every fetch: the agent rotates it. */
-    if (tfile) {
-        token = read_text(tfile, why, sizeof(why));
-        if (!token) {
-            errbuf_set(errbuf, errlen, "authorization token: %s", why);
-            goto done;
-        }
-    } else if (tenv) {
-        token = strdup(tenv);
-    }
-    if (token &&
-        (!header_safe(token) || !(auth = malloc(strlen(token) + 16)))) {
-        errbuf_set(errbuf, errlen, "authorization token unusable");
-        goto done;
-    }
-    req.method = "GET";
-    req.url = url;
-    req.headers[req.n_headers++] = "Accept: application/json";
-    if (auth) {
-        sprintf(auth, "Authorization: %s", token);
-        req.headers[req.n_headers++] = auth;
-    }
-    req.connect_timeout_ms = CREDSRC_CONTAINER_CONNECT_MS;
-    req.timeout_ms = CREDSRC_CONTAINER_TIMEOUT_MS;
-    if (ask(e, &req, &resp, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "%s: %s", url, why);
-        goto done;
-    }
-    if (resp.status != 200) {
-        errbuf_set(errbuf, errlen, "%s answered HTTP %ld", url, resp.status);
-        goto done;
-    }
-    if (credsrc_parse_json(resp.body, resp.len, out, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "%s: %s", url, why);
-        goto done;
-    }
-    errbuf_set(detail, dlen, "%s%s", url,
-               tfile  ? " with the token of AWS_CONTAINER_AUTHORIZATION_TOKEN_"
-                        "FILE"
-               : tenv ? " with AWS_CONTAINER_AUTHORIZATION_TOKEN"
-                      : "");
-    r = CREDSRC_OK;
-done:
-    free_secret(token);
-    free_secret(auth);
-    response_free(&resp);
-    return r;
-}
-
-/* --- source: EC2 instance metadata, IMDSv2 ------------------------------ */
-
-static void imds_endpoint(const credsrc_env *e, char *out, size_t outlen)
-{
-    const char *v = env_get(e, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    const char *mode = env_get(e, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-    size_t n;
-
-    if (v)
-        snprintf(out, outlen, "%s", v);
-    else if (mode && strcasecmp(mode, "IPv6") == 0)
-        snprintf(out, outlen, "%s", CREDSRC_IMDS_ENDPOINT_V6);
-    else
-        snprintf(out, outlen, "%s", CREDSRC_IMDS_ENDPOINT);
-    n = strlen(out);
-    while (n > 0 && out[n - 1] == '/')
-        out[--n] = '\0';
-}
-
-/* One IMDS request; 0 with a 200 body in resp. */
-static int imds_call(const credsrc_env *e, const char *method, const char *url,
-                     const char *header, creds_http_response *resp,
-                     char *errbuf, size_t errlen)
-{
-    creds_http_request req = {0};
-    char why[384];
-
-    req.method = method;
-    req.url = url;
-    req.headers[req.n_headers++] = header;
-    req.connect_timeout_ms = CREDSRC_IMDS_CONNECT_MS;
-    req.timeout_ms = CREDSRC_IMDS_TIMEOUT_MS;
-    if (ask(e, &req, resp, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "%s %s: %s", method, url, why);
-        return -1;
-    }
-    if (resp->status != 200 || !resp->body || !resp->len) {
-        errbuf_set(errbuf, errlen, "%s %s: HTTP %ld%s", method, url,
-                   resp->status,
-                   resp->status == 200 ? " with an empty body" : "");
-        response_free(resp);
-        return -1;
-    }
-    return 0;
-}
-
-static credsrc_result from_imds(const credsrc_env *e, creds **out, char *detail,
-                                size_t dlen, char *errbuf, size_t errlen)
-{
-    const char *off = env_get(e, "AWS_EC2_METADATA_DISABLED");
-    char base[URL_MAX], url[URL_MAX + 512], role[NAME_MAX_], why[384];
-    char *tokhdr = NULL;
-    creds_http_response resp = {0};
-    credsrc_result r = CREDSRC_FAIL;
-    size_t n;
-
-    if (off && strcasecmp(off, "true") == 0)
-        return CREDSRC_SKIP;
-    imds_endpoint(e, base, sizeof(base));
-    /* IMDSv2 only: a session token first, and no fallback to v1. */
-    snprintf(url, sizeof(url), "%s/latest/api/token", base);
-    if (imds_call(
-            e, "PUT", url,
-            "X-aws-ec2-metadata-token-ttl-seconds: " CREDSRC_IMDS_TOKEN_TTL,
-            &resp, errbuf, errlen) != 0)
-        return CREDSRC_FAIL;
-    n = strcspn(resp.body, "\r\n");
-    tokhdr = malloc(n + 32);
-    if (!tokhdr) {
-        errbuf_set(errbuf, errlen, "out of memory");
-        goto done;
-    }
-    snprintf(tokhdr, n + 32, "X-aws-ec2-metadata-token: %.*s", (int)n,
-             resp.body);
-    response_free(&resp);
-    snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/",
-             base);
-    if (imds_call(e, "GET", url, tokhdr, &resp, errbuf, errlen) != 0)
-        goto done;
-    n = strcspn(resp.body, "\r\n");
-    if (n == 0 || n >= sizeof(role) || memchr(resp.body, '/', n)) {
-        errbuf_set(errbuf, errlen, "IMDS names no usable instance role");
-        goto done;
-    }
-    snprintf(role, sizeof(role), "%.*s", (int)n, resp.body);
-    response_free(&resp);
-    snprintf(url, sizeof(url),
-             "%s/latest/meta-data/iam/security-credentials/%s", base, role);
-    if (imds_call(e, "GET", url, tokhdr, &resp, errbuf, errlen) != 0)
-        goto done;
-    if (credsrc_parse_json(resp.body, resp.len, out, why, sizeof(why)) != 0) {
-        errbuf_set(errbuf, errlen, "IMDS role %s: %s", role, why);
-        goto done;
-    }
-    errbuf_set(detail, dlen, "instance role %s at %s", role, base);
-    r = CREDSRC_OK;
-done:
-    free_secret(tokhdr);
-    response_free(&resp);
-    return r;
-}
-
 credsrc_result credsrc_fetch(creds_source src, const credsrc_env *env,
                              creds **out, char *detail, size_t detaillen,
                              char *errbuf, size_t errlen)
@@ -1141,9 +680,10 @@ credsrc_result credsrc_fetch(creds_source src, const credsrc_env *env,
     case CREDS_SRC_PROFILE:
         return from_profile(env, out, detail, detaillen, errbuf, errlen);
     case CREDS_SRC_CONTAINER:
-        return from_container(env, out, detail, detaillen, errbuf, errlen);
+        return credsrc_from_container(env, out, detail, detaillen, errbuf,
+                                      errlen);
     case CREDS_SRC_IMDS:
-        return from_imds(env, out, detail, detaillen, errbuf, errlen);
+        return credsrc_from_imds(env, out, detail, detaillen, errbuf, errlen);
     default:
         return CREDSRC_SKIP;
     }

@@ -21,7 +21,10 @@
 #define CREDSRC_CONTAINER_TIMEOUT_MS 5000L
 #define CREDSRC_STS_CONNECT_MS 5000L
 #define CREDSRC_STS_TIMEOUT_MS 15000L
-#define CREDSRC_FILE_MAX 65536 /* a token or a profile file, in bytes */
+#define CREDSRC_FILE_MAX 65536  /* a token or a profile file, in bytes */
+#define CREDSRC_KEY_MAX 256     /* an access key id */
+#define CREDSRC_SECRET_MAX 256  /* a secret key */
+#define CREDSRC_TOKEN_MAX 16384 /* a session token (STS's can be long) */
 
 typedef enum credsrc_result {
     CREDSRC_OK = 0,

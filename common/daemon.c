@@ -107,10 +107,8 @@ static void apply_log(const log_settings *log)
 {
     if (log == NULL)
         return;
-    if (log->level)
-        log_set_level_name(log->level);
-    if (log->format)
-        log_set_format_name(log->format);
+    log_set_level((enum log_level)log->level);
+    log_set_format((enum log_format)log->format);
 }
 
 int daemon_load_config(cfg_table *t, const daemon_opts *o,

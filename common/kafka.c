@@ -63,6 +63,27 @@ int kafka_conf_apply_properties(rd_kafka_conf_t *conf, const char *properties,
     return 0;
 }
 
+rd_kafka_conf_t *kafka_conf_build(const kafka_settings *ks,
+                                  const kafka_prop *props, size_t n,
+                                  char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(ks, errbuf, errlen);
+
+    if (conf == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (kafka_conf_set(conf, props[i].name, props[i].value, errbuf,
+                           errlen) < 0)
+            goto fail;
+    }
+    if (kafka_conf_apply_properties(conf, ks->properties, errbuf, errlen) < 0)
+        goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
 static int value_allowed(const char *v, const char *const *allowed)
 {
     for (; *allowed; allowed++)

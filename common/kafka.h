@@ -25,6 +25,19 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_settings *ks, char *errbuf,
  * success, still the caller's on failure (NULL returned). */
 rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
                       size_t errlen);
+/* One property a daemon sets itself. */
+typedef struct kafka_prop {
+    const char *name;
+    const char *value;
+} kafka_prop;
+
+/* A new conf (kafka_conf_new), then props in order, then the
+ * pass-through properties of ks, which come last so operators can
+ * override any of them. Returns NULL and fills errbuf on failure; the
+ * caller owns the conf until it hands it to rd_kafka_new(). */
+rd_kafka_conf_t *kafka_conf_build(const kafka_settings *ks,
+                                  const kafka_prop *props, size_t n,
+                                  char *errbuf, size_t errlen);
 
 /* Apply the pass-through properties; daemons call this after setting their
  * own defaults, so operators can override any of them. */

@@ -14,31 +14,34 @@
 #include "log.h"
 #include "mskiam.h"
 
-static int is(const char *v, const char *want)
-{
-    return v && strcmp(v, want) == 0;
-}
-
 static int set(const char *v)
 {
     return v && v[0];
 }
 
+const char *const kafka_security_names[] = {"plaintext", "ssl",
+                                            "sasl_plaintext", "sasl_ssl", NULL};
+const char *const kafka_sasl_names[] = {
+    "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM", NULL};
+
+#define PROTOCOL(ks) kafka_security_names[(ks)->security_protocol]
+#define MECHANISM(ks) kafka_sasl_names[(ks)->sasl_mechanism]
+
 static int uses_tls(const kafka_settings *ks)
 {
-    return is(ks->security_protocol, "ssl") ||
-           is(ks->security_protocol, "sasl_ssl");
+    return ks->security_protocol == KAFKA_SECURITY_SSL ||
+           ks->security_protocol == KAFKA_SECURITY_SASL_SSL;
 }
 
 static int uses_sasl(const kafka_settings *ks)
 {
-    return is(ks->security_protocol, "sasl_ssl") ||
-           is(ks->security_protocol, "sasl_plaintext");
+    return ks->security_protocol == KAFKA_SECURITY_SASL_SSL ||
+           ks->security_protocol == KAFKA_SECURITY_SASL_PLAINTEXT;
 }
 
 static int is_msk_iam(const kafka_settings *ks)
 {
-    return is(ks->sasl_mechanism, "AWS_MSK_IAM");
+    return ks->sasl_mechanism == KAFKA_SASL_AWS_MSK_IAM;
 }
 
 /* Opens a file the broker connection reads, with an error naming the row
@@ -173,7 +176,7 @@ static void check_tls(const kafka_settings *ks, cfg_errors *errs)
                           "kafka.ssl_* files are set but "
                           "kafka.security_protocol is %s: use ssl or "
                           "sasl_ssl",
-                          ks->security_protocol);
+                          PROTOCOL(ks));
         return;
     }
     if (cert != key)
@@ -188,7 +191,7 @@ static void check_tls(const kafka_settings *ks, cfg_errors *errs)
 
 static void check_sasl(const kafka_settings *ks, cfg_errors *errs)
 {
-    const char *mech = ks->sasl_mechanism;
+    const char *mech = MECHANISM(ks);
     int user = set(ks->sasl_username);
     int pass = set(ks->sasl_password);
 
@@ -197,14 +200,14 @@ static void check_sasl(const kafka_settings *ks, cfg_errors *errs)
             cfg_error_add(errs,
                           "kafka.sasl_* settings are set but "
                           "kafka.security_protocol is %s: use sasl_ssl",
-                          ks->security_protocol);
+                          PROTOCOL(ks));
         return;
     }
     if (!set(mech)) {
         cfg_error_add(errs,
                       "kafka.security_protocol %s needs kafka.sasl_mechanism "
                       "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM)",
-                      ks->security_protocol);
+                      PROTOCOL(ks));
         return;
     }
     if (is_msk_iam(ks)) {
@@ -213,7 +216,7 @@ static void check_sasl(const kafka_settings *ks, cfg_errors *errs)
                           "kafka.sasl_mechanism AWS_MSK_IAM signs in with the "
                           "AWS credential chain: leave kafka.sasl_username "
                           "and kafka.sasl_password empty");
-        if (!is(ks->security_protocol, "sasl_ssl"))
+        if (ks->security_protocol != KAFKA_SECURITY_SASL_SSL)
             cfg_error_add(errs, "kafka.sasl_mechanism AWS_MSK_IAM needs "
                                 "kafka.security_protocol sasl_ssl");
         return;
@@ -266,8 +269,7 @@ static int set_if(rd_kafka_conf_t *conf, const char *name, const char *v,
 int kafkasec_apply(rd_kafka_conf_t *conf, const kafka_settings *ks,
                    char *errbuf, size_t errlen)
 {
-    if (kafka_conf_set(conf, "security.protocol", ks->security_protocol, errbuf,
-                       errlen))
+    if (kafka_conf_set(conf, "security.protocol", PROTOCOL(ks), errbuf, errlen))
         return -1;
     if (uses_tls(ks) &&
         (set_if(conf, "ssl.ca.location", ks->ssl_ca_file, errbuf, errlen) ||
@@ -277,7 +279,7 @@ int kafkasec_apply(rd_kafka_conf_t *conf, const kafka_settings *ks,
          set_if(conf, "ssl.key.password", ks->ssl_key_password, errbuf,
                 errlen)))
         return -1;
-    if (!uses_sasl(ks) || !set(ks->sasl_mechanism))
+    if (!uses_sasl(ks) || ks->sasl_mechanism == KAFKA_SASL_NONE)
         return 0;
     if (is_msk_iam(ks)) {
         char region[64];
@@ -289,7 +291,7 @@ int kafkasec_apply(rd_kafka_conf_t *conf, const kafka_settings *ks,
         }
         return mskiam_conf_apply(conf, region, errbuf, errlen);
     }
-    if (kafka_conf_set(conf, "sasl.mechanisms", ks->sasl_mechanism, errbuf,
+    if (kafka_conf_set(conf, "sasl.mechanisms", MECHANISM(ks), errbuf,
                        errlen) ||
         set_if(conf, "sasl.username", ks->sasl_username, errbuf, errlen) ||
         set_if(conf, "sasl.password", ks->sasl_password, errbuf, errlen))

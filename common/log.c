@@ -18,8 +18,8 @@
 
 static volatile int min_level = LOG_INFO;
 static volatile int line_format = LOG_FORMAT_TEXT;
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
-static const char *const format_names[] = {"text", "json"};
+const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+const char *const log_format_names[] = {"text", "json", NULL};
 
 void log_set_level(enum log_level lvl)
 {
@@ -29,7 +29,7 @@ void log_set_level(enum log_level lvl)
 int log_set_level_name(const char *name)
 {
     for (int i = 0; i < 4; i++) {
-        if (strcmp(name, level_names[i]) == 0) {
+        if (strcmp(name, log_level_names[i]) == 0) {
             min_level = i;
             return 0;
         }
@@ -41,7 +41,7 @@ const char *log_level_name(void)
 {
     int l = min_level;
 
-    return l >= 0 && l < 4 ? level_names[l] : "none";
+    return l >= 0 && l < 4 ? log_level_names[l] : "none";
 }
 
 int log_enabled(enum log_level lvl)
@@ -52,7 +52,7 @@ int log_enabled(enum log_level lvl)
 int log_set_format_name(const char *name)
 {
     for (int i = 0; i < 2; i++) {
-        if (strcmp(name, format_names[i]) == 0) {
+        if (strcmp(name, log_format_names[i]) == 0) {
             line_format = i;
             return 0;
         }
@@ -60,9 +60,14 @@ int log_set_format_name(const char *name)
     return -1;
 }
 
+void log_set_format(enum log_format fmt)
+{
+    line_format = fmt;
+}
+
 const char *log_format_name(void)
 {
-    return format_names[line_format == LOG_FORMAT_JSON];
+    return log_format_names[line_format == LOG_FORMAT_JSON];
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
@@ -166,7 +171,7 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
     if (fmt == LOG_FORMAT_JSON) {
         r = snprintf(buf, len,
                      "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"", ts,
-                     level_names[lvl]);
+                     log_level_names[lvl]);
         n = r > 0 ? (size_t)r : 0;
         end = len - 4; /* room for "}\n and the NUL */
         n = json_escape(buf, n, end - 13, module);
@@ -178,8 +183,8 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
         buf[n] = '\0';
         return n;
     }
-    r = snprintf(buf, len - 1, "%s %-5s %s: %s", ts, level_names[lvl], module,
-                 msg);
+    r = snprintf(buf, len - 1, "%s %-5s %s: %s", ts, log_level_names[lvl],
+                 module, msg);
     n = r < 0 ? 0 : (size_t)r < len - 1 ? (size_t)r : len - 2;
     buf[n++] = '\n';
     buf[n] = '\0';

@@ -22,6 +22,12 @@ const char *log_level_name(void);
  * unknown name. Safe while other threads log. */
 int log_set_format_name(const char *name);
 const char *log_format_name(void);
+void log_set_format(enum log_format fmt);
+
+/* The names of the levels and formats, in the enums' order,
+ * NULL-terminated: the choices of the log.level and log.format rows. */
+extern const char *const log_level_names[];
+extern const char *const log_format_names[];
 
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -6,26 +6,45 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "log.h"
+
+/* kafka.security_protocol and kafka.sasl_mechanism, in the order of their
+ * names (kafkasec.c). */
+enum kafka_security {
+    KAFKA_SECURITY_PLAINTEXT = 0,
+    KAFKA_SECURITY_SSL,
+    KAFKA_SECURITY_SASL_PLAINTEXT,
+    KAFKA_SECURITY_SASL_SSL,
+};
+extern const char *const kafka_security_names[];
+enum kafka_sasl {
+    KAFKA_SASL_NONE = 0,
+    KAFKA_SASL_PLAIN,
+    KAFKA_SASL_SCRAM_SHA_256,
+    KAFKA_SASL_SCRAM_SHA_512,
+    KAFKA_SASL_AWS_MSK_IAM,
+};
+extern const char *const kafka_sasl_names[];
 
 typedef struct kafka_settings {
     char *brokers;    /* bootstrap.servers */
     char *topic;      /* the JobQueue topic */
     char *properties; /* librdkafka "name=value" pass-through, one per line */
     /* The connection's security (kafkasec.h validates and applies them). */
-    char *security_protocol; /* plaintext|ssl|sasl_plaintext|sasl_ssl */
+    int security_protocol; /* enum kafka_security */
     char *ssl_ca_file;
     char *ssl_certificate_file;
     char *ssl_key_file;
     char *ssl_key_password; /* secret */
-    char *sasl_mechanism; /* ""|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|AWS_MSK_IAM */
+    int sasl_mechanism;     /* enum kafka_sasl */
     char *sasl_username;
     char *sasl_password; /* secret */
     char *aws_region;    /* AWS_MSK_IAM: the cluster's region */
 } kafka_settings;
 
 typedef struct log_settings {
-    char *level;
-    char *format;
+    int level;  /* enum log_level */
+    int format; /* enum log_format */
 } log_settings;
 
 /* Rows for a daemon struct T holding a kafka_settings at member K and a
@@ -71,7 +90,7 @@ typedef struct log_settings {
          "plaintext",                                                          \
          0,                                                                    \
          0,                                                                    \
-         "plaintext|ssl|sasl_plaintext|sasl_ssl",                              \
+         kafka_security_names,                                                 \
          "KAFKA_SECURITY_PROTOCOL",                                            \
          0,                                                                    \
          "How the brokers are reached: ssl is TLS, sasl_ssl is TLS with SASL " \
@@ -126,7 +145,7 @@ typedef struct log_settings {
          "",                                                                   \
          0,                                                                    \
          0,                                                                    \
-         "|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|AWS_MSK_IAM",                     \
+         kafka_sasl_names,                                                     \
          "KAFKA_SASL_MECHANISM",                                               \
          0,                                                                    \
          "SASL mechanism, required with sasl_ssl and sasl_plaintext; "         \
@@ -168,13 +187,13 @@ typedef struct log_settings {
      "info",                                                                   \
      0,                                                                        \
      0,                                                                        \
-     "debug|info|warn|error",                                                  \
+     log_level_names,                                                          \
      "LOG_LEVEL",                                                              \
      0,                                                                        \
      "Lowest level logged; SIGHUP re-reads it."},                              \
     {                                                                          \
         "log.format", CFG_ENUM, offsetof(T, L.format), "text", 0, 0,           \
-            "text|json", "LOG_FORMAT", 0,                                      \
+            log_format_names, "LOG_FORMAT", 0,                                 \
             "text: \"time level component: message\" lines; json: one "        \
             "object per line with time, level, component and message (for "    \
             "log shippers). SIGHUP re-reads it."                               \

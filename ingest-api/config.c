@@ -7,6 +7,9 @@
 #include "auth.h"
 #include "kafka.h"
 #include "kafkasec.h"
+#include "publish.h"
+
+const char *const ingest_ack_names[] = {"kafka", "queued", NULL};
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
@@ -84,7 +87,7 @@ static const cfg_row rows[] = {
     ROW("ingest.key_field", CFG_STR, ingest.key_field, "", 0, 0, NULL, NULL,
         "Event field used as the Kafka message key (empty: no key, sticky "
         "partitioning)."),
-    ROW("ingest.ack", CFG_ENUM, ingest.ack, "kafka", 0, 0, "kafka|queued",
+    ROW("ingest.ack", CFG_ENUM, ingest.ack, "kafka", 0, 0, ingest_ack_names,
         "ACK_MODE",
         "kafka: answer 202 after the brokers persisted every event; queued: "
         "after librdkafka queued them."),
@@ -173,8 +176,8 @@ long long ingest_linger_ms(const ingest_config *c)
 {
     if (c->ingest.linger_ms >= 0)
         return c->ingest.linger_ms;
-    return strcmp(c->ingest.ack, "queued") == 0 ? INGEST_LINGER_QUEUED_MS
-                                                : INGEST_LINGER_KAFKA_MS;
+    return c->ingest.ack == PUBLISH_ACK_QUEUED ? INGEST_LINGER_QUEUED_MS
+                                               : INGEST_LINGER_KAFKA_MS;
 }
 
 /* With ack mode kafka a 202 means "persisted by the brokers": properties
@@ -211,7 +214,7 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs)
         cfg_error_add(errs, "kafka.topic is empty");
     kafkasec_validate(&c->kafka, errs);
     validate_tls(c, errs);
-    if (strcmp(c->ingest.ack, "kafka") == 0)
+    if (c->ingest.ack == PUBLISH_ACK_KAFKA)
         kafka_properties_guard(
             c->kafka.properties, durable_producer,
             sizeof(durable_producer) / sizeof(durable_producer[0]), errs);

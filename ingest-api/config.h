@@ -25,7 +25,7 @@ typedef struct ingest_config {
         long long max_depth;
         char *required_fields;
         char *key_field;
-        char *ack;
+        int ack; /* enum publish_ack */
         long long delivery_timeout_ms;
         long long request_timeout_ms;
         long long keepalive_timeout_ms;
@@ -37,6 +37,10 @@ typedef struct ingest_config {
         long long probe_interval_ms;
     } ingest;
 } ingest_config;
+
+/* ingest.ack's choices in the order of enum publish_ack (publish.h):
+ * "kafka", "queued". */
+extern const char *const ingest_ack_names[];
 
 /* Bind the table to c. */
 void ingest_config_table(cfg_table *t, ingest_config *c);

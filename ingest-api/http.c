@@ -8,6 +8,7 @@
  * body, and then closes the connection (its unread body makes it
  * unusable). */
 #include "http.h"
+#include "http_reply.h"
 
 #include <civetweb.h>
 #include <dirent.h>
@@ -27,252 +28,10 @@
 #include "auth.h"
 #include "gunzip.h"
 #include "log.h"
+#include "now.h"
 #include "request.h"
 #include "tlsreload.h"
 #include "validate.h"
-
-struct http_server {
-    struct mg_context *ctx;
-    const ingest_config *cfg;
-    publisher *pub;
-    ingest_metrics *m;
-    auth *auth;
-    ingest_limits limits;
-    atomic_ullong request_seq;
-    atomic_int draining;
-    atomic_llong inflight_bytes; /* reserved by requests being served */
-    atomic_llong log_second;     /* civetweb's log lines: at most 5 a second */
-    atomic_int log_count;
-    unsigned boot_id;
-    tls_reload *tls; /* NULL without TLS */
-};
-
-static long long now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static long long now_ms(void)
-{
-    return now_us() / 1000;
-}
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Internal Server Error";
-    }
-}
-
-/* What becomes of the connection after an answer. */
-enum {
-    CONN_KEEP = 0,   /* the body was read: the connection may carry more */
-    CONN_UNREAD = 1, /* the body was not read (the head decided) */
-    CONN_CLOSE = 2,  /* close it, whatever is left unread */
-};
-
-/* Unread body bytes civetweb may read and drop after an early answer so
- * that the connection stays usable and the client, still sending, reads
- * the answer rather than a reset. Anything larger, or chunked (of unknown
- * length), closes the connection instead: civetweb would otherwise read
- * all of it, however long. */
-#define DRAIN_MAX (64 * 1024)
-
-static int must_close(struct mg_connection *c, int after)
-{
-    const struct mg_request_info *ri = mg_get_request_info(c);
-
-    if (after == CONN_CLOSE)
-        return 1;
-    if (after == CONN_KEEP)
-        return 0;
-    return mg_get_header(c, "Transfer-Encoding") != NULL ||
-           ri->content_length > DRAIN_MAX;
-}
-
-/* Writes a whole response with one write where it fits, so that a small
- * answer leaves in one packet. */
-static int respond(http_server *s, struct mg_connection *c, int status,
-                   const char *ctype, const char *body, size_t len,
-                   const char *extra, int after)
-{
-    const char *method = mg_get_request_info(c)->request_method;
-    int head_only = method && strcmp(method, "HEAD") == 0;
-    int closing = must_close(c, after);
-    char buf[2048];
-    int n;
-
-    metrics_count_status(s->m, status);
-    /* Debian's civetweb: stop civetweb from reading the rest of the body
-     * after the handler (and from keeping the connection). */
-    if (closing)
-        mg_disable_keep_alive(c);
-    n = snprintf(buf, sizeof(buf),
-                 "HTTP/1.1 %d %s\r\n"
-                 "Content-Type: %s\r\n"
-                 "Content-Length: %zu\r\n"
-                 "Cache-Control: no-store\r\n"
-                 "%s%s\r\n",
-                 status, reason(status), ctype, len, extra ? extra : "",
-                 closing ? "Connection: close\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return 500;
-    if (head_only) {
-        len = 0;
-    } else if ((size_t)n + len <= sizeof(buf)) {
-        memcpy(buf + n, body, len);
-        n += (int)len;
-        len = 0;
-    }
-    mg_write(c, buf, (size_t)n);
-    if (len)
-        mg_write(c, body, len);
-    return status;
-}
-
-static int reply_json(http_server *s, struct mg_connection *c, int status,
-                      const char *body, const char *extra, int after)
-{
-    return respond(s, c, status, "application/json", body, strlen(body), extra,
-                   after);
-}
-
-/* JSON string content for text: quotes, backslashes and control bytes
- * escaped; bytes outside ASCII (a client's path, say, may not be UTF-8)
- * become '?', so the body is always valid JSON. */
-static void json_escape(const char *text, char *out, size_t outlen)
-{
-    size_t j = 0;
-
-    for (const char *p = text; *p && j + 7 < outlen; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') {
-            out[j++] = '\\';
-            out[j++] = (char)ch;
-        } else if (ch < 0x20) {
-            j += (size_t)snprintf(out + j, outlen - j, "\\u%04x", ch);
-        } else if (ch >= 0x80) {
-            out[j++] = '?';
-        } else {
-            out[j++] = (char)ch;
-        }
-    }
-    out[j] = '\0';
-}
-
-/* A JSON error body: {"error": code, "detail": text[, "index": n]}. */
-static int reply_error(http_server *s, struct mg_connection *c, int status,
-                       const char *code, const char *detail, long index,
-                       const char *extra, int after)
-{
-    char body[1024];
-    char esc[700];
-
-    json_escape(detail, esc, sizeof(esc));
-    if (index >= 0)
-        snprintf(body, sizeof(body),
-                 "{\"error\":\"%s\",\"detail\":\"%s\",\"index\":%ld}\n", code,
-                 esc, index);
-    else
-        snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n",
-                 code, esc);
-    return reply_json(s, c, status, body, extra, after);
-}
-
-static const char *unavailable_code(metrics_reason why)
-{
-    switch (why) {
-    case METRICS_QUEUE_FULL:
-        return "queue_full";
-    case METRICS_UNREACHABLE:
-        return "kafka_unreachable";
-    case METRICS_TIMEOUT:
-        return "delivery_timeout";
-    case METRICS_FAILED:
-        return "delivery_failed";
-    case METRICS_FATAL:
-        return "producer_failed";
-    case METRICS_MEMORY_FULL:
-        return "memory_full";
-    default:
-        return "shutting_down";
-    }
-}
-
-static int unavailable(http_server *s, struct mg_connection *c, const char *rid,
-                       metrics_reason why, const char *detail, int after)
-{
-    char extra[96];
-
-    metrics_count_unavailable(s->m, why);
-    snprintf(extra, sizeof(extra), "Retry-After: %lld\r\nX-Request-Id: %s\r\n",
-             s->cfg->ingest.retry_after_s, rid);
-    return reply_error(s, c, 503, unavailable_code(why), detail, -1, extra,
-                       after);
-}
-
-static metrics_reason reason_of(publish_status st)
-{
-    switch (st) {
-    case PUBLISH_QUEUE_FULL:
-        return METRICS_QUEUE_FULL;
-    case PUBLISH_UNREACHABLE:
-        return METRICS_UNREACHABLE;
-    case PUBLISH_TIMEOUT:
-        return METRICS_TIMEOUT;
-    case PUBLISH_FATAL:
-        return METRICS_FATAL;
-    case PUBLISH_STOPPING:
-        return METRICS_SHUTTING_DOWN;
-    default:
-        return METRICS_FAILED;
-    }
-}
-
-static int reply_unauthorized(http_server *s, struct mg_connection *c,
-                              auth_result r, int after)
-{
-    if (r == AUTH_MISSING)
-        return reply_error(
-            s, c, 401, "missing_token", "send Authorization: Bearer <token>",
-            -1, "WWW-Authenticate: Bearer realm=\"millrace\"\r\n", after);
-    return reply_error(s, c, 401, "invalid_token", "the token is not valid", -1,
-                       "WWW-Authenticate: Bearer realm=\"millrace\", "
-                       "error=\"invalid_token\"\r\n",
-                       after);
-}
 
 static int read_conn(void *ctx, void *buf, size_t len)
 {
@@ -285,7 +44,7 @@ static int get_text(http_server *s, struct mg_connection *c,
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
     long long max = s->cfg->ingest.max_body_bytes;
-    request_reader rd = {read_conn, c, now_ms};
+    request_reader rd = {read_conn, c, now_mono_ms};
     request_error err;
     char *raw = NULL;
     size_t rawlen = 0, nread = 0;
@@ -294,12 +53,12 @@ static int get_text(http_server *s, struct mg_connection *c,
     if (plan->send_continue && strcmp(ri->http_version, "1.1") == 0)
         mg_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
     rc = request_read_body(&rd, ri->content_length, (size_t)max,
-                           now_ms() + s->cfg->ingest.request_timeout_ms, &raw,
-                           &rawlen, &nread, &err);
+                           now_mono_ms() + s->cfg->ingest.request_timeout_ms,
+                           &raw, &rawlen, &nread, &err);
     atomic_fetch_add_explicit(&s->m->body_bytes, nread, memory_order_relaxed);
     if (rc < 0)
-        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
-                           CONN_CLOSE);
+        return http_reply_error(s, c, err.status, err.code, err.detail, -1,
+                                NULL, CONN_CLOSE);
     if (!plan->gzip) {
         *text = raw;
         *len = rawlen;
@@ -313,11 +72,11 @@ static int get_text(http_server *s, struct mg_connection *c,
         char detail[128];
         snprintf(detail, sizeof(detail),
                  "the decompressed body exceeds the limit of %lld bytes", max);
-        return reply_error(s, c, 413, "body_too_large", detail, -1, NULL,
-                           CONN_KEEP);
+        return http_reply_error(s, c, 413, "body_too_large", detail, -1, NULL,
+                                CONN_KEEP);
     }
-    return reply_error(s, c, 400, "bad_gzip", "the body is not valid gzip", -1,
-                       NULL, CONN_KEEP);
+    return http_reply_error(s, c, 400, "bad_gzip", "the body is not valid gzip",
+                            -1, NULL, CONN_KEEP);
 }
 
 /* Framing that civetweb lets through but a proxy in front may read
@@ -354,23 +113,23 @@ static int check_head(http_server *s, struct mg_connection *c,
     auth_result ar;
 
     if (framing)
-        return reply_error(s, c, 400, "bad_request", framing, -1, NULL,
-                           CONN_CLOSE);
+        return http_reply_error(s, c, 400, "bad_request", framing, -1, NULL,
+                                CONN_CLOSE);
     ar = auth_check(s->auth, mg_get_header(c, "Authorization"));
     if (ar != AUTH_OK)
-        return reply_unauthorized(s, c, ar, CONN_UNREAD);
+        return http_reply_unauthorized(s, c, ar, CONN_UNREAD);
     if (strcmp(ri->request_method, "POST") != 0)
-        return reply_error(s, c, 405, "method_not_allowed",
-                           "use POST for /v1/events", -1, "Allow: POST\r\n",
-                           CONN_UNREAD);
+        return http_reply_error(s, c, 405, "method_not_allowed",
+                                "use POST for /v1/events", -1,
+                                "Allow: POST\r\n", CONN_UNREAD);
     h.content_type = mg_get_header(c, "Content-Type");
     h.content_encoding = mg_get_header(c, "Content-Encoding");
     h.transfer_encoding = te;
     h.expect = mg_get_header(c, "Expect");
     h.content_length = ri->content_length;
     if (request_plan_of(&h, s->cfg->ingest.max_body_bytes, plan, &err) < 0)
-        return reply_error(s, c, err.status, err.code, err.detail, -1, NULL,
-                           CONN_UNREAD);
+        return http_reply_error(s, c, err.status, err.code, err.detail, -1,
+                                NULL, CONN_UNREAD);
     return 0;
 }
 
@@ -412,17 +171,18 @@ static int serve_events(http_server *s, struct mg_connection *c,
     int status;
 
     if (atomic_load(&s->draining))
-        return unavailable(s, c, rid, METRICS_SHUTTING_DOWN,
-                           "the server is shutting down", CONN_CLOSE);
+        return http_unavailable(s, c, rid, METRICS_SHUTTING_DOWN,
+                                "the server is shutting down", CONN_CLOSE);
     status = check_head(s, c, &plan);
     if (status)
         return status;
     held = body_reservation(s, &plan, mg_get_request_info(c)->content_length);
     if (!memory_reserve(s, held))
-        return unavailable(s, c, rid, METRICS_MEMORY_FULL,
-                           "the requests in flight hold the memory they may "
-                           "(ingest.max_inflight_bytes)",
-                           CONN_UNREAD);
+        return http_unavailable(
+            s, c, rid, METRICS_MEMORY_FULL,
+            "the requests in flight hold the memory they may "
+            "(ingest.max_inflight_bytes)",
+            CONN_UNREAD);
     status = serve_body(s, c, rid, &plan);
     atomic_fetch_sub(&s->inflight_bytes, held);
     return status;
@@ -451,8 +211,8 @@ static int check_record_sizes(http_server *s, struct mg_connection *c,
                  "overhead)",
                  i, b->ev[i].len, s->cfg->kafka.topic, limit,
                  PUBLISH_RECORD_OVERHEAD);
-        return reply_error(s, c, 413, "event_too_large", detail, (long)i, extra,
-                           CONN_KEEP);
+        return http_reply_error(s, c, 413, "event_too_large", detail, (long)i,
+                                extra, CONN_KEEP);
     }
     return 0;
 }
@@ -476,8 +236,8 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
         return status;
     snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", rid);
     if (validate_body(text, len, plan->kind, &s->limits, &batch, &verr) < 0) {
-        status = reply_error(s, c, verr.status, verr.code, verr.detail,
-                             verr.index, extra, CONN_KEEP);
+        status = http_reply_error(s, c, verr.status, verr.code, verr.detail,
+                                  verr.index, extra, CONN_KEEP);
         goto done;
     }
     status = check_record_sizes(s, c, &batch, extra);
@@ -486,13 +246,14 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
     st = publish_events(s->pub, &batch, rid, detail, sizeof(detail));
     if (st != PUBLISH_OK) {
         log_debug("http", "request %s: 503: %s", rid, detail);
-        status = unavailable(s, c, rid, reason_of(st), detail, CONN_KEEP);
+        status =
+            http_unavailable(s, c, rid, http_reason_of(st), detail, CONN_KEEP);
         goto done;
     }
     atomic_fetch_add_explicit(&s->m->events_accepted, batch.n,
                               memory_order_relaxed);
     snprintf(body, sizeof(body), "{\"accepted\":%zu}\n", batch.n);
-    status = reply_json(s, c, 202, body, extra, CONN_KEEP);
+    status = http_reply_json(s, c, 202, body, extra, CONN_KEEP);
 done:
     event_batch_clear(&batch);
     free(text);
@@ -502,7 +263,7 @@ done:
 static int handle_events(struct mg_connection *c, void *cbdata)
 {
     http_server *s = cbdata;
-    long long t0 = now_us();
+    long long t0 = now_mono_us();
     char rid[40];
     int status;
 
@@ -510,14 +271,15 @@ static int handle_events(struct mg_connection *c, void *cbdata)
     snprintf(rid, sizeof(rid), "%08x-%llx", s->boot_id,
              (unsigned long long)atomic_fetch_add(&s->request_seq, 1));
     status = serve_events(s, c, rid);
-    metrics_observe_us(s->m, now_us() - t0);
+    metrics_observe_us(s->m, now_mono_us() - t0);
     atomic_fetch_sub(&s->m->in_flight, 1);
     return status;
 }
 
 static int handle_healthz(struct mg_connection *c, void *cbdata)
 {
-    return reply_json(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL, CONN_KEEP);
+    return http_reply_json(cbdata, c, 200, "{\"status\":\"ok\"}\n", NULL,
+                           CONN_KEEP);
 }
 
 static int handle_readyz(struct mg_connection *c, void *cbdata)
@@ -525,16 +287,19 @@ static int handle_readyz(struct mg_connection *c, void *cbdata)
     http_server *s = cbdata;
 
     if (atomic_load(&s->draining))
-        return reply_error(s, c, 503, "shutting_down",
-                           "the server is shutting down", -1, NULL, CONN_KEEP);
+        return http_reply_error(s, c, 503, "shutting_down",
+                                "the server is shutting down", -1, NULL,
+                                CONN_KEEP);
     if (publisher_fatal(s->pub))
-        return reply_error(s, c, 503, "producer_failed",
-                           "the Kafka producer failed and must be restarted",
-                           -1, NULL, CONN_KEEP);
+        return http_reply_error(
+            s, c, 503, "producer_failed",
+            "the Kafka producer failed and must be restarted", -1, NULL,
+            CONN_KEEP);
     if (!publisher_ready(s->pub))
-        return reply_error(s, c, 503, "kafka_unreachable",
-                           "Kafka is not reachable", -1, NULL, CONN_KEEP);
-    return reply_json(s, c, 200, "{\"status\":\"ready\"}\n", NULL, CONN_KEEP);
+        return http_reply_error(s, c, 503, "kafka_unreachable",
+                                "Kafka is not reachable", -1, NULL, CONN_KEEP);
+    return http_reply_json(s, c, 200, "{\"status\":\"ready\"}\n", NULL,
+                           CONN_KEEP);
 }
 
 static int handle_metrics(struct mg_connection *c, void *cbdata)
@@ -559,12 +324,12 @@ static int handle_metrics(struct mg_connection *c, void *cbdata)
     if (need >= sizeof(stack)) {
         buf = malloc(need + 1);
         if (buf == NULL)
-            return reply_error(s, c, 500, "out_of_memory", "out of memory", -1,
-                               NULL, 0);
+            return http_reply_error(s, c, 500, "out_of_memory", "out of memory",
+                                    -1, NULL, 0);
         metrics_render(s->m, &smp, buf, need + 1);
     }
-    status = respond(s, c, 200, "text/plain; version=0.0.4", buf, need, NULL,
-                     CONN_KEEP);
+    status = http_respond(s, c, 200, "text/plain; version=0.0.4", buf, need,
+                          NULL, CONN_KEEP);
     if (buf != stack)
         free(buf);
     return status;
@@ -576,8 +341,8 @@ static int handle_other(struct mg_connection *c, void *cbdata)
     char detail[200];
 
     snprintf(detail, sizeof(detail), "no such path: %.150s", ri->local_uri);
-    return reply_error(cbdata, c, 404, "not_found", detail, -1, NULL,
-                       CONN_UNREAD);
+    return http_reply_error(cbdata, c, 404, "not_found", detail, -1, NULL,
+                            CONN_UNREAD);
 }
 
 /* /healthz and friends take GET (and HEAD) only. */
@@ -587,8 +352,8 @@ static int get_only(struct mg_connection *c, void *cbdata,
     const char *m = mg_get_request_info(c)->request_method;
 
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-        return reply_error(cbdata, c, 405, "method_not_allowed", "use GET", -1,
-                           "Allow: GET, HEAD\r\n", CONN_UNREAD);
+        return http_reply_error(cbdata, c, 405, "method_not_allowed", "use GET",
+                                -1, "Allow: GET, HEAD\r\n", CONN_UNREAD);
     return fn(c, cbdata);
 }
 
@@ -630,8 +395,9 @@ static int on_http_error(struct mg_connection *c, int status, const char *msg)
         code = "http_error";
         break;
     }
-    reply_error(s, c, status, code, msg && msg[0] ? msg : reason(status), -1,
-                NULL, CONN_CLOSE);
+    http_reply_error(s, c, status, code,
+                     msg && msg[0] ? msg : http_reason(status), -1, NULL,
+                     CONN_CLOSE);
     return 0;
 }
 
@@ -640,7 +406,7 @@ static int on_http_error(struct mg_connection *c, int status, const char *msg)
 static int log_message(const struct mg_connection *c, const char *msg)
 {
     http_server *s = c ? mg_get_user_data(mg_get_context(c)) : NULL;
-    long long sec = now_ms() / 1000;
+    long long sec = now_mono_ms() / 1000;
 
     if (s) {
         if (atomic_exchange(&s->log_second, sec) != sec)
@@ -920,7 +686,7 @@ static int stop_listening(http_server *s)
 
 int http_drain(http_server *s, long long budget_ms)
 {
-    long long deadline = now_ms() + budget_ms;
+    long long deadline = now_mono_ms() + budget_ms;
     int left;
 
     if (s == NULL || s->ctx == NULL)
@@ -929,7 +695,8 @@ int http_drain(http_server *s, long long budget_ms)
     if (stop_listening(s) == 0)
         log_warn("http", "could not close the listening socket early; new "
                          "connections get 503 until the server stops");
-    while ((left = atomic_load(&s->m->in_flight)) > 0 && now_ms() < deadline)
+    while ((left = atomic_load(&s->m->in_flight)) > 0 &&
+           now_mono_ms() < deadline)
         usleep(10 * 1000); /* poll interval of the drain */
     return left;
 }

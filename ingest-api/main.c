@@ -17,6 +17,7 @@
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
 #include "metrics.h"
 #include "publish.h"
 
@@ -54,47 +55,37 @@ static const char *reload_ingest(const void *fresh, void *arg)
 static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
                                       size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&c->kafka, errbuf, errlen);
     char num[4][32];
-    const char *inflight;
-
-    if (conf == NULL)
-        return NULL;
-    snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
-    snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
-    snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
-    snprintf(num[3], sizeof(num[3]), "%lld", ingest_linger_ms(c));
     /* Ack mode kafka: one produce request in flight per broker, as
      * franz-go's ProduceSync. With a short linger, a lone request goes
      * out at once; under load, records gather while the request before
      * them is out, so batches grow with the load (and the broker's CPU
      * per record falls) without a fixed wait for every request. */
-    inflight = strcmp(c->ingest.ack, "kafka") == 0 ? "1" : "5";
+    const char *inflight = c->ingest.ack == PUBLISH_ACK_KAFKA ? "1" : "5";
+    const kafka_prop props[] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"queue.buffering.max.messages", num[0]},
+        {"queue.buffering.max.kbytes", num[1]},
+        {"message.timeout.ms", num[2]},
+        {"linger.ms", num[3]},
+        {"reconnect.backoff.max.ms", "1000"},
+        {"socket.nagle.disable", "true"},
+        {"max.in.flight.requests.per.connection", inflight},
+    };
+
+    snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
+    snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
+    snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
+    snprintf(num[3], sizeof(num[3]), "%lld", ingest_linger_ms(c));
     /* Idempotence implies acks=all and keeps retries from duplicating or
      * reordering; message.timeout.ms bounds how long a record may stay
      * unreported, so a request's wait always ends. A short reconnect
      * backoff lets 202s resume soon after the cluster returns. Without
      * Nagle, a small produce request leaves at once (ack mode kafka waits
      * for it). Operators' properties come last and win. */
-    if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
-        kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
-        kafka_conf_set(conf, "queue.buffering.max.messages", num[0], errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "queue.buffering.max.kbytes", num[1], errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "message.timeout.ms", num[2], errbuf, errlen) ||
-        kafka_conf_set(conf, "linger.ms", num[3], errbuf, errlen) ||
-        kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "socket.nagle.disable", "true", errbuf, errlen) ||
-        kafka_conf_set(conf, "max.in.flight.requests.per.connection", inflight,
-                       errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, c->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return conf;
+    return kafka_conf_build(&c->kafka, props, sizeof(props) / sizeof(props[0]),
+                            errbuf, errlen);
 }
 
 /* An event must fit in one record of the producer's message.max.bytes:
@@ -180,21 +171,13 @@ static void log_summary(ingest_metrics *m, publisher *pub,
     *lasterr = ps.delivery_errors;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Stop accepting, finish what is in flight, flush: all within one
  * shutdown_timeout_ms budget. */
 static void shut_down(const ingest_config *cfg, http_server *srv,
                       publisher *pub)
 {
     long long budget = cfg->ingest.shutdown_timeout_ms;
-    long long t0 = mono_ms();
+    long long t0 = now_mono_ms();
     long long left;
     int busy;
 
@@ -207,7 +190,7 @@ static void shut_down(const ingest_config *cfg, http_server *srv,
                  "cutting them (none of them got a 202)",
                  busy, budget);
     http_stop(srv);
-    left = budget - (mono_ms() - t0);
+    left = budget - (now_mono_ms() - t0);
     publisher_destroy(pub, left > 100 ? (int)left : 100);
 }
 
@@ -250,8 +233,7 @@ int main(int argc, char **argv)
     memset(&po, 0, sizeof(po));
     po.record_limit = fit_batch_to_topic(&cfg, conf);
     po.topic = cfg.kafka.topic;
-    po.ack = strcmp(cfg.ingest.ack, "queued") == 0 ? PUBLISH_ACK_QUEUED
-                                                   : PUBLISH_ACK_KAFKA;
+    po.ack = (publish_ack)cfg.ingest.ack;
     po.wait_ms = (int)cfg.ingest.delivery_timeout_ms;
     po.probe_ms = (int)cfg.ingest.probe_interval_ms;
     pub = publisher_new(conf, &po, errbuf, sizeof(errbuf));
@@ -265,14 +247,14 @@ int main(int argc, char **argv)
         log_error("main", "http: %s", errbuf);
         goto out;
     }
-    log_info("main",
-             "ingest-api %s listening on %s, topic %s on %s, ack mode %s "
-             "(linger %lld ms), %lld threads%s%s",
-             MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic,
-             cfg.kafka.brokers, cfg.ingest.ack, ingest_linger_ms(&cfg),
-             cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
-             cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens"
-                                                       : "");
+    log_info(
+        "main",
+        "ingest-api %s listening on %s, topic %s on %s, ack mode %s "
+        "(linger %lld ms), %lld threads%s%s",
+        MILLRACE_VERSION, cfg.ingest.listen, cfg.kafka.topic, cfg.kafka.brokers,
+        ingest_ack_names[cfg.ingest.ack], ingest_linger_ms(&cfg),
+        cfg.ingest.threads, cfg.ingest.tls_certificate[0] ? ", TLS" : "",
+        cfg.ingest.tokens && cfg.ingest.tokens[0] ? ", bearer tokens" : "");
     memset(&reload, 0, sizeof(reload));
     reload.live = &table;
     reload.base_size = sizeof(cfg);
@@ -284,10 +266,10 @@ int main(int argc, char **argv)
     reload.arg = srv;
     if (daemon_reloader_start(&reload) < 0)
         log_warn("main", "no SIGHUP reloader thread: SIGHUP is ignored");
-    next_summary = mono_ms() + SUMMARY_EVERY_S * 1000;
+    next_summary = now_mono_ms() + SUMMARY_EVERY_S * 1000;
     while (!daemon_stop && !publisher_fatal(pub)) {
         usleep(100 * 1000);
-        if (mono_ms() >= next_summary) {
+        if (now_mono_ms() >= next_summary) {
             log_summary(&metrics, pub, &last503, &lasterr);
             next_summary += SUMMARY_EVERY_S * 1000;
         }

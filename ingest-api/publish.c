@@ -23,6 +23,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
 
 typedef struct tracker {
     pthread_mutex_t mu;
@@ -182,13 +183,7 @@ static void wait_or_stop(publisher *p, int ms)
 {
     struct timespec until;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = now_deadline(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&p->mu);
     while (!atomic_load(&p->stopping) &&
            pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
@@ -477,13 +472,7 @@ publish_status publish_events(publisher *p, const event_batch *b,
         snprintf(detail, detail_len, "Kafka is unreachable");
         return PUBLISH_UNREACHABLE;
     }
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += p->wait_ms / 1000;
-    deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = now_deadline(CLOCK_MONOTONIC, p->wait_ms);
     if (p->ack == PUBLISH_ACK_KAFKA) {
         t = tracker_new((int)b->n);
         if (t == NULL) {

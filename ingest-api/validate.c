@@ -10,6 +10,7 @@
 #include "validate.h"
 
 #include "cfg.h"
+#include "jsonlex.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -372,185 +373,67 @@ static int scan_value(scan *s, int depth, int is_key_value);
 
 static void scan_ws(scan *s)
 {
-    while (s->p < s->end &&
-           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
+    s->p = jsonlex_ws(s->p, s->end);
 }
 
-static int hex4(const char *p, unsigned *cp)
+/* The token from s->p to q, copied as sent. */
+static void scan_copy(scan *s, const char *q)
 {
-    unsigned v = 0;
-
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *cp = v;
-    return 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (c == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-        hi = 0x8F; /* beyond U+10FFFF */
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
+    memcpy(s->out, s->p, (size_t)(q - s->p));
+    s->out += q - s->p;
+    s->p = q;
 }
 
 /* A string, copied with its quotes. *escaped: it held a backslash. */
 static int scan_string(scan *s, int *escaped)
 {
-    const char *p = s->p + 1;
+    const char *why;
+    const char *q =
+        jsonlex_string(s->p, s->end, JSONLEX_STRICT_ESCAPES, escaped, &why);
 
-    *escaped = 0;
-    while (p < s->end) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            p++;
-            memcpy(s->out, s->p, (size_t)(p - s->p));
-            s->out += p - s->p;
-            s->p = p;
-            return 0;
-        }
-        if (c < 0x20)
-            return -1;
-        if (c == '\\') {
-            unsigned cp, lo;
-            *escaped = 1;
-            if (p + 1 >= s->end)
-                return -1;
-            if (strchr("\"\\/bfnrt", p[1]) && p[1] != '\0') {
-                p += 2;
-                continue;
-            }
-            if (p[1] != 'u' || s->end - p < 6 || hex4(p + 2, &cp) < 0 ||
-                cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-                return -1;
-            p += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                    hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                p += 6;
-            }
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        {
-            size_t n = utf8_len((const unsigned char *)p,
-                                (const unsigned char *)s->end);
-            if (n == 0)
-                return -1;
-            p += n;
-        }
-    }
-    return -1;
+    if (q == NULL)
+        return -1;
+    scan_copy(s, q);
+    return 0;
 }
+
+/* Beyond these, a number may overflow a double or take long to convert:
+ * jansson decides. */
+#define NUMBER_MAX_DIGITS 300
+#define NUMBER_MAX_EXP_DIGITS 7
 
 /* A number, copied; declines near the limits of int64 and double. */
 static int scan_number(scan *s, char *type)
 {
-    const char *p = s->p;
-    const char *digits;
-    long int_digits, exp = 0;
-    int neg = 0, real = 0;
+    jsonlex_number_info n;
+    const char *why;
+    const char *q = jsonlex_number(s->p, s->end, &n, &why);
 
-    if (*p == '-') {
-        neg = 1;
-        p++;
-    }
-    digits = p;
-    if (p < s->end && *p == '0') {
-        p++;
-    } else if (p < s->end && *p >= '1' && *p <= '9') {
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    } else {
+    if (q == NULL || n.frac_digits > NUMBER_MAX_DIGITS ||
+        n.exp_digits > NUMBER_MAX_EXP_DIGITS)
         return -1;
-    }
-    int_digits = (long)(p - digits);
-    if (p < s->end && *p == '.') {
-        const char *f = ++p;
-        real = 1;
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == f || p - f > 300)
-            return -1;
-    }
-    if (p < s->end && (*p == 'e' || *p == 'E')) {
-        int eneg = 0;
-        const char *e;
-        real = 1;
-        p++;
-        if (p < s->end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        e = p;
-        while (p < s->end && *p >= '0' && *p <= '9' && p - e < 7)
-            exp = exp * 10 + (*p++ - '0');
-        if (p == e || (p < s->end && *p >= '0' && *p <= '9'))
-            return -1;
-        if (eneg)
-            exp = -exp;
-    }
-    if (real && (int_digits > 300 || int_digits + exp > 300))
-        return -1; /* may overflow a double: let jansson decide */
-    if (!real) {
-        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
-        if (int_digits > 19 ||
-            (int_digits == 19 && memcmp(digits, lim, 19) > 0))
+    if (n.real && (n.int_digits > NUMBER_MAX_DIGITS ||
+                   n.int_digits + n.exp > NUMBER_MAX_DIGITS))
+        return -1;
+    if (!n.real) {
+        const char *lim = n.neg ? "9223372036854775808" : "9223372036854775807";
+        if (n.int_digits > 19 ||
+            (n.int_digits == 19 && memcmp(n.digits, lim, 19) > 0))
             return -1;
     }
     /* -0 is the integer 0 to jansson: as a key it would read "0". */
-    *type = real || (neg && digits[0] == '0') ? 'r' : 'i';
-    memcpy(s->out, s->p, (size_t)(p - s->p));
-    s->out += p - s->p;
-    s->p = p;
+    *type = n.real || (n.neg && n.digits[0] == '0') ? 'r' : 'i';
+    scan_copy(s, q);
     return 0;
 }
 
 static int scan_literal(scan *s, const char *word)
 {
-    size_t n = strlen(word);
+    const char *q = jsonlex_literal(s->p, s->end, word);
 
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+    if (q == NULL)
         return -1;
-    memcpy(s->out, word, n);
-    s->out += n;
-    s->p += n;
+    scan_copy(s, q);
     return 0;
 }
 

@@ -69,6 +69,13 @@ else
     step_failed "docs check: README.md and docs/*.md (tests/docs_check.py)"
 fi
 
+echo "== code shape: no C file over 800 lines, no function over 100 (tests/code_shape.py)"
+if python3 tests/code_shape.py; then
+    passed=$((passed + 1))
+else
+    step_failed "code shape (tests/code_shape.py)"
+fi
+
 echo "== unit tests"
 out=$(make -s unit 2>&1) || step_failed "unit tests"
 printf '%s\n' "$out"

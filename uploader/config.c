@@ -4,9 +4,17 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "encode.h"
 #include "kafka.h"
 #include "kafkasec.h"
 #include "objkey.h"
+
+const char *const uploader_store_names[] = {"s3", "local", NULL};
+const char *const uploader_content_encoding_names[] = {"none", "format", NULL};
+const char *const uploader_assignment_names[] = {"cooperative-sticky", "range",
+                                                 "roundrobin", NULL};
+const char *const uploader_on_permanent_error_names[] = {"block", "dlq", NULL};
+const char *const uploader_sse_names[] = {"", "AES256", "aws:kms", NULL};
 
 #define ROW(name, type, field, def, min, max, choices, env, desc)              \
     {                                                                          \
@@ -47,9 +55,9 @@ static const cfg_row rows[] = {
         86400000, NULL, "MAX_AGE_MS",
         "A batch closes this long after its first record, even if idle."),
     ROW("uploader.format", CFG_ENUM, uploader.format, "gzip", 0, 0,
-        "gzip|zstd|none", NULL, "Object compression."),
+        encode_format_names, NULL, "Object compression."),
     ROW("uploader.content_encoding", CFG_ENUM, uploader.content_encoding,
-        "none", 0, 0, "none|format", NULL,
+        "none", 0, 0, uploader_content_encoding_names, NULL,
         "none: an object is stored as the file its name says (.ndjson.gz "
         "with Content-Type application/gzip, no Content-Encoding), as "
         "Firehose and Kafka Connect's S3 sink store theirs, so that no HTTP "
@@ -58,8 +66,9 @@ static const cfg_row rows[] = {
         "and Fluent Bit do."),
     ROW("uploader.level", CFG_INT, uploader.level, "6", 1, 19, NULL, NULL,
         "Compression level (gzip 1-9, zstd 1-19)."),
-    ROW("uploader.store", CFG_ENUM, uploader.store, "s3", 0, 0, "s3|local",
-        "STORE", "Where objects go: S3, or a local directory (for trials)."),
+    ROW("uploader.store", CFG_ENUM, uploader.store, "s3", 0, 0,
+        uploader_store_names, "STORE",
+        "Where objects go: S3, or a local directory (for trials)."),
     ROW("uploader.local_dir", CFG_STR, uploader.local_dir, "./data", 0, 0, NULL,
         NULL, "Root directory of the local store."),
     ROW("uploader.listen", CFG_STR, uploader.listen, "8081", 0, 0, NULL,
@@ -76,7 +85,7 @@ static const cfg_row rows[] = {
         "30000", 0, 600000, NULL, NULL,
         "On a rebalance, how long a revoked partition's upload may finish."),
     ROW("uploader.assignment", CFG_ENUM, uploader.assignment,
-        "cooperative-sticky", 0, 0, "cooperative-sticky|range|roundrobin", NULL,
+        "cooperative-sticky", 0, 0, uploader_assignment_names, NULL,
         "Partition assignment: cooperative-sticky moves only the partitions "
         "that must move when replicas come and go."),
     ROW("uploader.time_field", CFG_STR, uploader.time_field, "", 0, 0, NULL,
@@ -93,7 +102,7 @@ static const cfg_row rows[] = {
         100000, NULL, NULL,
         "Records nested deeper go to the dead-letter topic."),
     ROW("uploader.on_permanent_error", CFG_ENUM, uploader.on_permanent_error,
-        "block", 0, 0, "block|dlq", NULL,
+        "block", 0, 0, uploader_on_permanent_error_names, NULL,
         "block: an object the store refuses for good stops its partition "
         "until fixed; dlq: after permanent_retries its records go to the "
         "dead-letter topic and the partition moves on."),
@@ -156,7 +165,7 @@ static const cfg_row rows[] = {
         600000, NULL, NULL, "TCP/TLS connect timeout."),
     ROW("s3.request_timeout_ms", CFG_INT, s3.request_timeout_ms, "120000", 1000,
         3600000, NULL, NULL, "Longest time for one PUT."),
-    ROW("s3.sse", CFG_ENUM, s3.sse, "", 0, 0, "|AES256|aws:kms", "S3_SSE",
+    ROW("s3.sse", CFG_ENUM, s3.sse, "", 0, 0, uploader_sse_names, "S3_SSE",
         "Server-side encryption: empty (bucket default), AES256 or aws:kms."),
     ROW("s3.sse_kms_key_id", CFG_STR, s3.sse_kms_key_id, "", 0, 0, NULL,
         "S3_SSE_KMS_KEY_ID", "KMS key id with s3.sse = aws:kms."),
@@ -216,16 +225,16 @@ void uploader_config_validate(const uploader_config *c, cfg_errors *errs)
     kafka_properties_guard(c->kafka.properties, exactly_once,
                            sizeof(exactly_once) / sizeof(exactly_once[0]),
                            errs);
-    if (strcmp(c->uploader.format, "gzip") == 0 && c->uploader.level > 9)
+    if (c->uploader.format == ENCODE_GZIP && c->uploader.level > 9)
         cfg_error_add(errs, "uploader.level %lld: gzip levels are 1-9",
                       c->uploader.level);
     if (c->uploader.part_size > c->uploader.multipart_threshold)
         cfg_error_add(errs, "uploader.part_size exceeds "
                             "uploader.multipart_threshold");
-    if (strcmp(c->s3.sse, "aws:kms") != 0 && c->s3.sse_kms_key_id[0])
+    if (c->s3.sse != UPLOADER_SSE_KMS && c->s3.sse_kms_key_id[0])
         cfg_error_add(errs, "s3.sse_kms_key_id is set but s3.sse is not "
                             "aws:kms");
-    if (strcmp(c->uploader.store, "s3") == 0) {
+    if (c->uploader.store == UPLOADER_STORE_S3) {
         if (c->s3.bucket[0] == '\0')
             cfg_error_add(errs, "s3.bucket is required when uploader.store "
                                 "is s3");

@@ -29,41 +29,16 @@
 #include "hours.h"
 #include "kafka.h"
 #include "log.h"
+#include "now.h"
+#include "consumer_plan.h"
+#include "consumer_wm.h"
 #include "pool.h"
+#include "setup.h"
 
-typedef struct part {
-    int assigned;
-    int paused;
-    batch *open;          /* collecting records */
-    batch *ready;         /* closed, waiting for the partition's turn */
-    int ready_planned;    /* its plan is committed */
-    upload_job *inflight; /* queued or uploading */
-    batch *retry;         /* a planned batch whose upload failed: redone
-                             before anything else of the partition */
-    upload_job *orphan;   /* abandoned at a revoke, not yet returned */
-    int64_t plan_end;     /* the first batch must end here; -1: no plan */
-    int64_t committed;    /* last committed offset; < 0: none */
-    int64_t retry_at_ms;  /* a failed plan commit is retried then */
-    int64_t newest_ts;    /* newest Kafka timestamp stored; -1: not known */
-} part;
+/* Waits before a failed plan commit is tried again. */
+#define PLAN_RETRY_MS 1000
 
-#define PLAN_PREFIX "millrace:end="
-
-/* The end offsets of the assigned partitions, asked of the brokers by a
- * thread of their own. The fetcher's cached watermark is not enough: a
- * paused partition is not fetched, so its cached end offset freezes
- * exactly when the backlog grows (S3 down, workers busy). */
-typedef struct watermarks {
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;
-    atomic_int quit; /* also read between queries, unlocked */
-    int32_t *want;   /* partitions to ask about, set by the main loop */
-    int nwant;
-    int64_t *low, *high; /* by partition; -1: not known */
-    int cap;
-} watermarks;
+typedef consumer_part part;
 
 struct consumer {
     const uploader_config *cfg;
@@ -78,27 +53,16 @@ struct consumer {
     atomic_ullong commits;
     atomic_int assigned;
     atomic_int paused;
-    atomic_int kafka_up; /* the last metadata request was answered */
     int cooperative;
     int64_t next_lag_ms;
     pthread_mutex_t lag_mu; /* guards lag, read by the health thread */
     consumer_lag *lag;
     int nlag;
-    watermarks wm;
+    consumer_wm wm;
     hours *hours; /* NULL: hour markers are off */
     hours_stats hstats;
     char url_base[1200];
 };
-
-static void *wm_main(void *arg);
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static part *get_part(consumer *c, int32_t id)
 {
@@ -109,12 +73,8 @@ static part *get_part(consumer *c, int32_t id)
         part *np = realloc(c->parts, (size_t)n * sizeof(*np));
         if (np == NULL)
             return NULL;
-        memset(np + c->nparts, 0, (size_t)(n - c->nparts) * sizeof(*np));
-        for (int i = c->nparts; i < n; i++) {
-            np[i].plan_end = -1;
-            np[i].committed = -1;
-            np[i].newest_ts = -1;
-        }
+        for (int i = c->nparts; i < n; i++)
+            consumer_part_init(&np[i]);
         c->parts = np;
         c->nparts = n;
     }
@@ -141,22 +101,6 @@ static void set_paused(consumer *c, int32_t id, int pause)
     p->paused = pause;
 }
 
-/* The commit metadata: the plan of the batch that ends at plan_end (none
- * when -1), and the newest Kafka timestamp stored (hours.h). */
-static int commit_meta(char *out, size_t outlen, int64_t plan_end,
-                       int64_t newest_ts)
-{
-    int n = snprintf(out, outlen, "millrace:");
-
-    if (plan_end >= 0)
-        n += snprintf(out + n, outlen - (size_t)n, "end=%lld%s",
-                      (long long)plan_end, newest_ts >= 0 ? "," : "");
-    if (newest_ts >= 0)
-        n += snprintf(out + n, outlen - (size_t)n, HOURS_META_TS "%lld",
-                      (long long)newest_ts);
-    return plan_end >= 0 || newest_ts >= 0 ? n : 0;
-}
-
 /* Commits offset next of partition id, with the plan of the batch that
  * ends at plan_end (or none, -1). Returns the error. */
 static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
@@ -165,13 +109,14 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
-    char meta[80];
-    int n = commit_meta(meta, sizeof(meta), plan_end, c->parts[id].newest_ts);
+    char meta[96] = "";
+    int n = consumer_plan_format(meta, sizeof(meta), plan_end,
+                                 c->parts[id].newest_ts);
 
     tp = rd_kafka_topic_partition_list_add(l, c->cfg->kafka.topic, id);
     tp->offset = next;
     if (n > 0) {
-        tp->metadata = malloc((size_t)n); /* freed with the list */
+        tp->metadata = malloc((size_t)n); /* freed with l */
         if (tp->metadata) {
             memcpy(tp->metadata, meta, (size_t)n);
             tp->metadata_size = (size_t)n;
@@ -193,67 +138,39 @@ static rd_kafka_resp_err_t commit(consumer *c, int32_t id, int64_t next,
     return err;
 }
 
-/* The end offset in a committed plan, or -1. */
-static int64_t plan_of(const rd_kafka_topic_partition_t *tp)
-{
-    char buf[96];
-    size_t n = tp->metadata_size;
-
-    if (tp->metadata == NULL || n <= strlen(PLAN_PREFIX) || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, tp->metadata, n);
-    buf[n] = '\0';
-    if (strncmp(buf, PLAN_PREFIX, strlen(PLAN_PREFIX)) != 0)
-        return -1;
-    return strtoll(buf + strlen(PLAN_PREFIX), NULL, 10);
-}
-
-/* Hands p's ready batch to the pool if the partition's turn has come:
- * its previous batch is stored and committed, and its plan is committed. */
-/* Hands a batch of partition id to the pool: if no upload of the
- * partition is in flight, a batch to redo goes first; else the ready batch
- * once its plan is committed. */
+/* Hands a batch of partition id to the pool when its turn has come (see
+ * consumer_next_step): a batch to redo first, else the ready batch once
+ * its plan is committed. */
 static void try_dispatch(consumer *c, int32_t id)
 {
     part *p = &c->parts[id];
+    consumer_step step = consumer_next_step(p, now_ms());
+    batch **b = step == CONSUMER_SUBMIT_RETRY ? &p->retry : &p->ready;
     upload_job *j;
 
-    if (p->inflight || !p->assigned || now_ms() < p->retry_at_ms)
+    if (step == CONSUMER_WAIT)
         return;
-    if (p->retry) {
-        j = upload_job_new(p->retry);
-        if (j == NULL)
-            return;
-        if (pool_try_submit(c->pool, j) < 0) {
-            j->b = NULL;
-            upload_job_free(j);
-            return;
-        }
-        p->retry = NULL;
-        p->inflight = j;
-        return;
-    }
-    if (p->ready == NULL)
-        return;
-    if (!p->ready_planned) {
+    if (step == CONSUMER_COMMIT_PLAN) {
         if (commit(c, id, batch_first_offset(p->ready),
                    batch_last_offset(p->ready)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            p->retry_at_ms = now_ms() + 1000;
+            p->retry_at_ms = now_ms() + PLAN_RETRY_MS;
             return;
         }
         p->ready_planned = 1;
     }
-    j = upload_job_new(p->ready);
+    j = upload_job_new(*b);
     if (j == NULL)
         return;
     if (pool_try_submit(c->pool, j) < 0) {
-        j->b = NULL; /* the batch stays ready; the job is discarded */
+        j->b = NULL; /* the batch stays where it was; the job is discarded */
         upload_job_free(j);
         return;
     }
-    p->ready = NULL;
-    p->ready_planned = 0;
+    *b = NULL;
     p->inflight = j;
+    if (step == CONSUMER_SUBMIT_RETRY)
+        return;
+    p->ready_planned = 0;
     if (p->paused)
         set_paused(c, id, 0);
 }
@@ -276,48 +193,41 @@ static void close_open(consumer *c, int32_t id, batch_state why)
         set_paused(c, id, 1);
 }
 
-/* The newest Kafka timestamp of a batch. */
-static int64_t newest_ts(const batch *b)
-{
-    int64_t t = -1;
-
-    for (size_t i = 0; i < b->n; i++)
-        if (b->recs[i].kafka_ms > t)
-            t = b->recs[i].kafka_ms;
-    return t;
-}
-
 static void on_done(consumer *c, upload_job *j)
 {
     int32_t id = j->b->partition;
     part *p = id < c->nparts ? &c->parts[id] : NULL;
 
-    if (p && p->orphan == j) {
+    /* Whichever commit moves past it carries its newest timestamp. */
+    if (p && p->inflight == j && p->assigned && j->result == UPLOAD_STORED) {
+        int64_t t = batch_newest_ts(j->b);
+        if (t > p->newest_ts)
+            p->newest_ts = t;
+    }
+    switch (consumer_after_upload(p, j)) {
+    case CONSUMER_DONE_ORPHAN:
         p->orphan = NULL;
-    } else if (p && p->inflight == j) {
+        break;
+    case CONSUMER_DONE_NOTHING:
         p->inflight = NULL;
-        if (j->result == UPLOAD_STORED && p->assigned) {
-            int64_t t = newest_ts(j->b);
-            if (t > p->newest_ts)
-                p->newest_ts = t;
-        }
-        /* With a batch ready, its plan commit also moves the offset past
-         * this one; otherwise commit this one on its own. */
-        if (j->result == UPLOAD_STORED && p->assigned && p->ready == NULL)
-            commit(c, id, j->next_offset, -1);
-        /* A worker that gave up (not asked to) leaves a hole that nothing
-         * may be committed past: the same batch is done again, first. */
-        if (j->result != UPLOAD_STORED && p->assigned &&
-            !atomic_load(&j->abandon)) {
-            log_warn("consumer",
-                     "partition %d: batch [%lld, %lld] failed; "
-                     "retrying it",
-                     (int)id, (long long)batch_first_offset(j->b),
-                     (long long)batch_last_offset(j->b));
-            p->retry = j->b;
-            j->b = NULL;
-            p->retry_at_ms = now_ms() + c->cfg->uploader.retry_max_ms;
-        }
+        break;
+    case CONSUMER_DONE_COMMIT:
+        p->inflight = NULL;
+        commit(c, id, j->next_offset, -1);
+        break;
+    case CONSUMER_DONE_RETRY:
+        p->inflight = NULL;
+        log_warn("consumer",
+                 "partition %d: batch [%lld, %lld] failed; "
+                 "retrying it",
+                 (int)id, (long long)batch_first_offset(j->b),
+                 (long long)batch_last_offset(j->b));
+        p->retry = j->b;
+        j->b = NULL;
+        p->retry_at_ms = now_ms() + c->cfg->uploader.retry_max_ms;
+        break;
+    case CONSUMER_DONE_UNKNOWN:
+        break;
     }
     upload_job_free(j);
     if (p)
@@ -469,7 +379,10 @@ static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
         p->assigned = 1;
         p->paused = 0;
         p->committed = err ? -1 : tp->offset;
-        p->plan_end = err || tp->offset < 0 ? -1 : plan_of(tp);
+        p->plan_end =
+            err || tp->offset < 0
+                ? -1
+                : consumer_plan_parse(tp->metadata, tp->metadata_size);
         p->newest_ts = err || tp->offset < 0
                            ? -1
                            : hours_meta_ts(tp->metadata, tp->metadata_size);
@@ -518,28 +431,24 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static rd_kafka_conf_t *consumer_conf(const uploader_config *cfg, void *opaque,
                                       char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
+    /* Offsets move only when we commit what is stored. */
+    const kafka_prop props[] = {
+        {"group.id", cfg->uploader.group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        /* The prefetch is part of the memory bound (docs/operations.md). */
+        {"queued.max.messages.kbytes", "32768"},
+        {"partition.assignment.strategy",
+         uploader_assignment_names[cfg->uploader.assignment]},
+    };
+    rd_kafka_conf_t *conf = kafka_conf_build(
+        &cfg->kafka, props, sizeof(props) / sizeof(props[0]), errbuf, errlen);
 
     if (conf == NULL)
         return NULL;
-    /* Offsets move only when we commit what is stored. */
-    if (kafka_conf_set(conf, "group.id", cfg->uploader.group, errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, errlen) ||
-        kafka_conf_set(conf, "enable.auto.offset.store", "false", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errbuf, errlen) ||
-        kafka_conf_set(conf, "session.timeout.ms", "10000", errbuf, errlen) ||
-        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
-        /* The prefetch is part of the memory bound (docs/operations.md). */
-        kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", errbuf,
-                       errlen) ||
-        kafka_conf_set(conf, "partition.assignment.strategy",
-                       cfg->uploader.assignment, errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
     return conf;
@@ -553,7 +462,7 @@ static int start_hours(consumer *c, store *st)
     char *dir = NULL;
     hours_opts o;
 
-    if (strcmp(cfg->uploader.store, "s3") == 0) {
+    if (cfg->uploader.store == UPLOADER_STORE_S3) {
         snprintf(c->url_base, sizeof(c->url_base), "s3://%s/", cfg->s3.bucket);
     } else {
         dir = realpath(cfg->uploader.local_dir, NULL);
@@ -587,41 +496,17 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
     }
     c->cfg = cfg;
     pthread_mutex_init(&c->lag_mu, NULL);
-    pthread_mutex_init(&c->wm.mu, NULL);
-    pthread_cond_init(&c->wm.cv, NULL);
+    consumer_wm_init(&c->wm);
     c->cooperative =
-        strcmp(cfg->uploader.assignment, "cooperative-sticky") == 0;
+        cfg->uploader.assignment == UPLOADER_ASSIGN_COOPERATIVE_STICKY;
     c->lim.max_records = (size_t)cfg->uploader.max_records;
     c->lim.max_bytes = (size_t)cfg->uploader.max_bytes;
     c->lim.max_age_ms = cfg->uploader.max_age_ms;
     share_memory(c);
-    c->uctx.st = st;
-    c->uctx.topic = cfg->kafka.topic;
-    c->uctx.prefix = cfg->s3.prefix;
-    c->uctx.level = (int)cfg->uploader.level;
-    c->uctx.retry_base_ms = cfg->uploader.retry_base_ms;
-    c->uctx.retry_max_ms = cfg->uploader.retry_max_ms;
-    c->uctx.stats = stats;
+    setup_upload_ctx(cfg, st, stats, &c->uctx);
+    c->uctx.hour_entries = cfg->uploader.hour_markers;
     c->uctx.dlq = dq;
     c->uctx.check_records = dq != NULL;
-    c->uctx.write_index = cfg->uploader.index;
-    c->uctx.hour_entries = cfg->uploader.hour_markers;
-    c->uctx.line_metadata = cfg->uploader.line_metadata;
-    c->uctx.time_field = cfg->uploader.time_field;
-    c->uctx.max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
-    c->uctx.max_depth = (int)cfg->uploader.max_json_depth;
-    c->uctx.permanent_to_dlq_after =
-        strcmp(cfg->uploader.on_permanent_error, "dlq") == 0
-            ? (int)cfg->uploader.permanent_retries
-            : 0;
-    c->uctx.multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
-    c->uctx.part_size = (size_t)cfg->uploader.part_size;
-    c->uctx.content_encoding =
-        strcmp(cfg->uploader.content_encoding, "format") == 0;
-    if (encode_format_parse(cfg->uploader.format, &c->uctx.format) < 0) {
-        snprintf(errbuf, errlen, "unknown format %s", cfg->uploader.format);
-        goto fail;
-    }
     conf = consumer_conf(cfg, c, errbuf, errlen);
     if (conf == NULL)
         goto fail;
@@ -648,12 +533,11 @@ consumer *consumer_new(const uploader_config *cfg, store *st, dlq *dq,
         goto fail;
     }
     c->uctx.pool = c->pool;
-    atomic_init(&c->kafka_up, 1); /* unknown until the first probe */
-    if (pthread_create(&c->wm.thread, NULL, wm_main, c) != 0) {
+    if (consumer_wm_start(&c->wm, c->rk, cfg->kafka.topic,
+                          cfg->uploader.lag_interval_ms) != 0) {
         snprintf(errbuf, errlen, "cannot start the watermark thread");
         goto fail;
     }
-    c->wm.started = 1;
     if (cfg->uploader.hour_markers && start_hours(c, st) != 0) {
         snprintf(errbuf, errlen, "cannot start the hour marker thread");
         goto fail;
@@ -681,7 +565,7 @@ static void follow_plan(consumer *c, int32_t id, int64_t offset)
 {
     part *p = &c->parts[id];
 
-    if (p->plan_end < 0 || offset <= p->plan_end)
+    if (!consumer_plan_passed(p, offset))
         return;
     p->plan_end = -1;
     if (p->open)
@@ -721,7 +605,7 @@ static void on_message(consumer *c, const rd_kafka_message_t *m)
     atomic_fetch_add(&c->records_consumed, 1);
     if (p->plan_end >= 0) {
         /* A planned batch closes at its end and nowhere else. */
-        if (m->offset == p->plan_end) {
+        if (consumer_plan_ends_at(p, m->offset)) {
             p->plan_end = -1;
             close_open(c, m->partition, BATCH_CLOSE_RECORDS);
         }
@@ -744,7 +628,7 @@ static void check_ages(consumer *c)
             continue;
         if (p->ready || p->retry)
             try_dispatch(c, i);
-        if (p->open == NULL || p->ready || p->plan_end >= 0)
+        if (!consumer_age_may_close(p))
             continue;
         st = batch_check(p->open, &c->lim, now);
         if (st != BATCH_OPEN)
@@ -752,140 +636,18 @@ static void check_ages(consumer *c)
     }
 }
 
-/* Grows wm's arrays to hold partition id; with wm->mu held. */
-static int wm_reserve(watermarks *wm, int32_t id)
-{
-    int n = id + 1;
-    int64_t *lo, *hi;
-
-    if (id < wm->cap)
-        return 0;
-    lo = realloc(wm->low, (size_t)n * sizeof(*lo));
-    if (lo == NULL)
-        return -1;
-    wm->low = lo;
-    hi = realloc(wm->high, (size_t)n * sizeof(*hi));
-    if (hi == NULL)
-        return -1;
-    wm->high = hi;
-    for (int i = wm->cap; i < n; i++) {
-        wm->low[i] = -1;
-        wm->high[i] = -1;
-    }
-    wm->cap = n;
-    return 0;
-}
-
-/* The watermark thread: every lag_interval_ms (or when the main loop has
- * a new list of partitions), asks the partition leaders for the offsets
- * of each assigned partition, paused or not. One ListOffsets round per
- * interval bounds what it costs the brokers. */
-/* One metadata request (brokers only): the cluster is reachable and lets
- * us in (TLS and SASL done). Logs each change. */
-static void probe_kafka(consumer *c, int timeout)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 0, NULL, &md, timeout);
-    int was;
-
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    was = atomic_exchange(&c->kafka_up, err == RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (err && was)
-        log_error("consumer",
-                  "Kafka unreachable: metadata request: %s (the reason is "
-                  "in the kafka log lines); /readyz answers 503",
-                  rd_kafka_err2str(err));
-    else if (!err && !was)
-        log_info("consumer", "Kafka reachable again");
-}
-
-static void *wm_main(void *arg)
-{
-    consumer *c = arg;
-    watermarks *wm = &c->wm;
-    long long every = c->cfg->uploader.lag_interval_ms;
-    /* one request's wait: within the interval, but never so short that a
-     * busy broker's answer is given up on */
-    int timeout = every < 1000 ? 1000 : every > 5000 ? 5000 : (int)every;
-
-    pthread_mutex_lock(&wm->mu);
-    while (!wm->quit) {
-        int n = wm->nwant;
-        int32_t *ids = n ? malloc((size_t)n * sizeof(*ids)) : NULL;
-        struct timespec until;
-
-        if (ids)
-            memcpy(ids, wm->want, (size_t)n * sizeof(*ids));
-        pthread_mutex_unlock(&wm->mu);
-        probe_kafka(c, timeout);
-        for (int i = 0; ids && i < n && !wm->quit; i++) {
-            int64_t lo = -1, hi = -1;
-            rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                c->rk, c->cfg->kafka.topic, ids[i], &lo, &hi, timeout);
-            if (err) {
-                log_debug("consumer", "partition %d end offset: %s",
-                          (int)ids[i], rd_kafka_err2str(err));
-                continue;
-            }
-            pthread_mutex_lock(&wm->mu);
-            if (wm_reserve(wm, ids[i]) == 0) {
-                wm->low[ids[i]] = lo;
-                wm->high[ids[i]] = hi;
-            }
-            pthread_mutex_unlock(&wm->mu);
-        }
-        free(ids);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += every / 1000;
-        until.tv_nsec += (every % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_mutex_lock(&wm->mu);
-        if (!wm->quit)
-            pthread_cond_timedwait(&wm->cv, &wm->mu, &until);
-    }
-    pthread_mutex_unlock(&wm->mu);
-    return NULL;
-}
-
-static void wm_stop(watermarks *wm)
-{
-    if (!wm->started)
-        return;
-    pthread_mutex_lock(&wm->mu);
-    wm->quit = 1;
-    pthread_cond_signal(&wm->cv);
-    pthread_mutex_unlock(&wm->mu);
-    pthread_join(wm->thread, NULL);
-    wm->started = 0;
-}
-
-/* Hands the watermark thread the assigned partitions; wakes it when the
- * list changed (a new assignment is measured at once). */
+/* Hands the watermark thread the assigned partitions. */
 static void wm_publish(consumer *c)
 {
-    watermarks *wm = &c->wm;
     int32_t *ids = malloc((size_t)(c->nparts ? c->nparts : 1) * sizeof(*ids));
     int n = 0;
-    int changed;
 
     if (ids == NULL)
         return;
     for (int i = 0; i < c->nparts; i++)
         if (c->parts[i].assigned)
             ids[n++] = i;
-    pthread_mutex_lock(&wm->mu);
-    changed = n != wm->nwant ||
-              (n && memcmp(ids, wm->want, (size_t)n * sizeof(*ids)) != 0);
-    free(wm->want);
-    wm->want = ids;
-    wm->nwant = n;
-    if (changed)
-        pthread_cond_signal(&wm->cv);
-    pthread_mutex_unlock(&wm->mu);
+    consumer_wm_publish(&c->wm, ids, n); /* ids is the thread's now */
 }
 
 /* Lag per assigned partition: its end offset minus the committed offset
@@ -904,28 +666,20 @@ static void update_lag(consumer *c)
     lag = calloc((size_t)(c->nparts ? c->nparts : 1), sizeof(*lag));
     if (lag == NULL)
         return;
-    pthread_mutex_lock(&c->wm.mu);
     for (int i = 0; i < c->nparts; i++) {
-        int64_t lo = -1, hi = -1;
+        int64_t lo = -1, hi = -1, wm_lo, wm_hi;
+        long long l;
         if (!c->parts[i].assigned)
             continue;
         rd_kafka_get_watermark_offsets(c->rk, c->cfg->kafka.topic, i, &lo, &hi);
-        if (i < c->wm.cap) {
-            if (c->wm.high[i] > hi)
-                hi = c->wm.high[i];
-            if (lo < 0 || (c->wm.low[i] >= 0 && c->wm.low[i] > lo))
-                lo = c->wm.low[i];
-        }
-        if (hi < 0)
+        consumer_wm_get(&c->wm, i, &wm_lo, &wm_hi);
+        l = consumer_lag_of(lo, hi, wm_lo, wm_hi, c->parts[i].committed);
+        if (l < 0)
             continue;
         lag[n].partition = i;
-        lag[n].lag = hi - (c->parts[i].committed >= 0 ? c->parts[i].committed
-                                                      : (lo > 0 ? lo : 0));
-        if (lag[n].lag < 0)
-            lag[n].lag = 0;
+        lag[n].lag = l;
         n++;
     }
-    pthread_mutex_unlock(&c->wm.mu);
     pthread_mutex_lock(&c->lag_mu);
     free(c->lag);
     c->lag = lag;
@@ -968,7 +722,7 @@ int consumer_run(consumer *c)
         log_warn("consumer",
                  "%d upload(s) abandoned; their records will be read again",
                  abandoned);
-    wm_stop(&c->wm);
+    consumer_wm_stop(&c->wm);
     hours_stop(c->hours);
     c->hours = NULL;
     rd_kafka_consumer_close(c->rk);
@@ -987,9 +741,9 @@ void consumer_get_status(consumer *c, consumer_status *out)
     out->commits = atomic_load(&c->commits);
     out->assigned = atomic_load(&c->assigned);
     out->paused = atomic_load(&c->paused);
-    out->kafka_up = atomic_load(&c->kafka_up);
     out->queued = c->pool ? pool_queued(c->pool) : 0;
     out->busy = c->pool ? pool_busy(c->pool) : 0;
+    out->kafka_up = atomic_load(&c->wm.kafka_up);
     out->hours_on = c->cfg->uploader.hour_markers;
     out->complete_through_ms = atomic_load(&c->hstats.complete_through_ms);
     out->markers = atomic_load(&c->hstats.markers);
@@ -1014,7 +768,7 @@ void consumer_free(consumer *c)
 {
     if (c == NULL)
         return;
-    wm_stop(&c->wm);
+    consumer_wm_stop(&c->wm);
     hours_stop(c->hours);
     if (c->pool) {
         upload_job *j;
@@ -1028,11 +782,7 @@ void consumer_free(consumer *c)
     for (int i = 0; i < c->nparts; i++)
         drop_batches(&c->parts[i]);
     pthread_mutex_destroy(&c->lag_mu);
-    pthread_mutex_destroy(&c->wm.mu);
-    pthread_cond_destroy(&c->wm.cv);
-    free(c->wm.want);
-    free(c->wm.low);
-    free(c->wm.high);
+    consumer_wm_destroy(&c->wm);
     free(c->lag);
     free(c->parts);
     free(c);

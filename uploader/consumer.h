@@ -6,7 +6,7 @@
 
 #include "config.h"
 #include "dlq.h"
-#include "store.h"
+#include "store/store.h"
 #include "upload.h"
 
 typedef struct consumer consumer;

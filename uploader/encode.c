@@ -19,18 +19,17 @@
 
 /* Room for a line's "_kafka" member, its braces and its comma. */
 #define ENCODE_META_MAX 256
+const char *const encode_format_names[] = {"gzip", "zstd", "none", NULL};
 
 int encode_format_parse(const char *name, encode_format *out)
 {
-    if (strcmp(name, "gzip") == 0)
-        *out = ENCODE_GZIP;
-    else if (strcmp(name, "zstd") == 0)
-        *out = ENCODE_ZSTD;
-    else if (strcmp(name, "none") == 0)
-        *out = ENCODE_NONE;
-    else
-        return -1;
-    return 0;
+    for (int i = 0; encode_format_names[i]; i++) {
+        if (strcmp(name, encode_format_names[i]) == 0) {
+            *out = (encode_format)i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 const char *encode_ext(encode_format f)

@@ -27,6 +27,8 @@ typedef struct encoded_object {
 
 /* Parses "gzip", "zstd", "none". Returns 0 or -1. */
 int encode_format_parse(const char *name, encode_format *out);
+/* "gzip", "zstd", "none", NULL: the names, in the enum's order. */
+extern const char *const encode_format_names[];
 
 /* ".ndjson.gz", ".ndjson.zst", ".ndjson". */
 const char *encode_ext(encode_format f);

@@ -502,7 +502,7 @@ static void remove_entry(hours *h, const hours_entry *e)
 {
     char why[512];
 
-    if (h->o.st->del(h->o.st, e->entry_key, why, sizeof(why)) != STORE_OK)
+    if (store_del(h->o.st, e->entry_key, why, sizeof(why)) != STORE_OK)
         log_warn("hours", "removing %s: %s (tried again next pass)",
                  e->entry_key, why);
 }
@@ -584,8 +584,8 @@ static int settle_hour(hours *h, hours_entry *e, size_t n, const look *lk)
         }
     if (nfin == 0)
         return 0;
-    if (h->o.st->get(h->o.st, key, MANIFEST_MAX, &manifest, &mlen, why,
-                     sizeof(why)) != STORE_OK) {
+    if (store_get(h->o.st, key, MANIFEST_MAX, &manifest, &mlen, why,
+                  sizeof(why)) != STORE_OK) {
         log_warn("hours", "reading %s: %s", key, why);
         return -1;
     }
@@ -614,8 +614,8 @@ static int pass(hours *h)
     g.through = lk.through;
     if (hours_entries_folder(folder, sizeof(folder), h->o.prefix, h->o.topic) <
             0 ||
-        h->o.st->list(h->o.st, folder, NULL, gather_one, &g, why,
-                      sizeof(why)) != STORE_OK)
+        store_list(h->o.st, folder, NULL, gather_one, &g, why, sizeof(why)) !=
+            STORE_OK)
         goto done;
     /* A cut listing may end inside an hour: that hour waits. */
     size_t end = g.n;

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store/store.h"
 
 #define HOUR_MS 3600000LL
 /* No mark: the partition holds every hour back. */

@@ -1,11 +1,14 @@
 /* jsoncheck.c -- a fast, allocation-free check that a record is one JSON
  * object, and a lookup of a top-level field in it. Pure.
  *
- * A scanner over RFC 8259 that keeps the open containers in a bit stack
- * instead of recursing, so the call stack stays small at any depth. */
+ * A scanner over RFC 8259 (its tokens read by common/jsonlex.c) that keeps
+ * the open containers in a bit stack instead of recursing, so the call
+ * stack stays small at any depth. */
 #include "jsoncheck.h"
 
 #include <string.h>
+
+#include "jsonlex.h"
 
 typedef struct scan {
     const char *p, *end;
@@ -19,9 +22,7 @@ typedef struct scan {
 
 static void ws(scan *s)
 {
-    while (s->p < s->end &&
-           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
+    s->p = jsonlex_ws(s->p, s->end);
 }
 
 static int bad(scan *s, const char *why)
@@ -31,126 +32,35 @@ static int bad(scan *s, const char *why)
     return -1;
 }
 
-static int hex4(scan *s)
+/* Moves past a token the lexer read (q), or reports why it could not. */
+static int token(scan *s, const char *q, const char *why)
 {
-    for (int i = 0; i < 4; i++, s->p++) {
-        char c = s->p < s->end ? *s->p : 0;
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-              (c >= 'A' && c <= 'F')))
-            return bad(s, "bad \\u escape");
-    }
-    return 0;
-}
-
-/* One UTF-8 sequence starting at a byte >= 0x80. */
-static int utf8(scan *s)
-{
-    const unsigned char *u = (const unsigned char *)s->p;
-    size_t left = (size_t)(s->end - s->p);
-    size_t n;
-    unsigned cp;
-
-    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-        n = 2;
-        cp = u[0] & 0x1f;
-    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-        n = 3;
-        cp = u[0] & 0x0f;
-    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-        n = 4;
-        cp = u[0] & 0x07;
-    } else {
-        return bad(s, "invalid UTF-8");
-    }
-    if (left < n)
-        return bad(s, "invalid UTF-8");
-    for (size_t i = 1; i < n; i++) {
-        if ((u[i] & 0xc0) != 0x80)
-            return bad(s, "invalid UTF-8");
-        cp = (cp << 6) | (u[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return bad(s, "invalid UTF-8");
-    s->p += n;
+    if (q == NULL)
+        return bad(s, why);
+    s->p = q;
     return 0;
 }
 
 static int string(scan *s)
 {
-    s->p++; /* the opening quote */
-    while (s->p < s->end) {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '"') {
-            s->p++;
-            return 0;
-        }
-        if (c < 0x20)
-            return bad(s, "control character in a string");
-        if (c == '\\') {
-            s->p++;
-            if (s->p >= s->end)
-                break;
-            c = (unsigned char)*s->p++;
-            if (c == 'u') {
-                if (hex4(s) < 0)
-                    return -1;
-            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
-                return bad(s, "bad escape");
-            }
-            continue;
-        }
-        if (c >= 0x80) {
-            if (utf8(s) < 0)
-                return -1;
-            continue;
-        }
-        s->p++;
-    }
-    return bad(s, "unterminated string");
-}
+    const char *why = NULL;
+    const char *q = jsonlex_string(s->p, s->end, 0, NULL, &why);
 
-static int digits(scan *s)
-{
-    const char *start = s->p;
-
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-        s->p++;
-    return s->p > start ? 0 : bad(s, "bad number");
+    return token(s, q, why);
 }
 
 static int number(scan *s)
 {
-    if (*s->p == '-')
-        s->p++;
-    if (s->p < s->end && *s->p == '0')
-        s->p++;
-    else if (digits(s) < 0)
-        return -1;
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-        if (digits(s) < 0)
-            return -1;
-    }
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-            s->p++;
-        if (digits(s) < 0)
-            return -1;
-    }
-    return 0;
+    const char *why = NULL;
+    const char *q = jsonlex_number(s->p, s->end, NULL, &why);
+
+    return token(s, q, why);
 }
 
 static int literal(scan *s, const char *word)
 {
-    size_t n = strlen(word);
-
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
-        return bad(s, "unexpected character");
-    s->p += n;
-    return 0;
+    return token(s, jsonlex_literal(s->p, s->end, word),
+                 "unexpected character");
 }
 
 static int scalar(scan *s)

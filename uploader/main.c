@@ -10,10 +10,10 @@
 #include "dlq.h"
 #include "health.h"
 #include "kafka.h"
-#include "localstore.h"
+#include "store/localstore.h"
 #include "log.h"
 #include "replay.h"
-#include "s3.h"
+#include "store/s3.h"
 #include "setup.h"
 
 static void validate_cb(const void *base, cfg_errors *errs)
@@ -21,9 +21,6 @@ static void validate_cb(const void *base, cfg_errors *errs)
     uploader_config_validate(base, errs);
 }
 
-/* SIGHUP's part of the uploader, after the log settings: nothing else of
- * its own yet. The S3 credential chain's files (web identity token,
- * shared credentials) are re-read from here once it has them. */
 /* SIGHUP's part of the uploader: the credential chain runs again, so the
  * files it reads (shared credentials and config, a web identity token, a
  * container authorization token) are read again now rather than at the
@@ -47,6 +44,26 @@ static const char *reload_uploader(const void *fresh, void *arg)
     return "AWS credentials";
 }
 
+/* The line that says what this uploader reads and where it writes. */
+static void log_started(const uploader_config *cfg, const store *st)
+{
+    int local = cfg->uploader.store == UPLOADER_STORE_LOCAL;
+
+    log_info("main",
+             "uploader %s: topic %s on %s, group %s, %lld workers, queue "
+             "%lld, store %s%s%s%s, batches close at %lld records, %lld "
+             "bytes or %lld ms",
+             MILLRACE_VERSION, cfg->kafka.topic, cfg->kafka.brokers,
+             cfg->uploader.group, cfg->uploader.workers, cfg->uploader.queue,
+             store_name(st), local ? " " : " bucket ",
+             local ? cfg->uploader.local_dir : cfg->s3.bucket,
+             local                   ? ""
+             : setup_path_style(cfg) ? " (path-style)"
+                                     : " (virtual-hosted)",
+             cfg->uploader.max_records, cfg->uploader.max_bytes,
+             cfg->uploader.max_age_ms);
+}
+
 #define USAGE_COMMANDS                                                         \
     "command:\n"                                                               \
     "  uploader replay MODE [OPTIONS]\n"                                       \
@@ -68,7 +85,6 @@ int main(int argc, char **argv)
     health *h = NULL;
     daemon_reload_spec reload;
     char errbuf[512];
-    int local;
     int rc, err;
 
     if (argc > 1 && strcmp(argv[1], "replay") == 0)
@@ -126,20 +142,7 @@ int main(int argc, char **argv)
         log_error("main", "health: %s", errbuf);
         goto out;
     }
-    local = strcmp(st->name, "local") == 0;
-    log_info("main",
-             "uploader %s: topic %s on %s, group %s, %lld workers, queue "
-             "%lld, store %s%s%s%s, batches close at %lld records, %lld "
-             "bytes or %lld ms",
-             MILLRACE_VERSION, cfg.kafka.topic, cfg.kafka.brokers,
-             cfg.uploader.group, cfg.uploader.workers, cfg.uploader.queue,
-             st->name, local ? " " : " bucket ",
-             local ? cfg.uploader.local_dir : cfg.s3.bucket,
-             local                    ? ""
-             : setup_path_style(&cfg) ? " (path-style)"
-                                      : " (virtual-hosted)",
-             cfg.uploader.max_records, cfg.uploader.max_bytes,
-             cfg.uploader.max_age_ms);
+    log_started(&cfg, st);
     memset(&reload, 0, sizeof(reload));
     reload.live = &table;
     reload.base_size = sizeof(cfg);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "now.h"
+
 /* A subtask of pool_run_parts, on the parts list. */
 typedef struct part_task {
     void (*fn)(void *);
@@ -134,13 +136,7 @@ void *pool_take_done(pool *p, int timeout_ms)
 
     pthread_mutex_lock(&p->mu);
     if (p->done_count == 0 && timeout_ms > 0) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = now_deadline(CLOCK_REALTIME, timeout_ms);
         while (p->done_count == 0)
             if (pthread_cond_timedwait(&p->done_cv, &p->mu, &ts) == ETIMEDOUT)
                 break;

@@ -8,9 +8,9 @@
 
 #include "credsrc.h"
 #include "kafka.h"
-#include "localstore.h"
+#include "store/localstore.h"
 #include "log.h"
-#include "s3.h"
+#include "store/s3.h"
 
 /* A bucket name that can be the first label of a host name under TLS
  * (no dots: a wildcard certificate covers one label). */
@@ -68,7 +68,7 @@ const char *setup_region(const uploader_config *cfg,
 
 static int is_s3(const uploader_config *cfg)
 {
-    return strcmp(cfg->uploader.store, "s3") == 0;
+    return cfg->uploader.store == UPLOADER_STORE_S3;
 }
 
 static creds_provider *make_creds(const uploader_config *cfg, int quiet,
@@ -183,24 +183,48 @@ store *setup_store(const uploader_config *cfg, creds_provider *cp, char *errbuf,
     o.path_style = setup_path_style(cfg);
     o.connect_timeout_ms = (long)cfg->s3.connect_timeout_ms;
     o.request_timeout_ms = (long)cfg->s3.request_timeout_ms;
-    o.sse = cfg->s3.sse;
+    o.sse = uploader_sse_names[cfg->s3.sse];
     o.sse_kms_key_id = cfg->s3.sse_kms_key_id;
     o.storage_class = cfg->s3.storage_class;
     return s3_store_new(&o, errbuf, errlen);
 }
 
+void setup_upload_ctx(const uploader_config *cfg, store *st,
+                      upload_stats *stats, upload_ctx *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->st = st;
+    u->topic = cfg->kafka.topic;
+    u->prefix = cfg->s3.prefix;
+    u->format = (encode_format)cfg->uploader.format;
+    u->content_encoding = cfg->uploader.content_encoding == UPLOADER_CE_FORMAT;
+    u->level = (int)cfg->uploader.level;
+    u->line_metadata = cfg->uploader.line_metadata;
+    u->time_field = cfg->uploader.time_field;
+    u->retry_base_ms = cfg->uploader.retry_base_ms;
+    u->retry_max_ms = cfg->uploader.retry_max_ms;
+    u->stats = stats;
+    u->max_record_bytes = (size_t)cfg->uploader.max_record_bytes;
+    u->max_depth = (int)cfg->uploader.max_json_depth;
+    u->permanent_to_dlq_after =
+        cfg->uploader.on_permanent_error == UPLOADER_ON_PERMANENT_DLQ
+            ? (int)cfg->uploader.permanent_retries
+            : 0;
+    u->write_index = cfg->uploader.index;
+    u->multipart_threshold = (size_t)cfg->uploader.multipart_threshold;
+    u->part_size = (size_t)cfg->uploader.part_size;
+}
+
 dlq *setup_dlq(const uploader_config *cfg, char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(&cfg->kafka, errbuf, errlen);
+    static const kafka_prop props[] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+    };
+    rd_kafka_conf_t *conf =
+        kafka_conf_build(&cfg->kafka, props, 2, errbuf, errlen);
 
     if (conf == NULL)
         return NULL;
-    if (kafka_conf_set(conf, "enable.idempotence", "true", errbuf, errlen) ||
-        kafka_conf_set(conf, "acks", "all", errbuf, errlen) ||
-        kafka_conf_apply_properties(conf, cfg->kafka.properties, errbuf,
-                                    errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
     return dlq_new(conf, cfg->kafka.topic, errbuf, errlen);
 }

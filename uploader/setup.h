@@ -10,7 +10,8 @@
 #include "config.h"
 #include "creds.h"
 #include "dlq.h"
-#include "store.h"
+#include "store/store.h"
+#include "upload.h"
 
 /* Whether S3 requests name the bucket in the path (1) or in the host
  * (0): s3.path_style when set; for auto, virtual-hosted on AWS (no
@@ -50,6 +51,13 @@ int setup_print_creds(const uploader_config *cfg, FILE *out);
  * on failure. */
 store *setup_store(const uploader_config *cfg, creds_provider *cp, char *errbuf,
                    size_t errlen);
+
+/* Fills u from the settings, for objects of cfg's topic written to st
+ * (borrowed) and counted in stats: the one place an upload_ctx meets the
+ * configuration. Zeroes u first; the caller adds dlq, check_records, pool
+ * and what it does differently (replay: the topic, its retry limits). */
+void setup_upload_ctx(const uploader_config *cfg, store *st,
+                      upload_stats *stats, upload_ctx *u);
 
 /* An idempotent producer to "{topic}.dlq". */
 dlq *setup_dlq(const uploader_config *cfg, char *errbuf, size_t errlen);

@@ -20,6 +20,7 @@
 #include "jsoncheck.h"
 #include "log.h"
 #include "hours.h"
+#include "now.h"
 #include "objkey.h"
 
 const double upload_latency_bounds[UPLOAD_LATENCY_BUCKETS] = {
@@ -57,14 +58,6 @@ long long upload_backoff_ms(long long base, long long max, int attempt,
     if (d > max)
         d = max;
     return d / 2 + (long long)(r % (unsigned)(d / 2 + 1));
-}
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Sleeps ms in short steps; returns 1 if the job was abandoned meanwhile. */
@@ -234,16 +227,16 @@ static store_result op_begin(upload_ctx *c, void *arg, char *err, size_t len)
 {
     mpu *m = arg;
 
-    return c->st->mpu_begin(c->st, m->obj, m->upload_id, sizeof(m->upload_id),
-                            err, len);
+    return store_mpu_begin(c->st, m->obj, m->upload_id, sizeof(m->upload_id),
+                           err, len);
 }
 
 static store_result op_part(upload_ctx *c, void *arg, char *err, size_t len)
 {
     mpu_part_arg *p = arg;
 
-    return c->st->mpu_part(c->st, p->m->obj->key, p->m->upload_id, p->part_no,
-                           p->data, p->len, p->etag, sizeof(p->etag), err, len);
+    return store_mpu_part(c->st, p->m->obj->key, p->m->upload_id, p->part_no,
+                          p->data, p->len, p->etag, sizeof(p->etag), err, len);
 }
 
 static void run_part(void *arg)
@@ -266,8 +259,8 @@ typedef struct mpu_done {
 static store_result op_complete(upload_ctx *c, void *arg, char *err, size_t len)
 {
     mpu_done *d = arg;
-    store_result r = c->st->mpu_complete(c->st, d->m->obj->key, d->m->upload_id,
-                                         d->etags, d->n, err, len);
+    store_result r = store_mpu_complete(c->st, d->m->obj->key, d->m->upload_id,
+                                        d->etags, d->n, err, len);
 
     /* After a lost answer the upload may have completed, or been cleaned
      * up: either way it cannot be completed again, so the whole object is
@@ -288,7 +281,7 @@ static void abort_upload(upload_ctx *c, const char *key, const char *id)
     char err[512];
 
     for (int i = 0; i < 3; i++) {
-        if (c->st->mpu_abort(c->st, key, id, err, sizeof(err)) == STORE_OK)
+        if (store_mpu_abort(c->st, key, id, err, sizeof(err)) == STORE_OK)
             return;
     }
     log_warn("upload", "abort of multipart upload %s failed: %s", key, err);
@@ -329,7 +322,7 @@ static int put_multipart_once(upload_job *j, upload_ctx *c,
     if (!parts || !args || !etags)
         goto done;
     /* An upload of this key left by a crash would never complete. */
-    if (c->st->mpu_list(c->st, obj->key, abort_stale, &s, err, sizeof(err)))
+    if (store_mpu_list(c->st, obj->key, abort_stale, &s, err, sizeof(err)))
         log_warn("upload", "listing multipart uploads of %s: %s", obj->key,
                  err);
     rc = with_retries(j, c, obj->key, op_begin, &m);
@@ -553,7 +546,7 @@ static int store_object_of(upload_job *j, upload_ctx *c,
     obj.content_encoding =
         c->content_encoding ? encode_content_encoding(c->format) : NULL;
     gettimeofday(&t0, NULL);
-    if (c->pool && c->st->mpu_begin && c->multipart_threshold &&
+    if (c->pool && store_has_multipart(c->st) && c->multipart_threshold &&
         o->len > c->multipart_threshold)
         rc = put_multipart(j, c, &obj);
     else

@@ -12,7 +12,7 @@
 #include "dlq.h"
 #include "encode.h"
 #include "pool.h"
-#include "store.h"
+#include "store/store.h"
 
 /* Upper bounds (seconds) of the store latency histogram. */
 #define UPLOAD_LATENCY_BUCKETS 12

@@ -47,3 +47,14 @@ stop_server() {
     rm -f "$PIDFILE"
     say "stopped in $(elapsed) s"
 }
+
+# The commands every server script takes, each run by its do_<command>.
+dispatch() {
+    case "${1:-}" in
+    install | start | stop | status | reset | check) "do_$1" ;;
+    *)
+        echo "usage: $0 {install|start|stop|status|reset|check}" >&2
+        exit 2
+        ;;
+    esac
+}

@@ -244,15 +244,4 @@ do_check() {
     say "check passed ($(elapsed) s)"
 }
 
-case "${1:-}" in
-install) do_install ;;
-start) do_start ;;
-stop) do_stop ;;
-status) do_status ;;
-reset) do_reset ;;
-check) do_check ;;
-*)
-    echo "usage: $0 {install|start|stop|status|reset|check}" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"

@@ -1,8 +1,8 @@
-"""The C S3 store against the real S3 server: runs build/tests/test_s3_live
-(tests/unit/test_s3_live.c) with the stack's environment, then reads back
+"""The C S3 store against the real S3 server: runs build/tests/e2e/s3_live
+(tests/e2e/s3_live.c) with the stack's environment, then reads back
 with boto3, an independent client, every object it reports having written.
 
-`make unit` runs before the servers start, so the live cases run from here.
+It needs the servers, so it is no unit test: it is built and run from here.
 Everything lives under two prefixes of its own below s3test/ (one for the
 listing cases, whose objects the C store cannot delete), removed at the end.
 """
@@ -16,7 +16,7 @@ from conftest import BIN, BUCKET, ROOT, s3_client
 
 
 def run_live(prefix, list_prefix):
-    binary = os.path.join(BIN, "tests", "test_s3_live")
+    binary = os.path.join(BIN, "tests", "e2e", "s3_live")
     target = os.path.relpath(binary, ROOT)
     san = ["SAN=1"] if target.startswith("build-san") else []
     subprocess.run(["make", "-s", *san, target], cwd=ROOT, check=True,
@@ -56,7 +56,7 @@ def remove_prefix(s3, prefix):
             "Quiet": True})
         assert not r.get("Errors"), r["Errors"]
     # One page at a time: versitygw refuses to continue a listing of
-    # uploads (see test_s3_live.c), so abort a page and list again.
+    # uploads (see s3_live.c), so abort a page and list again.
     for _ in range(10):
         ups = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/")
         if not ups.get("Uploads"):
@@ -67,7 +67,7 @@ def remove_prefix(s3, prefix):
 
 
 def listing_objects(list_prefix):
-    """{key: size} the listing cases of test_s3_live.c write."""
+    """{key: size} the listing cases of s3_live.c write."""
     three = {"a": 3, "a&<\"' b": 7, "b/c": 0}
     want = {f"{list_prefix}/three/{k}": n for k, n in three.items()}
     want[f"{list_prefix}/threefold"] = 1
@@ -84,7 +84,7 @@ def test_s3_store_against_real_server():
         out = r.stdout + r.stderr
         assert r.returncode == 0, out
         assert r.stdout.rstrip().splitlines()[-1].endswith(
-            "test_s3_live.c: 16 passed, 0 failed"), out
+            "s3_live.c: 16 passed, 0 failed"), out
 
         # The listing cases wrote exactly these, as boto3 lists them.
         assert stored_sizes(s3, list_prefix) == listing_objects(list_prefix)

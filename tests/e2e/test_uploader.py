@@ -271,7 +271,9 @@ def private_s3():
     """A versitygw of this test's own, so it can be stopped and started
     without disturbing anyone else's tests."""
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    env = dict(os.environ, S3_PORT="27171",
+    # MILLRACE_TEST_S3_OUTAGE_PORT: another port, for runs side by side
+    port = os.environ.get("MILLRACE_TEST_S3_OUTAGE_PORT", "27171")
+    env = dict(os.environ, S3_PORT=port,
                S3_RUN_DIR=os.path.join(root, ".run", "s3-outage-test"))
     script = os.path.join(root, "deploy", "local", "s3.sh")
 
@@ -280,7 +282,7 @@ def private_s3():
                        stdout=subprocess.DEVNULL)
 
     run("start")
-    yield run, "http://127.0.0.1:27171"
+    yield run, "http://127.0.0.1:" + port
     run("stop")
 
 

@@ -53,13 +53,30 @@ extern int test_failed_;
             TEST_FAIL_("%s == %s: %zu bytes differ", #a, #b, (size_t)(n));     \
     } while (0)
 
-#define TEST_MAIN(...)                                                         \
+static inline int test_no_setup_(void)
+{
+    return 0;
+}
+
+static inline void test_no_teardown_(void)
+{
+}
+
+/* The cases run in the order given, each on its own: what a whole file
+ * needs (a library's global init) is done once by setup before the first
+ * and by teardown after the last, not by cases that must run first or
+ * last. setup returns 0, or nonzero to run no case at all. */
+#define TEST_MAIN_WITH(setup, teardown, ...)                                   \
     int test_failed_;                                                          \
     int main(void)                                                             \
     {                                                                          \
         static const test_case cases_[] = {__VA_ARGS__};                       \
         size_t n_ = sizeof(cases_) / sizeof(cases_[0]);                        \
         int passed_ = 0, failed_ = 0;                                          \
+        if (setup() != 0) {                                                    \
+            printf("%s: setup failed\n", __FILE__);                            \
+            return 1;                                                          \
+        }                                                                      \
         for (size_t i_ = 0; i_ < n_; i_++) {                                   \
             test_failed_ = 0;                                                  \
             cases_[i_].fn();                                                   \
@@ -70,9 +87,13 @@ extern int test_failed_;
             else                                                               \
                 passed_++;                                                     \
         }                                                                      \
+        teardown();                                                            \
         printf("%s: %d passed, %d failed\n", __FILE__, passed_, failed_);      \
         return failed_ ? 1 : 0;                                                \
     }
+
+#define TEST_MAIN(...)                                                         \
+    TEST_MAIN_WITH(test_no_setup_, test_no_teardown_, __VA_ARGS__)
 
 #define T(fn)                                                                  \
     {                                                                          \

@@ -5,6 +5,8 @@
 #include "test.h"
 
 #include "../../ingest-api/config.h"
+#include "../../ingest-api/publish.h"
+#include "../../uploader/encode.h"
 #include "../../uploader/config.h"
 
 #include <stdlib.h>
@@ -176,10 +178,10 @@ static void cfg_defaults_applied(void)
     ASSERT_EQ(f.c.uploader.queue, 8);
     ASSERT_EQ(f.c.uploader.max_bytes, 64LL << 20);
     ASSERT_EQ(f.c.uploader.max_age_ms, 60000);
-    ASSERT_STR_EQ(f.c.uploader.format, "gzip");
-    ASSERT_STR_EQ(f.c.uploader.store, "s3");
+    ASSERT_EQ(f.c.uploader.format, ENCODE_GZIP);
+    ASSERT_EQ(f.c.uploader.store, UPLOADER_STORE_S3);
     ASSERT_STR_EQ(f.c.kafka.brokers, "127.0.0.1:9092");
-    ASSERT_STR_EQ(f.c.log.level, "info");
+    ASSERT_EQ(f.c.log.level, LOG_INFO);
     ASSERT_EQ(f.c.s3.path_style, -1); /* auto */
     for (size_t i = 0; i < f.t.n; i++)
         ASSERT_EQ(f.t.src[i], CFG_SRC_DEFAULT);
@@ -208,7 +210,7 @@ static void cfg_defaults_applied_ingest(void)
     ASSERT_EQ(f.c.ingest.max_body_bytes, 4LL << 20);
     ASSERT_EQ(f.c.ingest.max_event_bytes, 512LL << 10);
     ASSERT_EQ(f.c.ingest.max_depth, 32);
-    ASSERT_STR_EQ(f.c.ingest.ack, "kafka");
+    ASSERT_EQ(f.c.ingest.ack, PUBLISH_ACK_KAFKA);
     ASSERT_STR_EQ(f.c.ingest.required_fields, "");
     ASSERT_STR_EQ(f.c.ingest.key_field, "");
     in_done(&f);
@@ -325,7 +327,7 @@ static void cfg_env_aliases_ingest(void)
     in_load(&f, NULL, env);
     ASSERT_NERR(&f, 0);
     ASSERT_STR_EQ(f.c.ingest.listen, "127.0.0.1:9000");
-    ASSERT_STR_EQ(f.c.ingest.ack, "queued");
+    ASSERT_EQ(f.c.ingest.ack, PUBLISH_ACK_QUEUED);
     in_done(&f);
 }
 
@@ -492,9 +494,61 @@ static void cfg_enum_accepts_choice(void)
 
     up_load(&f, NULL, env);
     ASSERT_NERR(&f, 0);
-    ASSERT_STR_EQ(f.c.uploader.format, "zstd");
-    ASSERT_STR_EQ(f.c.uploader.store, "local");
+    ASSERT_EQ(f.c.uploader.format, ENCODE_ZSTD);
+    ASSERT_EQ(f.c.uploader.store, UPLOADER_STORE_LOCAL);
     up_done(&f);
+}
+
+/* Each enum row's value is the index of its choice: the names arrays are
+ * in the order of the enums the daemons compare with. */
+static void cfg_enum_values_follow_the_enums(void)
+{
+    static const env_var env[] = {
+        {"MILLRACE_UPLOADER_FORMAT", "none"},
+        {"STORE", "local"},
+        {"MILLRACE_UPLOADER_CONTENT_ENCODING", "format"},
+        {"MILLRACE_UPLOADER_ASSIGNMENT", "roundrobin"},
+        {"MILLRACE_UPLOADER_ON_PERMANENT_ERROR", "dlq"},
+        {"S3_SSE", "aws:kms"},
+        {"LOG_LEVEL", "error"},
+        {"LOG_FORMAT", "json"},
+        {NULL, NULL}};
+    up_fx f;
+
+    up_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.uploader.format, ENCODE_NONE);
+    ASSERT_EQ(f.c.uploader.store, UPLOADER_STORE_LOCAL);
+    ASSERT_EQ(f.c.uploader.content_encoding, UPLOADER_CE_FORMAT);
+    ASSERT_EQ(f.c.uploader.assignment, UPLOADER_ASSIGN_ROUNDROBIN);
+    ASSERT_STR_EQ(uploader_assignment_names[f.c.uploader.assignment],
+                  "roundrobin");
+    ASSERT_EQ(f.c.uploader.on_permanent_error, UPLOADER_ON_PERMANENT_DLQ);
+    ASSERT_EQ(f.c.s3.sse, UPLOADER_SSE_KMS);
+    ASSERT_STR_EQ(uploader_sse_names[UPLOADER_SSE_NONE], "");
+    ASSERT_EQ(f.c.log.level, LOG_ERROR);
+    ASSERT_EQ(f.c.log.format, LOG_FORMAT_JSON);
+    for (size_t i = 0; i < f.t.n; i++) {
+        if (strcmp(f.t.rows[i].name, "log.format") != 0)
+            continue;
+        ASSERT_STR_EQ(cfg_choice_name(&f.t.rows[i], LOG_FORMAT_JSON), "json");
+        ASSERT_STR_EQ(cfg_choice_name(&f.t.rows[i], 7), "?");
+    }
+    ASSERT_EQ(f.c.kafka.security_protocol, KAFKA_SECURITY_PLAINTEXT);
+    ASSERT_EQ(f.c.kafka.sasl_mechanism, KAFKA_SASL_NONE);
+    up_done(&f);
+}
+
+static void cfg_enum_ack_follows_publish_ack(void)
+{
+    static const env_var env[] = {{"ACK_MODE", "queued"}, {NULL, NULL}};
+    in_fx f;
+
+    in_load(&f, NULL, env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_EQ(f.c.ingest.ack, PUBLISH_ACK_QUEUED);
+    ASSERT_STR_EQ(ingest_ack_names[PUBLISH_ACK_KAFKA], "kafka");
+    in_done(&f);
 }
 
 /* Prefixes, extensions and the separator itself are not choices. */
@@ -510,7 +564,7 @@ static void cfg_enum_rejects_unknown(void)
         if (f.nerr != 1)
             TEST_FAIL_("format \"%s\": %d errors", bad[i], f.nerr);
         ASSERT_ERR_HAS(&f.e, "is not one of gzip|zstd|none");
-        ASSERT_STR_EQ(f.c.uploader.format, "gzip");
+        ASSERT_EQ(f.c.uploader.format, ENCODE_GZIP);
         up_done(&f);
     }
 }
@@ -1082,7 +1136,6 @@ static void cfg_free_clears_strings(void)
     up_load(&f, "uploader: { group = \"g\"; };\n", NULL);
     cfg_free(&f.t);
     ASSERT(f.c.uploader.group == NULL);
-    ASSERT(f.c.uploader.format == NULL);
     ASSERT(f.c.kafka.properties == NULL);
     ASSERT(f.c.s3.secret_key == NULL);
     cfg_free(&f.t); /* twice is harmless */
@@ -1553,7 +1606,8 @@ TEST_MAIN(
     T(cfg_parse_size_suffixes), T(cfg_parse_size_rejects_bad),
     T(cfg_size_bad_in_env_is_error), T(cfg_parse_bool_values),
     T(cfg_bool_from_env), T(cfg_int_rejects_garbage),
-    T(cfg_enum_accepts_choice), T(cfg_enum_rejects_unknown),
+    T(cfg_enum_accepts_choice), T(cfg_enum_values_follow_the_enums),
+    T(cfg_enum_ack_follows_publish_ack), T(cfg_enum_rejects_unknown),
     T(cfg_enum_rejects_unknown_in_file), T(cfg_list_from_file),
     T(cfg_list_from_env_comma_separated), T(cfg_list_file_rejects_non_strings),
     T(cfg_list_next_edges), T(cfg_out_of_range_rejected),

@@ -172,7 +172,7 @@ static void daemon_reload_applies_log_settings_and_calls_apply(void)
     ASSERT_EQ(f.applied, 5);
     /* the running settings are never changed by a reload */
     ASSERT_EQ(f.live.uploader.workers, 2);
-    ASSERT_STR_EQ(f.live.log.level, "error");
+    ASSERT_EQ(f.live.log.level, LOG_ERROR);
     fx_done(&f);
 }
 

@@ -13,12 +13,12 @@ static kafka_settings base(void)
         .brokers = "127.0.0.1:9093",
         .topic = "events",
         .properties = "",
-        .security_protocol = "plaintext",
+        .security_protocol = KAFKA_SECURITY_PLAINTEXT,
         .ssl_ca_file = "",
         .ssl_certificate_file = "",
         .ssl_key_file = "",
         .ssl_key_password = "",
-        .sasl_mechanism = "",
+        .sasl_mechanism = KAFKA_SASL_NONE,
         .sasl_username = "",
         .sasl_password = "",
         .aws_region = "",
@@ -60,10 +60,10 @@ static void kafkasec_sasl_needs_mechanism_and_credentials(void)
     kafka_settings ks = base();
     char out[2048];
 
-    ks.security_protocol = "sasl_ssl";
+    ks.security_protocol = KAFKA_SECURITY_SASL_SSL;
     ASSERT_EQ(errors_of(&ks, out, sizeof(out)), 1);
     ASSERT_CONTAINS(out, "sasl_ssl needs kafka.sasl_mechanism");
-    ks.sasl_mechanism = "SCRAM-SHA-512";
+    ks.sasl_mechanism = KAFKA_SASL_SCRAM_SHA_512;
     ks.sasl_password = "hunter2hunter2";
     ASSERT_EQ(errors_of(&ks, out, sizeof(out)), 1);
     ASSERT_CONTAINS(out, "needs kafka.sasl_username and kafka.sasl_password");
@@ -77,7 +77,7 @@ static void kafkasec_settings_of_another_protocol_are_refused(void)
     kafka_settings ks = base();
     char out[2048];
 
-    ks.sasl_mechanism = "PLAIN";
+    ks.sasl_mechanism = KAFKA_SASL_PLAIN;
     ks.ssl_ca_file = "/etc/ssl/certs/ca.pem";
     ASSERT_EQ(errors_of(&ks, out, sizeof(out)), 2);
     ASSERT_CONTAINS(out, "kafka.ssl_* files are set but "
@@ -91,13 +91,13 @@ static void kafkasec_certificate_and_key_go_together(void)
     kafka_settings ks = base();
     char out[2048];
 
-    ks.security_protocol = "ssl";
+    ks.security_protocol = KAFKA_SECURITY_SSL;
     ks.ssl_key_password = "secret-pass";
     ASSERT(errors_of(&ks, out, sizeof(out)) >= 1);
     ASSERT_CONTAINS(out, "kafka.ssl_key_password is set without "
                          "kafka.ssl_key_file");
     ks = base();
-    ks.security_protocol = "ssl";
+    ks.security_protocol = KAFKA_SECURITY_SSL;
     ks.ssl_certificate_file = "/nonexistent/client.pem";
     errors_of(&ks, out, sizeof(out));
     ASSERT_CONTAINS(out, "go together");
@@ -109,12 +109,12 @@ static void kafkasec_msk_iam_wants_sasl_ssl_a_region_and_no_password(void)
     kafka_settings ks = base();
     char out[2048];
 
-    ks.security_protocol = "sasl_ssl";
-    ks.sasl_mechanism = "AWS_MSK_IAM";
+    ks.security_protocol = KAFKA_SECURITY_SASL_SSL;
+    ks.sasl_mechanism = KAFKA_SASL_AWS_MSK_IAM;
     ks.brokers = "b-1.c.x.c2.kafka.eu-west-1.amazonaws.com:9098";
     ASSERT_EQ(errors_of(&ks, out, sizeof(out)), 0);
     ks.sasl_password = "not-for-iam";
-    ks.security_protocol = "sasl_plaintext";
+    ks.security_protocol = KAFKA_SECURITY_SASL_PLAINTEXT;
     ASSERT_EQ(errors_of(&ks, out, sizeof(out)), 2);
     ASSERT_CONTAINS(out, "leave kafka.sasl_username and kafka.sasl_password");
     ASSERT_CONTAINS(out, "AWS_MSK_IAM needs kafka.security_protocol sasl_ssl");
@@ -132,8 +132,8 @@ static void kafkasec_apply_sets_the_librdkafka_properties(void)
     char v[64];
     size_t n = sizeof(v);
 
-    ks.security_protocol = "sasl_ssl";
-    ks.sasl_mechanism = "SCRAM-SHA-256";
+    ks.security_protocol = KAFKA_SECURITY_SASL_SSL;
+    ks.sasl_mechanism = KAFKA_SASL_SCRAM_SHA_256;
     ks.sasl_username = "alice";
     ks.sasl_password = "pw-for-alice";
     ASSERT_EQ(kafkasec_apply(conf, &ks, err, sizeof(err)), 0);

@@ -1,7 +1,7 @@
 /* test_localstore.c -- the local-directory store: whole objects under the
  * root, atomic overwrites, nested directories, rejected keys, listing in
  * byte order. Each test works in its own mkdtemp directory. */
-#include "localstore.h"
+#include "../../uploader/store/localstore.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -98,7 +98,7 @@ static void put_writes_object_under_root(void)
     ASSERT(root[0] != '\0');
     st = localstore_new(root, err, sizeof(err));
     ASSERT(st != NULL);
-    ASSERT_STR_EQ(st->name, "local");
+    ASSERT_STR_EQ(store_name(st), "local");
     ASSERT_EQ(put(st, "a.json", "{\"x\":1}\n", err, sizeof(err)), STORE_OK);
     got = read_object(root, "a.json", &len);
     ASSERT_STR_EQ(got, "{\"x\":1}\n");
@@ -374,8 +374,8 @@ static void list_sorts_keys_bytewise_with_sizes(void)
     store *st = listing_store(root, sizeof(root));
 
     ASSERT(st != NULL);
-    ASSERT(st->list != NULL);
-    ASSERT_EQ(st->list(st, "p/", NULL, collect, &l, err, sizeof(err)),
+    ASSERT(st->ops->list != NULL);
+    ASSERT_EQ(store_list(st, "p/", NULL, collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/Z|3][p/a b|5][p/a-b|5][p/a.b|5][p/a/x|5]"
                           "[p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
@@ -392,19 +392,22 @@ static void list_prefix_within_a_segment(void)
     store *st = listing_store(root, sizeof(root));
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/a", "", collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_list(st, "p/a", "", collect, &l, err, sizeof(err)),
+              STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/a b|5][p/a-b|5][p/a.b|5][p/a/x|5][p/a/y/z|7]"
                           "[p/a=1|5]");
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "p", NULL, collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_list(st, "p", NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
     ASSERT_EQ(l.n, 11);
     ASSERT(strncmp(l.text, "[p-x|3][p/Z|3]", 14) == 0);
     ASSERT(strstr(l.text, "[pa|2]") != NULL);
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "", NULL, collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_list(st, "", NULL, collect, &l, err, sizeof(err)),
+              STORE_OK);
     ASSERT_EQ(l.n, 12);
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, NULL, NULL, collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, NULL, NULL, collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_EQ(l.n, 12);
     store_destroy(st);
@@ -420,20 +423,21 @@ static void list_begins_after_start_after(void)
 
     ASSERT(st != NULL);
     /* A key that exists, then one that does not. */
-    ASSERT_EQ(st->list(st, "p/", "p/a.b", collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", "p/a.b", collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text,
                   "[p/a/x|5][p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "p/", "p/a/y", collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", "p/a/y", collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/a/y/z|7][p/a=1|5][p/empty|0][p/\xc3\xbc|4]");
     /* Before the prefix: all of it; after: nothing. */
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "p/", "a", collect, &l, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_list(st, "p/", "a", collect, &l, err, sizeof(err)),
+              STORE_OK);
     ASSERT_EQ(l.n, 9);
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "p/", "p/\xc3\xbc", collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", "p/\xc3\xbc", collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_EQ(l.n, 0);
     store_destroy(st);
@@ -448,7 +452,7 @@ static void list_stops_when_fn_asks(void)
     store *st = listing_store(root, sizeof(root));
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/", NULL, collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", NULL, collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/Z|3][p/a b|5]");
     ASSERT_STR_EQ(err, "untouched");
@@ -482,7 +486,7 @@ static void list_skips_temp_files_and_links(void)
     ASSERT_EQ(symlink(target, path), 0);
     snprintf(path, sizeof(path), "%s/d/emptydir", root);
     ASSERT_EQ(mkdir(path, 0755), 0);
-    ASSERT_EQ(st->list(st, "d/", NULL, collect, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "d/", NULL, collect, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[d/k|1]");
     store_destroy(st);
@@ -518,7 +522,7 @@ static void list_missing_or_bad_prefix_is_empty(void)
         listed l = {"", 0, 0};
 
         ASSERT_EQ(
-            st->list(st, prefixes[i], NULL, collect, &l, err, sizeof(err)),
+            store_list(st, prefixes[i], NULL, collect, &l, err, sizeof(err)),
             STORE_OK);
         if (l.n != 0)
             TEST_FAIL_("prefix \"%s\" listed %s", prefixes[i], l.text);
@@ -580,7 +584,7 @@ static void list_concurrent_with_puts(void)
     for (int round = 0; round < 200; round++) {
         checked c = {"", 0, 0};
 
-        if (st->list(st, "c/", NULL, check_order, &c, err, sizeof(err)) !=
+        if (store_list(st, "c/", NULL, check_order, &c, err, sizeof(err)) !=
             STORE_OK) {
             fprintf(stderr, "  list: %s\n", err);
             c.bad++;
@@ -611,27 +615,28 @@ static void get_and_del(void)
     make_root(root, sizeof(root));
     st = localstore_new(root, err, sizeof(err));
     ASSERT(st != NULL);
-    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+    ASSERT_EQ(store_get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
               STORE_OK);
     ASSERT(data == NULL);
     ASSERT_EQ(len, 0);
     ASSERT_EQ(put(st, "a/b.json", "{\"x\":1}\n", err, sizeof(err)), STORE_OK);
-    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+    ASSERT_EQ(store_get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(data, "{\"x\":1}\n");
     ASSERT_EQ(len, 8);
     free(data);
-    ASSERT_EQ(st->get(st, "a/b.json", 7, &data, &len, err, sizeof(err)),
+    ASSERT_EQ(store_get(st, "a/b.json", 7, &data, &len, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT(data == NULL);
-    ASSERT_EQ(st->get(st, "../etc/passwd", 100, &data, &len, err, sizeof(err)),
-              STORE_PERMANENT);
-    ASSERT_EQ(st->del(st, "a/b.json", err, sizeof(err)), STORE_OK);
-    ASSERT_EQ(st->get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
+    ASSERT_EQ(
+        store_get(st, "../etc/passwd", 100, &data, &len, err, sizeof(err)),
+        STORE_PERMANENT);
+    ASSERT_EQ(store_del(st, "a/b.json", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_get(st, "a/b.json", 100, &data, &len, err, sizeof(err)),
               STORE_OK);
     ASSERT(data == NULL);
-    ASSERT_EQ(st->del(st, "a/b.json", err, sizeof(err)), STORE_OK);
-    ASSERT_EQ(st->del(st, "a/../b", err, sizeof(err)), STORE_PERMANENT);
+    ASSERT_EQ(store_del(st, "a/b.json", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_del(st, "a/../b", err, sizeof(err)), STORE_PERMANENT);
     store_destroy(st);
     rm_tree(root);
 }

@@ -4,6 +4,7 @@
 
 #include "../../uploader/objkey.h"
 #include "../../uploader/replay.h"
+#include "../../uploader/replay_int.h"
 
 static const replay_span idx[] = {
     {0, 9, 1}, {10, 24, 1}, {25, 25, 1}, {40, 59, 1}};
@@ -141,7 +142,39 @@ static void objkey_index_too_small_buffer(void)
     ASSERT_EQ(objkey_index(key, sizeof(key), "p", "events", 3, 1, 2), -1);
 }
 
-TEST_MAIN(T(replay_plan_takes_whole_index_batches),
+/* What the live group has not committed stays the live uploader's: the
+ * ranges are cut there, and ranges left empty dropped. */
+static void replay_clip_to_live_cuts_at_the_committed_offset(void)
+{
+    replay_part p = {{NULL, NULL, 0, 0}, 0, 100, 50};
+
+    ASSERT_EQ(replay_ranges_add(&p.want, 10, 20), 0);
+    ASSERT_EQ(replay_ranges_add(&p.want, 45, 60), 0);
+    ASSERT_EQ(replay_ranges_add(&p.want, 70, 80), 0);
+    ASSERT_EQ(replay_clip_to_live(&p), 11 + 11);
+    ASSERT_EQ(p.want.n, 2);
+    ASSERT_EQ(p.want.from[0], 10);
+    ASSERT_EQ(p.want.to[0], 20);
+    ASSERT_EQ(p.want.from[1], 45);
+    ASSERT_EQ(p.want.to[1], 49);
+    replay_ranges_free(&p.want);
+}
+
+/* A group that never committed leaves everything to replay. */
+static void replay_clip_to_live_keeps_all_without_a_commit(void)
+{
+    replay_part p = {{NULL, NULL, 0, 0}, 0, 100, -1};
+
+    ASSERT_EQ(replay_ranges_add(&p.want, 0, 99), 0);
+    ASSERT_EQ(replay_clip_to_live(&p), 0);
+    ASSERT_EQ(p.want.n, 1);
+    ASSERT_EQ(p.want.to[0], 99);
+    replay_ranges_free(&p.want);
+}
+
+TEST_MAIN(T(replay_clip_to_live_cuts_at_the_committed_offset),
+          T(replay_clip_to_live_keeps_all_without_a_commit),
+          T(replay_plan_takes_whole_index_batches),
           T(replay_plan_fills_gaps_before_batches),
           T(replay_plan_single_offsets_share_a_batch),
           T(replay_plan_overlapping_ranges_cut_once),

@@ -4,7 +4,10 @@
  * signature for a fixed clock, checked against botocore's S3SigV4Auth),
  * reading S3's XML answers, mapping responses to store results, and the
  * store's operations against a canned HTTP server on loopback. */
-#include "s3.h"
+#include "../../uploader/store/s3.h"
+#include "../../uploader/store/s3_error.h"
+#include "../../uploader/store/s3_parse.h"
+#include "../../uploader/store/s3_request.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -417,7 +420,7 @@ static void store_new_and_destroy(void)
     store *st = s3_store_new(&o, err, sizeof(err));
 
     ASSERT(st != NULL);
-    ASSERT_STR_EQ(st->name, "s3");
+    ASSERT_STR_EQ(store_name(st), "s3");
     store_destroy(st);
     store_destroy(NULL);
 }
@@ -1288,8 +1291,9 @@ static void store_new_has_multipart(void)
     store *st = s3_store_new(&o, err, sizeof(err));
 
     ASSERT(st != NULL);
-    ASSERT(st->mpu_begin && st->mpu_part && st->mpu_complete && st->mpu_abort &&
-           st->mpu_list && st->list);
+    ASSERT(st->ops->mpu_begin && st->ops->mpu_part && st->ops->mpu_complete &&
+           st->ops->mpu_abort && st->ops->mpu_list && st->ops->list);
+    ASSERT(store_has_multipart(st));
     store_destroy(st);
 }
 
@@ -1303,8 +1307,8 @@ static void mpu_part_rejects_bad_number_without_network(void)
     o.endpoint = "http://127.0.0.1:1";
     st = s3_store_new(&o, err, sizeof(err));
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_part(st, "k", "u", 0, "x", 1, etag, sizeof(etag), err,
-                           sizeof(err)),
+    ASSERT_EQ(store_mpu_part(st, "k", "u", 0, "x", 1, etag, sizeof(etag), err,
+                             sizeof(err)),
               STORE_PERMANENT);
     ASSERT(strstr(err, "UploadPart 0: s3: part number 0") == err);
     store_destroy(st);
@@ -1321,10 +1325,11 @@ static void mpu_unreachable_server_is_retry(void)
     o.connect_timeout_ms = 2000;
     st = s3_store_new(&o, err, sizeof(err));
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
-              STORE_RETRY);
+    ASSERT_EQ(
+        store_mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+        STORE_RETRY);
     ASSERT(strstr(err, "CreateMultipartUpload: curl: ") == err);
-    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_RETRY);
+    ASSERT_EQ(store_mpu_abort(st, "k", "u", err, sizeof(err)), STORE_RETRY);
     ASSERT(strstr(err, "AbortMultipartUpload: curl: ") == err);
     store_destroy(st);
 }
@@ -1485,8 +1490,9 @@ static void mpu_begin_returns_upload_id(void)
     char id[16] = "";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
-              STORE_OK);
+    ASSERT_EQ(
+        store_mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+        STORE_OK);
     ASSERT_STR_EQ(id, "id&1");
     store_destroy(st);
     canned_stop(&cs);
@@ -1507,8 +1513,9 @@ static void mpu_begin_aborts_id_too_long_for_caller(void)
     char id[4] = "";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
-              STORE_PERMANENT);
+    ASSERT_EQ(
+        store_mpu_begin(st, &hive_object, id, sizeof(id), err, sizeof(err)),
+        STORE_PERMANENT);
     ASSERT(strstr(err, "does not fit") != NULL);
     store_destroy(st);
     canned_stop(&cs);
@@ -1530,8 +1537,8 @@ static void mpu_part_returns_etag(void)
     char etag[64] = "";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_part(st, "k", "u+1", 2, BODY, sizeof(BODY) - 1, etag,
-                           sizeof(etag), err, sizeof(err)),
+    ASSERT_EQ(store_mpu_part(st, "k", "u+1", 2, BODY, sizeof(BODY) - 1, etag,
+                             sizeof(etag), err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(etag, "\"d41d8cd98f00b204e9800998ecf8427e\"");
     store_destroy(st);
@@ -1554,8 +1561,8 @@ static void mpu_part_without_etag_is_permanent(void)
     char etag[64] = "";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_part(st, "k", "u", 1, "x", 1, etag, sizeof(etag), err,
-                           sizeof(err)),
+    ASSERT_EQ(store_mpu_part(st, "k", "u", 1, "x", 1, etag, sizeof(etag), err,
+                             sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "UploadPart 1: s3: no valid ETag in the answer");
     store_destroy(st);
@@ -1576,7 +1583,7 @@ static void mpu_complete_200_with_error_is_retry(void)
     char err[256] = "";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
+    ASSERT_EQ(store_mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
               STORE_RETRY);
     ASSERT_STR_EQ(
         err, "CompleteMultipartUpload: HTTP 200 InternalError: Try again.");
@@ -1609,7 +1616,7 @@ static void mpu_complete_after_keepalive_blanks(void)
     memcpy(resp + sizeof(head) - 1 + blanks, tail, sizeof(tail));
     st = canned_store(&cs, answers, 1);
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
+    ASSERT_EQ(store_mpu_complete(st, "k", "u", etags_2, 2, err, sizeof(err)),
               STORE_OK);
     store_destroy(st);
     canned_stop(&cs);
@@ -1628,9 +1635,9 @@ static void mpu_abort_no_such_upload_is_done(void)
     char err[256] = "untouched";
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_mpu_abort(st, "k", "u", err, sizeof(err)), STORE_OK);
     ASSERT_STR_EQ(err, "untouched");
-    ASSERT_EQ(st->mpu_abort(st, "k", "u", err, sizeof(err)), STORE_PERMANENT);
+    ASSERT_EQ(store_mpu_abort(st, "k", "u", err, sizeof(err)), STORE_PERMANENT);
     ASSERT_STR_EQ(err, "AbortMultipartUpload: HTTP 404 NoSuchBucket");
     store_destroy(st);
     canned_stop(&cs);
@@ -1657,7 +1664,8 @@ static void mpu_list_follows_pages(void)
     seen s = {"", 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_list(st, "p/", collect, &s, err, sizeof(err)), STORE_OK);
+    ASSERT_EQ(store_mpu_list(st, "p/", collect, &s, err, sizeof(err)),
+              STORE_OK);
     ASSERT_STR_EQ(s.text, "[p/a|u1][p/a&b|u2][p/a&b|u3][p/c|u4]");
     store_destroy(st);
     canned_stop(&cs);
@@ -1682,7 +1690,7 @@ static void mpu_list_stops_on_page_without_marker(void)
     seen s = {"", 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_list(st, "p/", collect, &s, err, sizeof(err)),
+    ASSERT_EQ(store_mpu_list(st, "p/", collect, &s, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err,
                   "ListMultipartUploads: s3: truncated page, no new marker");
@@ -1702,7 +1710,7 @@ static void mpu_list_error_page_is_classified(void)
     seen s = {"", 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->mpu_list(st, NULL, collect, &s, err, sizeof(err)),
+    ASSERT_EQ(store_mpu_list(st, NULL, collect, &s, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "ListMultipartUploads: HTTP 403 AccessDenied");
     ASSERT_EQ(s.n, 0);
@@ -1730,7 +1738,7 @@ static void list_follows_pages(void)
     listed l = {"", 0, 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/", "p/a", collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", "p/a", collect_object, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/b|1][p/c&d|22][p/e|333]");
     store_destroy(st);
@@ -1757,7 +1765,7 @@ static void list_stops_early(void)
     listed l = {"", 0, 1};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
               STORE_OK);
     ASSERT_STR_EQ(l.text, "[p/a|1]");
     ASSERT_STR_EQ(err, "untouched");
@@ -1782,12 +1790,12 @@ static void list_stops_on_page_without_new_token(void)
     listed l = {"", 0, 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "ListObjectsV2: s3: truncated page, no new token");
     ASSERT_STR_EQ(l.text, "[p/a|1]");
     l = (listed){"", 0, 0};
-    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, "p/", NULL, collect_object, &l, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "ListObjectsV2: s3: truncated page, no new token");
     ASSERT_STR_EQ(l.text, "[p/a|1][p/b|2]");
@@ -1809,10 +1817,10 @@ static void list_error_page_is_classified(void)
     listed l = {"", 0, 0};
 
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "ListObjectsV2: HTTP 403 AccessDenied");
-    ASSERT_EQ(st->list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
+    ASSERT_EQ(store_list(st, NULL, NULL, collect_object, &l, err, sizeof(err)),
               STORE_PERMANENT);
     ASSERT_STR_EQ(err, "ListObjectsV2: s3: not a page of objects");
     ASSERT_EQ(l.n, 0);
@@ -1833,20 +1841,11 @@ static void list_unreachable_server_is_retry(void)
     o.connect_timeout_ms = 2000;
     st = s3_store_new(&o, err, sizeof(err));
     ASSERT(st != NULL);
-    ASSERT_EQ(st->list(st, "p/", NULL, collect_object, NULL, err, sizeof(err)),
-              STORE_RETRY);
+    ASSERT_EQ(
+        store_list(st, "p/", NULL, collect_object, NULL, err, sizeof(err)),
+        STORE_RETRY);
     ASSERT(strstr(err, "ListObjectsV2: curl: ") == err);
     store_destroy(st);
-}
-
-static void global_init(void)
-{
-    ASSERT_EQ(s3_global_init(), 0);
-}
-
-static void global_cleanup(void)
-{
-    s3_global_cleanup();
 }
 
 static const char *no_env(const char *name)
@@ -1918,8 +1917,8 @@ static void put_without_credentials_is_retry(void)
     creds_provider_free(p);
 }
 
-TEST_MAIN(
-    T(global_init), T(build_put_path_style_url),
+TEST_MAIN_WITH(
+    s3_global_init, s3_global_cleanup, T(build_put_path_style_url),
     T(build_put_virtual_hosted_url), T(build_put_url_path_is_canonical_uri),
     T(build_put_encodes_key_once), T(build_put_sends_every_header),
     T(build_put_signature_matches_botocore), T(build_put_session_token_signed),
@@ -1958,4 +1957,4 @@ TEST_MAIN(
     T(list_stops_early), T(list_stops_on_page_without_new_token),
     T(list_error_page_is_classified), T(list_unreachable_server_is_retry),
     T(build_put_signs_with_the_provider_snapshot),
-    T(put_without_credentials_is_retry), T(global_cleanup))
+    T(put_without_credentials_is_retry))

@@ -77,12 +77,16 @@ static void fake_destroy(store *st)
     pthread_mutex_destroy(&f->mu);
 }
 
+static const store_ops fake_ops = {
+    .name = "fake",
+    .put = fake_put,
+    .destroy = fake_destroy,
+};
+
 static void fake_init(fake_store *f)
 {
     memset(f, 0, sizeof(*f));
-    f->st.put = fake_put;
-    f->st.destroy = fake_destroy;
-    f->st.name = "fake";
+    f->st.ops = &fake_ops;
     f->fail_with = STORE_RETRY;
     pthread_mutex_init(&f->mu, NULL);
 }

@@ -224,8 +224,6 @@ fail:
     return res;
 }
 
-typedef int (*object_fn)(const char *key, size_t size, void *arg);
-
 typedef struct entry {
     char *key;
     size_t size;
@@ -360,8 +358,8 @@ static int by_key(const void *a, const void *b)
 }
 
 static store_result local_list(store *st, const char *prefix,
-                               const char *start_after, object_fn fn, void *arg,
-                               char *errbuf, size_t errlen)
+                               const char *start_after, store_object_fn fn,
+                               void *arg, char *errbuf, size_t errlen)
 {
     localstore *ls = (localstore *)st;
     listing l = {prefix ? prefix : "", start_after ? start_after : "", NULL, 0,
@@ -485,6 +483,16 @@ static void local_destroy(store *st)
     free(ls);
 }
 
+/* No multipart: the uploader writes every object with put. */
+static const store_ops local_ops = {
+    .name = "local",
+    .put = local_put,
+    .destroy = local_destroy,
+    .list = local_list,
+    .get = local_get,
+    .del = local_del,
+};
+
 store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
 {
     localstore *ls = NULL;
@@ -515,18 +523,7 @@ store *localstore_new(const char *root_dir, char *errbuf, size_t errlen)
     while (n > 1 && dir[n - 1] == '/')
         dir[--n] = '\0';
     ls->root = dir;
-    ls->base.put = local_put;
-    ls->base.destroy = local_destroy;
-    ls->base.name = "local";
-    /* No multipart: the uploader writes every object with put. */
-    ls->base.mpu_begin = NULL;
-    ls->base.mpu_part = NULL;
-    ls->base.mpu_complete = NULL;
-    ls->base.mpu_abort = NULL;
-    ls->base.mpu_list = NULL;
-    ls->base.list = local_list;
-    ls->base.get = local_get;
-    ls->base.del = local_del;
+    ls->base.ops = &local_ops;
     return &ls->base;
 fail:
     free(dir);
