@@ -59,7 +59,7 @@ millrace is running (dev mode: in-memory broker at $brokers, not durable).
   POST events:   curl -X POST localhost:8080/v1/events -d '{"hello":"world"}'
   NDJSON:        curl -X POST localhost:8080/v1/events \\
                       -H 'Content-Type: application/x-ndjson' --data-binary \$'{"a":1}\\n{"a":2}\\n'
-  objects:       ./data/events/dt=YYYY-MM-DD/hour=HH/events+P+OFFSET.ndjson.gz
+  objects:       ./data/events/dt=YYYY-MM-DD/hour=HH/events-P-OFFSET.ndjson.gz
                  (a batch closes after ${MAX_AGE_MS:-10000} ms; zcat the files to read them)
   metrics:       curl localhost:8080/metrics   curl localhost:8081/metrics
   logs:          $run/*.log
