@@ -88,3 +88,13 @@ void batch_free(batch *b)
     free(b->arena);
     free(b);
 }
+
+int64_t batch_newest_ts(const batch *b)
+{
+    int64_t t = -1;
+
+    for (size_t i = 0; i < b->n; i++)
+        if (b->recs[i].kafka_ms > t)
+            t = b->recs[i].kafka_ms;
+    return t;
+}

@@ -65,6 +65,9 @@ size_t batch_memory(const batch *b);
 
 const char *batch_state_name(batch_state s);
 
+/* The newest Kafka timestamp of b's records (-1: none). */
+int64_t batch_newest_ts(const batch *b);
+
 /* Accepts NULL. */
 void batch_free(batch *b);
 

@@ -383,9 +383,10 @@ static void on_assign(consumer *c, rd_kafka_topic_partition_list_t *parts)
             err || tp->offset < 0
                 ? -1
                 : consumer_plan_parse(tp->metadata, tp->metadata_size);
-        p->newest_ts = err || tp->offset < 0
-                           ? -1
-                           : hours_meta_ts(tp->metadata, tp->metadata_size);
+        p->newest_ts =
+            err || tp->offset < 0
+                ? -1
+                : consumer_plan_newest_ts(tp->metadata, tp->metadata_size);
         if (p->plan_end >= 0)
             log_info("consumer",
                      "partition %d: re-making batch [%lld, %lld] "

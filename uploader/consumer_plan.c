@@ -3,12 +3,15 @@
  * the plan in a commit's metadata. */
 #include "consumer_plan.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_PREFIX "millrace:end="
+#define META_PREFIX "millrace:"
+#define PLAN_PREFIX META_PREFIX "end="
+#define TS_FIELD "ts="
 #define PLAN_MAX 96
 
 void consumer_part_init(consumer_part *p)
@@ -90,21 +93,11 @@ int consumer_plan_format(char *buf, size_t len, int64_t end, int64_t newest_ts)
         n = snprintf(buf, len, PLAN_PREFIX "%lld%s", (long long)end,
                      newest_ts >= 0 ? "," : "");
     else
-        n = snprintf(buf, len, "millrace:");
+        n = snprintf(buf, len, META_PREFIX);
     if (n >= 0 && (size_t)n < len && newest_ts >= 0)
         n +=
             snprintf(buf + n, len - (size_t)n, "ts=%lld", (long long)newest_ts);
     return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
-int64_t batch_newest_ts(const batch *b)
-{
-    int64_t t = -1;
-
-    for (size_t i = 0; i < b->n; i++)
-        if (b->recs[i].kafka_ms > t)
-            t = b->recs[i].kafka_ms;
-    return t;
 }
 
 int64_t consumer_plan_parse(const void *meta, size_t n)
@@ -118,4 +111,32 @@ int64_t consumer_plan_parse(const void *meta, size_t n)
     if (strncmp(buf, PLAN_PREFIX, strlen(PLAN_PREFIX)) != 0)
         return -1;
     return strtoll(buf + strlen(PLAN_PREFIX), NULL, 10);
+}
+
+int64_t consumer_plan_newest_ts(const void *meta, size_t n)
+{
+    char buf[PLAN_MAX];
+    const char *p;
+    char *end;
+    long long v;
+
+    if (meta == NULL || n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, meta, n);
+    buf[n] = '\0';
+    if (strncmp(buf, META_PREFIX, strlen(META_PREFIX)) != 0)
+        return -1;
+    for (p = buf + strlen(META_PREFIX); p; p = strchr(p, ',')) {
+        if (*p == ',')
+            p++;
+        if (strncmp(p, TS_FIELD, strlen(TS_FIELD)) == 0) {
+            p += strlen(TS_FIELD);
+            errno = 0;
+            v = strtoll(p, &end, 10);
+            if (end == p || (*end && *end != ',') || v < 0 || errno)
+                return -1;
+            return v;
+        }
+    }
+    return -1;
 }

@@ -84,10 +84,10 @@ long long consumer_lag_of(int64_t fetch_lo, int64_t fetch_hi, int64_t wm_lo,
  * length, 0 when it holds neither, or -1 when buf is too small. */
 int consumer_plan_format(char *buf, size_t len, int64_t end, int64_t newest_ts);
 
-/* The newest Kafka timestamp of a batch (-1: empty). */
-int64_t batch_newest_ts(const batch *b);
-
 /* The end offset in a committed plan's metadata, or -1. */
 int64_t consumer_plan_parse(const void *meta, size_t n);
+
+/* The newest stored timestamp in commit metadata ("...,ts=T"), or -1. */
+int64_t consumer_plan_newest_ts(const void *meta, size_t n);
 
 #endif

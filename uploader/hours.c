@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
+#include "consumer_plan.h"
 #include "log.h"
+#include "now.h"
 #include "objkey.h"
 
 #define ENTRY_SUFFIX ".entry"
@@ -202,34 +203,6 @@ int64_t hours_partition_mark(int64_t committed, int64_t low, int64_t high,
     return known;
 }
 
-int64_t hours_meta_ts(const void *meta, size_t len)
-{
-    char buf[128];
-    const char *p;
-    char *end;
-    long long v;
-
-    if (meta == NULL || len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, meta, len);
-    buf[len] = '\0';
-    if (strncmp(buf, "millrace:", 9) != 0)
-        return -1;
-    for (p = buf + 9; p; p = strchr(p, ',')) {
-        if (*p == ',')
-            p++;
-        if (strncmp(p, HOURS_META_TS, strlen(HOURS_META_TS)) == 0) {
-            p += strlen(HOURS_META_TS);
-            errno = 0;
-            v = strtoll(p, &end, 10);
-            if (end == p || (*end && *end != ',') || v < 0 || errno)
-                return -1;
-            return v;
-        }
-    }
-    return -1;
-}
-
 static int by_data_key(const void *a, const void *b)
 {
     return strcmp(((const hours_entry *)a)->data_key,
@@ -360,14 +333,6 @@ typedef struct gathered {
     int cut; /* stopped at PASS_ENTRIES_MAX */
 } gathered;
 
-static int64_t wall_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void look_free(look *lk)
 {
     free(lk->committed);
@@ -414,7 +379,7 @@ static int look_at(hours *h, look *lk, char *why, size_t whylen)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     rd_kafka_resp_err_t err;
-    int64_t look_ms = wall_ms(), lowest = INT64_MAX;
+    int64_t look_ms = now_ms(), lowest = INT64_MAX;
     int rc = -1;
 
     memset(lk, 0, sizeof(*lk));
@@ -454,8 +419,8 @@ static int look_at(hours *h, look *lk, char *why, size_t whylen)
         c = tp->offset >= 0 ? tp->offset : -1;
         lk->committed[tp->partition] = c;
         mark = hours_partition_mark(
-            c, lo, hi, hours_meta_ts(tp->metadata, tp->metadata_size), look_ms,
-            h->o.lateness_ms);
+            c, lo, hi, consumer_plan_newest_ts(tp->metadata, tp->metadata_size),
+            look_ms, h->o.lateness_ms);
         if (mark < lowest)
             lowest = mark;
     }
@@ -658,13 +623,7 @@ static void *hours_main(void *arg)
         pthread_mutex_unlock(&h->mu);
         pass(h);
         pthread_mutex_lock(&h->mu);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)(h->o.interval_ms / 1000);
-        until.tv_nsec += (long)(h->o.interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = now_deadline(CLOCK_REALTIME, h->o.interval_ms);
         while (!h->quit &&
                pthread_cond_timedwait(&h->cv, &h->mu, &until) != ETIMEDOUT)
             ;

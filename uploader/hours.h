@@ -29,11 +29,8 @@
 
 #include "store/store.h"
 
-#define HOUR_MS 3600000LL
 /* No mark: the partition holds every hour back. */
 #define HOURS_NO_MARK INT64_MIN
-/* The commit metadata field that carries a partition's newest timestamp. */
-#define HOURS_META_TS "ts="
 
 /* One stored object of an hour, as its entry names it. */
 typedef struct hours_entry {
@@ -74,9 +71,6 @@ void hours_entry_clear(hours_entry *e);
 int64_t hours_partition_mark(int64_t committed, int64_t low, int64_t high,
                              int64_t newest_ts, int64_t look_ms,
                              int64_t lateness_ms);
-
-/* The newest timestamp in commit metadata ("...,ts=T"), or -1. */
-int64_t hours_meta_ts(const void *meta, size_t len);
 
 /* The manifest of entries e[0..n) (sorted here by data key): Redshift's
  * COPY manifest, as UNLOAD ... MANIFEST VERBOSE writes it, one entry per

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define HOUR_MS 3600000LL
-
 /* Rounds down, except in int64's first partial hour, whose hour start
  * int64 cannot hold: those timestamps (any producer can set one) go to
  * the hour after, rather than overflowing. */

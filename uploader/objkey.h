@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HOUR_MS 3600000LL
+
 /* {prefix/}{topic}/dt=YYYY-MM-DD/hour=HH/{topic}-{partition}-{offset:020}{ext}
  * with the date and hour of ts_ms in UTC. An empty prefix adds nothing;
  * slashes around the prefix are not doubled. Returns the length, or -1 if

@@ -6,16 +6,14 @@ written, counted and left out of the already written manifest, which never
 changes, not even under `uploader replay`."""
 import gzip
 import json
-import os
-import subprocess
 import threading
 import time
 import uuid
 
 from confluent_kafka import Producer
 
-from conftest import (ACCESS_KEY, BIN, BROKERS, BUCKET, REGION, S3_ENDPOINT,
-                      SECRET_KEY, Stack, s3_client, wait_until)
+from conftest import BROKERS, BUCKET, Stack, s3_client, wait_until
+from test_replay import replay
 
 HOUR = 3_600_000
 
@@ -141,7 +139,9 @@ def test_markers_exact_with_replicas_through_kill_and_rebalance():
 
         w = threading.Thread(target=watch, daemon=True)
         w.start()
-        time.sleep(1.0)
+        # Kill one replica once the group has stored and committed some.
+        wait_until(lambda: max(stack.committed().values()) > 0, 60,
+                   "a first commit", interval=0.2)
         ups[1].kill()
         ups.append(stack.uploader(**env).start())
         wait_until(stack.fully_committed, 120, "every record committed", interval=0.5)
@@ -174,26 +174,15 @@ def test_markers_exact_with_replicas_through_kill_and_rebalance():
         # Written once: more passes by new and old replicas change nothing.
         before = markers(stack)
         ups.append(stack.uploader(**env).start())
-        time.sleep(2.0)
+        wait_until(lambda: ups[-1].metrics()[
+            "millrace_uploader_complete_through_timestamp_seconds"] * 1000
+            >= hours[-1] + HOUR, 10, "the new replica's first look", interval=0.2)
         assert markers(stack) == before
         for u in ups:
             if u.proc.poll() is None:
                 assert u.stop() == 0
     finally:
         stack.close()
-
-
-def replay(stack, *args, **env):
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith(("MILLRACE_", "AWS_"))}
-    e.update({"KAFKA_BROKERS": BROKERS, "KAFKA_TOPIC": stack.topic,
-              "CONSUMER_GROUP": stack.group, "S3_ENDPOINT": S3_ENDPOINT,
-              "S3_BUCKET": BUCKET, "S3_PREFIX": stack.prefix,
-              "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-              "AWS_REGION": REGION})
-    e.update({k: str(v) for k, v in env.items()})
-    return subprocess.run([os.path.join(BIN, "uploader"), "replay", *map(str, args)],
-                          env=e, capture_output=True, text=True, timeout=300)
 
 
 def test_late_events_by_event_time_written_counted_not_in_manifest():
@@ -249,7 +238,6 @@ def test_late_events_by_event_time_written_counted_not_in_manifest():
         before = markers(stack)
         r = replay(stack, "--since", "0", MILLRACE_UPLOADER_TIME_FIELD="t")
         assert r.returncode == 0, r.stderr
-        time.sleep(1.0)
         assert markers(stack) == before
         assert not [k for k in listing(f"{stack.prefix}/_millrace/hours/")], \
             "replay wrote hour entries"
@@ -268,8 +256,8 @@ def test_markers_off_and_held_by_a_backlog():
         produce_at(stack.topic, rows)
         up = stack.uploader(MILLRACE_UPLOADER_HOUR_MARKERS="false",
                             **MARKER_ENV).start()
+        # Committed means stored: entries would be written before that.
         wait_until(stack.fully_committed, 60, "committed", interval=0.3)
-        time.sleep(1.0)
         assert markers(stack) == {}
         assert not listing(f"{stack.prefix}/_millrace/hours/")
         assert "millrace_uploader_hour_markers_total" not in up.metrics()

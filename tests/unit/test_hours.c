@@ -4,6 +4,7 @@
  * bytes, the same bytes whatever the order of the entries, valid JSON. */
 #include "test.h"
 
+#include "../../uploader/consumer_plan.h"
 #include "../../uploader/hours.h"
 #include "../../uploader/objkey.h"
 
@@ -156,9 +157,9 @@ static void hours_commit_metadata(void)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        ASSERT_EQ(hours_meta_ts(cases[i].meta, strlen(cases[i].meta)),
+        ASSERT_EQ(consumer_plan_newest_ts(cases[i].meta, strlen(cases[i].meta)),
                   cases[i].ts);
-    ASSERT_EQ(hours_meta_ts(NULL, 0), -1);
+    ASSERT_EQ(consumer_plan_newest_ts(NULL, 0), -1);
 }
 
 static void set(hours_entry *e, const char *key, unsigned long long r,

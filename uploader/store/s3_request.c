@@ -457,10 +457,12 @@ int s3_build_mpu_abort(const s3_options *opt, const char *key,
     return build_with_query(opt, &c, q, 1, now, out, errbuf, errlen);
 }
 
-int s3_build_get(const s3_options *opt, const char *key, time_t now,
-                 s3_request *out, char *errbuf, size_t errlen)
+/* A bodiless request on one object: GET or DELETE. */
+static int build_on_key(const s3_options *opt, const char *method,
+                        const char *key, time_t now, s3_request *out,
+                        char *errbuf, size_t errlen)
 {
-    call c = {"GET", key, NULL, NULL, 0, 0, NULL, 0};
+    call c = {method, key, NULL, NULL, 0, 0, NULL, 0};
 
     memset(out, 0, sizeof(*out));
     if (s3_check_key(key, errbuf, errlen) != 0)
@@ -468,15 +470,16 @@ int s3_build_get(const s3_options *opt, const char *key, time_t now,
     return build(opt, &c, now, out, errbuf, errlen);
 }
 
+int s3_build_get(const s3_options *opt, const char *key, time_t now,
+                 s3_request *out, char *errbuf, size_t errlen)
+{
+    return build_on_key(opt, "GET", key, now, out, errbuf, errlen);
+}
+
 int s3_build_delete(const s3_options *opt, const char *key, time_t now,
                     s3_request *out, char *errbuf, size_t errlen)
 {
-    call c = {"DELETE", key, NULL, NULL, 0, 0, NULL, 0};
-
-    memset(out, 0, sizeof(*out));
-    if (s3_check_key(key, errbuf, errlen) != 0)
-        return -1;
-    return build(opt, &c, now, out, errbuf, errlen);
+    return build_on_key(opt, "DELETE", key, now, out, errbuf, errlen);
 }
 
 #define STR_(x) #x
