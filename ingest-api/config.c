@@ -8,6 +8,7 @@
 #include "kafka.h"
 #include "kafkasec.h"
 #include "publish.h"
+#include "turns.h"
 
 const char *const ingest_ack_names[] = {"kafka", "queued", NULL};
 
@@ -47,12 +48,20 @@ static const cfg_row rows[] = {
         "bad_request (so do more than 64 header lines)."),
     ROW("ingest.keepalive", CFG_BOOL, ingest.keepalive, "true", 0, 0, NULL,
         NULL, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
-    ROW("ingest.worker_nice", CFG_INT, ingest.worker_nice, "19", 0, 19, NULL,
+    ROW("ingest.worker_nice", CFG_INT, ingest.worker_nice, "0", 0, 19, NULL,
         NULL,
         "How much lower the HTTP threads' CPU priority is than the Kafka "
-        "producer's threads, so that a saturated host keeps delivering what "
-        "it accepted (0: equal; lower it where other busy processes share "
-        "the host outside a container)."),
+        "producer's threads (0: equal; ingest.cpu_turns already keeps the "
+        "busy HTTP threads few). Raising it favours delivering what was "
+        "accepted over taking new requests on a saturated host, at the "
+        "cost of a longer wait for them."),
+    ROW("ingest.cpu_turns", CFG_INT, ingest.cpu_turns, "0", 0, 4096, NULL, NULL,
+        "How many HTTP threads may validate and produce at once; the others "
+        "sleep until one is done (reading a body, writing an answer and "
+        "waiting for Kafka take no turn). A few busy threads rather than one "
+        "per connection keep the producer's threads served and the wait "
+        "short. 0: one per CPU the process may use (its affinity, capped by "
+        "a cgroup v2 CPU quota)."),
     ROW("ingest.tls_certificate", CFG_STR, ingest.tls_certificate, "", 0, 0,
         NULL, NULL,
         "PEM file with the server certificate, its chain and its private "
@@ -170,6 +179,12 @@ static void validate_tls(const ingest_config *c, cfg_errors *errs)
                       "ingest.tls_certificate is set but no port in "
                       "ingest.listen \"%s\" ends in 's'",
                       c->ingest.listen);
+}
+
+int ingest_cpu_turns(const ingest_config *c)
+{
+    return c->ingest.cpu_turns > 0 ? (int)c->ingest.cpu_turns
+                                   : turns_cpus(NULL);
 }
 
 long long ingest_linger_ms(const ingest_config *c)

@@ -16,6 +16,7 @@ typedef struct ingest_config {
         long long max_header_bytes;
         int keepalive;
         long long worker_nice;
+        long long cpu_turns;
         char *tls_certificate;
         char *tokens;
         long long max_body_bytes;
@@ -53,5 +54,8 @@ void ingest_config_validate(const ingest_config *c, cfg_errors *errs);
 #define INGEST_LINGER_KAFKA_MS 1
 #define INGEST_LINGER_QUEUED_MS 20
 long long ingest_linger_ms(const ingest_config *c);
+
+/* ingest.cpu_turns, or the CPUs the process may use when it is 0. */
+int ingest_cpu_turns(const ingest_config *c);
 
 #endif

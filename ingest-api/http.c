@@ -192,11 +192,10 @@ static int serve_events(http_server *s, struct mg_connection *c,
  * request is produced: in a producer batch it would fail every record
  * beside it (other clients' too). The limit is the topic's
  * max.message.bytes, learned from Kafka; 0 until it is known. */
-static int check_record_sizes(http_server *s, struct mg_connection *c,
-                              const event_batch *b, const char *extra)
+static int too_large(http_server *s, const event_batch *b, char *detail,
+                     size_t dlen, long *index)
 {
     long long limit = publisher_record_limit(s->pub);
-    char detail[256];
 
     if (limit <= 0)
         return 0;
@@ -205,14 +204,14 @@ static int check_record_sizes(http_server *s, struct mg_connection *c,
                          PUBLISH_RECORD_OVERHEAD;
         if (size <= limit)
             continue;
-        snprintf(detail, sizeof(detail),
+        snprintf(detail, dlen,
                  "event %zu is %zu bytes; topic %s takes records of at most "
                  "%lld bytes (max.message.bytes, with %d bytes of record "
                  "overhead)",
                  i, b->ev[i].len, s->cfg->kafka.topic, limit,
                  PUBLISH_RECORD_OVERHEAD);
-        return http_reply_error(s, c, 413, "event_too_large", detail, (long)i,
-                                extra, CONN_KEEP);
+        *index = (long)i;
+        return 1;
     }
     return 0;
 }
@@ -228,22 +227,34 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
     char detail[256];
     char body[64];
     char extra[64];
+    publish_wait *wait;
     publish_status st;
+    long index;
     int status;
 
     status = get_text(s, c, plan, &text, &len);
     if (status)
         return status;
     snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", rid);
+    /* A turn for the CPU work only: the body is read, and the answer is
+     * written and Kafka's reports awaited, without one. */
+    turns_take(&s->turns);
     if (validate_body(text, len, plan->kind, &s->limits, &batch, &verr) < 0) {
+        turns_give(&s->turns);
         status = http_reply_error(s, c, verr.status, verr.code, verr.detail,
                                   verr.index, extra, CONN_KEEP);
         goto done;
     }
-    status = check_record_sizes(s, c, &batch, extra);
-    if (status)
+    if (too_large(s, &batch, detail, sizeof(detail), &index)) {
+        turns_give(&s->turns);
+        status = http_reply_error(s, c, 413, "event_too_large", detail, index,
+                                  extra, CONN_KEEP);
         goto done;
-    st = publish_events(s->pub, &batch, rid, detail, sizeof(detail));
+    }
+    st = publish_send(s->pub, &batch, rid, &wait, detail, sizeof(detail));
+    turns_give(&s->turns);
+    if (st == PUBLISH_OK)
+        st = publish_wait_reports(s->pub, wait, detail, sizeof(detail));
     if (st != PUBLISH_OK) {
         log_debug("http", "request %s: 503: %s", rid, detail);
         status =
@@ -418,12 +429,9 @@ static int log_message(const struct mg_connection *c, const char *msg)
     return 1;
 }
 
-/* The HTTP workers run at a lower priority (ingest.worker_nice) than the
- * rest of the process. They are many (one per connection) and the
- * producer's threads are few: at equal priority, workers that are all busy
- * take nearly all the CPU, the producer falls behind and its queue fills
- * (503s). Kafka's threads first means accepted events keep flowing; new
- * requests wait instead. */
+/* The HTTP workers may run at a lower priority (ingest.worker_nice) than
+ * the rest of the process: the producer's threads, which are few, then
+ * win the CPU from any number of busy workers. */
 static void *init_thread(const struct mg_context *ctx, int type)
 {
     const http_server *s = mg_get_user_data(ctx);
@@ -589,6 +597,7 @@ http_server *http_start(const ingest_config *cfg, publisher *pub,
     s->auth = auth_new(cfg->ingest.tokens, errbuf, errlen);
     if (s->auth == NULL)
         goto fail;
+    turns_init(&s->turns, ingest_cpu_turns(cfg));
     civetweb_options(cfg, opts, num);
     memset(&cb, 0, sizeof(cb));
     cb.log_message = log_message;
@@ -617,6 +626,7 @@ fail:
     if (s) {
         auth_free(s->auth);
         tls_reload_free(s->tls);
+        turns_destroy(&s->turns);
     }
     free(s);
     return NULL;
@@ -709,5 +719,6 @@ void http_stop(http_server *s)
         mg_stop(s->ctx);
     auth_free(s->auth);
     tls_reload_free(s->tls);
+    turns_destroy(&s->turns);
     free(s);
 }

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "publish.h"
 #include "tlsreload.h"
+#include "turns.h"
 #include "validate.h"
 
 struct http_server {
@@ -27,6 +28,7 @@ struct http_server {
     atomic_int log_count;
     unsigned boot_id;
     tls_reload *tls; /* NULL without TLS */
+    turns turns;     /* CPU work at once (ingest.cpu_turns) */
 };
 
 /* What becomes of the connection after an answer. */

@@ -32,7 +32,16 @@ typedef struct tracker {
     int remaining; /* messages not yet reported */
     int failed;
     rd_kafka_resp_err_t first_err;
+    struct timespec deadline; /* of the request's wait for reports */
 } tracker;
+
+/* A request thread waiting for room in the full producer queue: on its
+ * own stack, in the line of waiters (struct publisher's room_head). */
+typedef struct room_waiter {
+    pthread_cond_t cv;
+    struct room_waiter *next;
+    int woken;
+} room_waiter;
 
 struct publisher {
     rd_kafka_t *rk;
@@ -52,6 +61,14 @@ struct publisher {
     atomic_ullong delivered;
     atomic_ullong delivery_errors;
     atomic_llong record_limit; /* the topic's max.message.bytes; 0: unknown */
+    /* Requests that found the producer queue full wait in arrival order:
+     * the poll thread wakes the first after delivery reports made room,
+     * and each one that got in wakes the next. While anyone waits, a new
+     * request queues behind them instead of taking the room first. */
+    pthread_mutex_t room_mu;
+    room_waiter *room_head, *room_tail;
+    atomic_int room_waiting;
+    atomic_int room_shedding; /* a wait timed out: fail fast until room */
 };
 
 static void set_up(publisher *p, int up, const char *why)
@@ -139,12 +156,36 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                  rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* Wakes the first waiter in line for room (the caller holds room_mu). */
+static void room_wake_first(publisher *p)
+{
+    if (p->room_head && !p->room_head->woken) {
+        p->room_head->woken = 1;
+        pthread_cond_signal(&p->room_head->cv);
+    }
+}
+
+static void room_wake(publisher *p)
+{
+    if (atomic_load(&p->room_waiting) == 0)
+        return;
+    pthread_mutex_lock(&p->room_mu);
+    room_wake_first(p);
+    pthread_mutex_unlock(&p->room_mu);
+}
+
+/* Serves delivery reports; reports free their records' room in the
+ * producer queue (after the callback), so a waiter may try again. */
 static void *poll_main(void *arg)
 {
     publisher *p = arg;
 
-    while (!atomic_load(&p->stopping))
-        rd_kafka_poll(p->rk, 100);
+    while (!atomic_load(&p->stopping)) {
+        int n = rd_kafka_poll(p->rk, atomic_load(&p->room_waiting) ? 1 : 100);
+        if (n > 0 || atomic_load(&p->room_waiting))
+            room_wake(p);
+    }
+    room_wake(p);
     return NULL;
 }
 
@@ -294,6 +335,7 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     atomic_init(&p->record_limit, o->record_limit > 0 ? o->record_limit : 0);
     pthread_mutex_init(&p->mu, NULL);
     cond_init_monotonic(&p->cv);
+    pthread_mutex_init(&p->room_mu, NULL);
     p->topic = strdup(o->topic);
     if (p->topic == NULL) {
         snprintf(errbuf, errlen, "out of memory");
@@ -361,31 +403,96 @@ static publish_status produce_error(publisher *p, rd_kafka_resp_err_t err)
 
 /* How long a request may wait for room in a full producer queue before
  * it gets 503 queue_full (as the Java producer's max.block.ms): a burst
- * waits a moment instead of failing, and the workers that wait leave the
- * CPU to the producer's threads that drain the queue. */
+ * waits a moment instead of failing. Waiters sleep until delivery reports
+ * make room, in arrival order, so the wait is shared fairly and costs no
+ * CPU the producer's threads need to drain the queue. */
 #define QUEUE_FULL_WAIT_MS 50
+
+static rd_kafka_resp_err_t produce_try(publisher *p, const event *e,
+                                       long long now_ms, const char *ingest_ms,
+                                       const char *request_id, tracker *t)
+{
+    return rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt),
+                             RD_KAFKA_V_VALUE(e->value, e->len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
+                             RD_KAFKA_V_TIMESTAMP(now_ms),
+                             RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
+                             RD_KAFKA_V_HEADER("request_id", request_id, -1),
+                             RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+}
+
+/* Takes w out of the line (the caller holds room_mu). */
+static void room_leave(publisher *p, room_waiter *w)
+{
+    room_waiter **pp = &p->room_head, *prev = NULL;
+
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = w->next;
+    if (p->room_tail == w)
+        p->room_tail = prev;
+    atomic_fetch_sub(&p->room_waiting, 1);
+}
 
 static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
                                        long long now_ms, const char *ingest_ms,
                                        const char *request_id, tracker *t)
 {
-    int waited = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    struct timespec deadline;
+    room_waiter w = {.next = NULL, .woken = 0};
+    int rc = 0;
 
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_VALUE(e->value, e->len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
-            RD_KAFKA_V_TIMESTAMP(now_ms),
-            RD_KAFKA_V_HEADER("ingest_ms", ingest_ms, -1),
-            RD_KAFKA_V_HEADER("request_id", request_id, -1),
-            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-            waited >= QUEUE_FULL_WAIT_MS || atomic_load(&p->stopping))
+    if (atomic_load(&p->room_waiting) == 0) {
+        err = produce_try(p, e, now_ms, ingest_ms, request_id, t);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                atomic_store(&p->room_shedding, 0);
             return err;
-        usleep(1000); /* poll interval while the queue drains */
-        waited++;
+        }
     }
+    /* The queue has been full for QUEUE_FULL_WAIT_MS already: no wait. */
+    if (atomic_load(&p->room_shedding))
+        return RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    /* In line: the first waiter tries whenever it is woken, and the one
+     * that gets in wakes the next, so all go while there is room. */
+    deadline = now_deadline(CLOCK_MONOTONIC, QUEUE_FULL_WAIT_MS);
+    cond_init_monotonic(&w.cv);
+    pthread_mutex_lock(&p->room_mu);
+    if (p->room_tail)
+        p->room_tail->next = &w;
+    else
+        p->room_head = &w;
+    p->room_tail = &w;
+    atomic_fetch_add(&p->room_waiting, 1);
+    for (;;) {
+        while (!w.woken && rc != ETIMEDOUT && !atomic_load(&p->stopping))
+            rc = pthread_cond_timedwait(&w.cv, &p->room_mu, &deadline);
+        if (w.woken && p->room_head == &w) {
+            pthread_mutex_unlock(&p->room_mu);
+            err = produce_try(p, e, now_ms, ingest_ms, request_id, t);
+            pthread_mutex_lock(&p->room_mu);
+            w.woken = 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || rc == ETIMEDOUT ||
+            atomic_load(&p->stopping))
+            break;
+    }
+    room_leave(p, &w);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && rc == ETIMEDOUT)
+        atomic_store(&p->room_shedding, 1);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        atomic_store(&p->room_shedding, 0);
+        room_wake_first(p);
+    }
+    pthread_mutex_unlock(&p->room_mu);
+    pthread_cond_destroy(&w.cv);
+    return err;
 }
 
 static publish_status produce_all(publisher *p, const event_batch *b,
@@ -451,14 +558,14 @@ static publish_status wait_reports(publisher *p, tracker *t,
     return st;
 }
 
-publish_status publish_events(publisher *p, const event_batch *b,
-                              const char *request_id, char *detail,
-                              size_t detail_len)
+publish_status publish_send(publisher *p, const event_batch *b,
+                            const char *request_id, publish_wait **wait,
+                            char *detail, size_t detail_len)
 {
-    struct timespec deadline;
     tracker *t = NULL;
     publish_status st;
 
+    *wait = NULL;
     if (atomic_load(&p->stopping)) {
         snprintf(detail, detail_len, "the server is shutting down");
         return PUBLISH_STOPPING;
@@ -472,19 +579,44 @@ publish_status publish_events(publisher *p, const event_batch *b,
         snprintf(detail, detail_len, "Kafka is unreachable");
         return PUBLISH_UNREACHABLE;
     }
-    deadline = now_deadline(CLOCK_MONOTONIC, p->wait_ms);
     if (p->ack == PUBLISH_ACK_KAFKA) {
         t = tracker_new((int)b->n);
         if (t == NULL) {
             snprintf(detail, detail_len, "out of memory");
             return PUBLISH_FAILED;
         }
+        t->deadline = now_deadline(CLOCK_MONOTONIC, p->wait_ms);
     }
     st = produce_all(p, b, request_id, t, detail, detail_len);
     if (st == PUBLISH_OK && t)
-        st = wait_reports(p, t, &deadline, detail, detail_len);
-    if (t)
+        *wait = (publish_wait *)t;
+    else if (t)
         tracker_unref(t);
+    return st;
+}
+
+publish_status publish_wait_reports(publisher *p, publish_wait *wait,
+                                    char *detail, size_t detail_len)
+{
+    tracker *t = (tracker *)wait;
+    publish_status st;
+
+    if (t == NULL)
+        return PUBLISH_OK;
+    st = wait_reports(p, t, &t->deadline, detail, detail_len);
+    tracker_unref(t);
+    return st;
+}
+
+publish_status publish_events(publisher *p, const event_batch *b,
+                              const char *request_id, char *detail,
+                              size_t detail_len)
+{
+    publish_wait *w;
+    publish_status st = publish_send(p, b, request_id, &w, detail, detail_len);
+
+    if (st == PUBLISH_OK)
+        st = publish_wait_reports(p, w, detail, detail_len);
     return st;
 }
 
@@ -557,6 +689,7 @@ void publisher_destroy(publisher *p, int flush_ms)
         rd_kafka_destroy(p->rk);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->room_mu);
     free(p->topic);
     free(p);
 }

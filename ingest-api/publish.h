@@ -11,6 +11,7 @@
 #include "validate.h"
 
 typedef struct publisher publisher;
+typedef struct publish_wait publish_wait; /* a request's wait for reports */
 
 typedef enum publish_ack {
     PUBLISH_ACK_KAFKA,  /* wait for acks=all delivery reports */
@@ -56,6 +57,18 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
 publish_status publish_events(publisher *p, const event_batch *b,
                               const char *request_id, char *detail,
                               size_t detail_len);
+
+/* publish_events in two steps, so that the caller can do other things
+ * between producing and waiting (give back its turn: turns.h).
+ * publish_send produces; when it returns PUBLISH_OK in ack mode kafka,
+ * *wait is the request's pending wait (else NULL), which
+ * publish_wait_reports ends and frees (NULL: PUBLISH_OK at once). The
+ * wait's bound, wait_ms, counts from publish_send. */
+publish_status publish_send(publisher *p, const event_batch *b,
+                            const char *request_id, publish_wait **wait,
+                            char *detail, size_t detail_len);
+publish_status publish_wait_reports(publisher *p, publish_wait *wait,
+                                    char *detail, size_t detail_len);
 
 /* 1 when the cluster is reachable (see probe_main) and no fatal error
  * happened. */
