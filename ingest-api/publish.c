@@ -25,6 +25,13 @@
 #include "log.h"
 #include "now.h"
 
+/* How long a request may wait for room in a full producer queue before it
+ * gets 503 queue_full (as the Java producer's max.block.ms; publish_opts
+ * may say otherwise): a burst waits a moment instead of failing. Waiters sleep
+ * until delivery reports make room, in arrival order, so the wait is shared
+ * fairly and costs no CPU the producer's threads need to drain the queue. */
+#define QUEUE_FULL_WAIT_MS 50
+
 typedef struct tracker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -69,6 +76,8 @@ struct publisher {
     room_waiter *room_head, *room_tail;
     atomic_int room_waiting;
     atomic_int room_shedding; /* a wait timed out: fail fast until room */
+    atomic_ullong room_waits;
+    int room_wait_ms;
 };
 
 static void set_up(publisher *p, int up, const char *why)
@@ -331,6 +340,8 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->ack = o->ack;
     p->wait_ms = o->wait_ms;
     p->probe_ms = o->probe_ms > 0 ? o->probe_ms : 1000;
+    p->room_wait_ms =
+        o->room_wait_ms > 0 ? o->room_wait_ms : QUEUE_FULL_WAIT_MS;
     atomic_init(&p->up, 1); /* unknown until the first probe: try */
     atomic_init(&p->record_limit, o->record_limit > 0 ? o->record_limit : 0);
     pthread_mutex_init(&p->mu, NULL);
@@ -401,13 +412,6 @@ static publish_status produce_error(publisher *p, rd_kafka_resp_err_t err)
     return PUBLISH_FAILED;
 }
 
-/* How long a request may wait for room in a full producer queue before
- * it gets 503 queue_full (as the Java producer's max.block.ms): a burst
- * waits a moment instead of failing. Waiters sleep until delivery reports
- * make room, in arrival order, so the wait is shared fairly and costs no
- * CPU the producer's threads need to drain the queue. */
-#define QUEUE_FULL_WAIT_MS 50
-
 static rd_kafka_resp_err_t produce_try(publisher *p, const event *e,
                                        long long now_ms, const char *ingest_ms,
                                        const char *request_id, tracker *t)
@@ -461,7 +465,8 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
         return RD_KAFKA_RESP_ERR__QUEUE_FULL;
     /* In line: the first waiter tries whenever it is woken, and the one
      * that gets in wakes the next, so all go while there is room. */
-    deadline = now_deadline(CLOCK_MONOTONIC, QUEUE_FULL_WAIT_MS);
+    deadline = now_deadline(CLOCK_MONOTONIC, p->room_wait_ms);
+    atomic_fetch_add(&p->room_waits, 1);
     cond_init_monotonic(&w.cv);
     pthread_mutex_lock(&p->room_mu);
     if (p->room_tail)
@@ -641,6 +646,8 @@ void publisher_stats(publisher *p, publish_stats *st)
     st->delivered = atomic_load(&p->delivered);
     st->delivery_errors = atomic_load(&p->delivery_errors);
     st->queue_messages = rd_kafka_outq_len(p->rk);
+    st->room_waits = atomic_load(&p->room_waits);
+    st->shedding = atomic_load(&p->room_shedding);
     st->up = atomic_load(&p->up) && atomic_load(&p->probed);
     st->fatal = atomic_load(&p->fatal);
 }

@@ -34,6 +34,7 @@ typedef struct publish_opts {
     int wait_ms;  /* longest publish_events waits for delivery reports */
     int probe_ms; /* how often the cluster is probed (readiness) */
     long long record_limit; /* the topic's max.message.bytes if known, or 0 */
+    int room_wait_ms;       /* longest wait for room in a full queue (0: 50) */
 } publish_opts;
 
 /* What the publisher has seen, for /metrics and logs. */
@@ -41,7 +42,9 @@ typedef struct publish_stats {
     unsigned long long delivered;       /* delivery reports without error */
     unsigned long long delivery_errors; /* delivery reports with one */
     int queue_messages;                 /* queued or in flight */
-    int up;                             /* the cluster is reachable */
+    unsigned long long room_waits;      /* requests that waited for room */
+    int shedding; /* a wait for room ran out: 503 queue_full at once */
+    int up;       /* the cluster is reachable */
     int fatal;
 } publish_stats;
 

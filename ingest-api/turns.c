@@ -45,8 +45,7 @@ static int quota_cpus(const char *path)
 
     if (f == NULL)
         return 0;
-    if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 &&
-        period > 0)
+    if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0)
         n = (int)((quota + period - 1) / period);
     fclose(f);
     return n;

@@ -100,6 +100,28 @@ if ! kcat -b "$BROKERS" -L -m 3 >/dev/null 2>&1; then
     started_kafka=1
 fi
 
+# The topic anew, 4 partitions, each keeping at most 512 MiB: a run writes
+# several GB, and a broker whose disk fills up with old runs stalls (its
+# metadata answers time out and every target answers 503).
+python3 - "$BROKERS" "$TOPIC" <<'PY' || die "cannot create topic $TOPIC"
+import sys, time
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+brokers, topic = sys.argv[1:]
+admin = AdminClient({"bootstrap.servers": brokers})
+if topic in admin.list_topics(timeout=10).topics:
+    admin.delete_topics([topic])[topic].result()
+cfg = {"retention.bytes": str(512 << 20), "segment.bytes": str(64 << 20)}
+for _ in range(100):  # deletion completes in the background
+    try:
+        admin.create_topics([NewTopic(topic, 4, 1, config=cfg)])[topic].result()
+        break
+    except KafkaException as e:
+        if "TOPIC_ALREADY_EXISTS" not in str(e):
+            raise
+        time.sleep(0.2)  # poll interval
+PY
+
 # --- servers ----------------------------------------------------------------
 # A free port: from BENCH_PORT_BASE up when it is set (private servers keep
 # to their range), else any the kernel gives.

@@ -417,6 +417,43 @@ def test_ingest_slow_clients_are_cut_and_threads_freed(ingest_factory):
         s.close()
 
 
+def test_ingest_cpu_turn_is_not_held_by_slow_or_unread_clients(ingest_factory):
+    # One CPU turn (ingest.cpu_turns=1): a client whose body stops half way,
+    # and one that sends requests but never reads an answer, must not keep
+    # the turn from anyone else, and many clients at once all get served.
+    ing = ingest_factory(MILLRACE_INGEST_CPU_TURNS=1, MILLRACE_INGEST_THREADS=64,
+                         MILLRACE_INGEST_REQUEST_TIMEOUT_MS=20000)
+    half = socket.create_connection(("127.0.0.1", ing.port))
+    half.sendall(post_head(extra=b"Content-Length: 100\r\n") + b'{"id":')
+    deaf = socket.create_connection(("127.0.0.1", ing.port))
+    deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    one = b'{"id":"deaf"}'
+    pipelined = (post_head(extra=b"Content-Length: %d\r\n" % len(one)) + one) * 2000
+    deaf.setblocking(False)
+    try:
+        deaf.sendall(pipelined)
+    except (BlockingIOError, OSError):
+        pass  # its send buffer is full: the server's answers back up too
+    codes = []
+
+    def client(i):
+        with requests.Session() as s:
+            for j in range(5):
+                r = s.post(ing.events, data=json.dumps({"id": f"t-{i}-{j}"}),
+                           headers=JSON, timeout=10)
+                codes.append(r.status_code)
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [202] * 100
+    m = ing.metrics()
+    assert m["millrace_ingest_events_accepted_total"] >= 100
+    half.close()
+    deaf.close()
+
+
 def test_ingest_keepalive_serves_many_requests_on_one_connection(ingest_factory):
     ing = ingest_factory()
     with socket.create_connection(("127.0.0.1", ing.port)) as s:

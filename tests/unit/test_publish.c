@@ -50,12 +50,16 @@ static void mock_stop(mock *m)
         rd_kafka_destroy(m->host);
 }
 
-static publisher *new_publisher(mock *m, publish_ack ack, int wait_ms)
+/* queue_max: the producer queue's limit in records (0: librdkafka's);
+ * room_wait_ms: a full queue's wait (0: the default). */
+static publisher *new_publisher_q(mock *m, publish_ack ack, int wait_ms,
+                                  int queue_max, int room_wait_ms)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    publish_opts o = {"t", ack, wait_ms, 100};
+    publish_opts o = {"t", ack, wait_ms, 100, 0, room_wait_ms};
     char err[256];
     char num[16];
+    char qmax[16];
 
     rd_kafka_conf_set_log_cb(conf, NULL);
     snprintf(num, sizeof(num), "%d", wait_ms);
@@ -71,7 +75,18 @@ static publisher *new_publisher(mock *m, publish_ack ack, int wait_ms)
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    snprintf(qmax, sizeof(qmax), "%d", queue_max);
+    if (queue_max > 0 && rd_kafka_conf_set(conf, "queue.buffering.max.messages",
+                                           qmax, err, sizeof(err))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     return publisher_new(conf, &o, err, sizeof(err));
+}
+
+static publisher *new_publisher(mock *m, publish_ack ack, int wait_ms)
+{
+    return new_publisher_q(m, ack, wait_ms, 0, 0);
 }
 
 static long long mono_ms(void)
@@ -274,12 +289,101 @@ static void publish_fatal_error_refuses_everything_after(void)
     mock_stop(&m);
 }
 
+static int queue_empty(publisher *p)
+{
+    publish_stats st;
+
+    publisher_stats(p, &st);
+    return st.queue_messages == 0;
+}
+
+/* A request that finds the queue full sleeps in line and gets in when a
+ * delivery report makes room (here: produce answers held 300 ms, a 5 s
+ * wait). */
+static void publish_full_queue_waits_in_line_for_room(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    event_batch one = b;
+    publish_stats st;
+    char detail[256];
+
+    one.n = 1;
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher_q(&m, PUBLISH_ACK_QUEUED, 5000, 3, 5000);
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    rd_kafka_mock_broker_push_request_error_rtts(
+        m.mc, 1, PRODUCE_API_KEY, 4, RD_KAFKA_RESP_ERR_NO_ERROR, 300,
+        RD_KAFKA_RESP_ERR_NO_ERROR, 300, RD_KAFKA_RESP_ERR_NO_ERROR, 300,
+        RD_KAFKA_RESP_ERR_NO_ERROR, 300);
+    ASSERT_EQ(publish_events(p, &b, "r-9", detail, sizeof(detail)), PUBLISH_OK);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.room_waits, 0);
+    ASSERT_EQ(publish_events(p, &one, "r-10", detail, sizeof(detail)),
+              PUBLISH_OK);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.room_waits, 1);
+    ASSERT_EQ(st.shedding, 0);
+    ASSERT_EQ(wait_for(queue_empty, p, 1, 5000), 1);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.delivered, 4);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+/* A wait that runs out answers 503 queue_full, and so does every request
+ * after it at once, without waiting, until a record gets in again. */
+static void publish_full_queue_sheds_after_a_wait_runs_out(void)
+{
+    mock m;
+    publisher *p;
+    event_batch b = three_events();
+    event_batch one = b;
+    publish_stats st;
+    char detail[256];
+
+    one.n = 1;
+    ASSERT_EQ(mock_start(&m), 0);
+    p = new_publisher_q(&m, PUBLISH_ACK_QUEUED, 5000, 3, 50);
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    rd_kafka_mock_broker_push_request_error_rtts(
+        m.mc, 1, PRODUCE_API_KEY, 2, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
+        RD_KAFKA_RESP_ERR_NO_ERROR, 1500);
+    ASSERT_EQ(publish_events(p, &b, "r-11", detail, sizeof(detail)),
+              PUBLISH_OK);
+    ASSERT_EQ(publish_events(p, &one, "r-12", detail, sizeof(detail)),
+              PUBLISH_QUEUE_FULL);
+    ASSERT(strstr(detail, "not queued") != NULL);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.room_waits, 1);
+    ASSERT_EQ(st.shedding, 1);
+    ASSERT_EQ(publish_events(p, &one, "r-13", detail, sizeof(detail)),
+              PUBLISH_QUEUE_FULL);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.room_waits, 1); /* did not wait */
+    ASSERT_EQ(wait_for(queue_empty, p, 1, 10000), 1);
+    ASSERT_EQ(publish_events(p, &one, "r-14", detail, sizeof(detail)),
+              PUBLISH_OK);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.shedding, 0);
+    ASSERT_EQ(wait_for(queue_empty, p, 1, 5000), 1);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.delivered, 4);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
 static void publish_destroy_accepts_null(void)
 {
     publisher_destroy(NULL, 100);
 }
 
 TEST_MAIN(T(publish_kafka_ack_waits_for_every_report),
+          T(publish_full_queue_waits_in_line_for_room),
+          T(publish_full_queue_sheds_after_a_wait_runs_out),
           T(publish_queued_ack_returns_and_flush_delivers),
           T(publish_down_cluster_fails_fast_then_recovers),
           T(publish_wait_is_bounded_when_reports_do_not_come),
