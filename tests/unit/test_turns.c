@@ -30,7 +30,8 @@ static void *worker(void *arg)
         turns_take(&c->t);
         now = atomic_fetch_add(&c->holding, 1) + 1;
         most = atomic_load(&c->most);
-        while (now > most && !atomic_compare_exchange_weak(&c->most, &most, now))
+        while (now > most &&
+               !atomic_compare_exchange_weak(&c->most, &most, now))
             ;
         sched_yield(); /* let the others try while this one holds a turn */
         atomic_fetch_sub(&c->holding, 1);
