@@ -129,6 +129,12 @@ static const cfg_row rows[] = {
         "kafka (with one produce request in flight per broker, so that "
         "batches grow with the load while a request is out), 20 with "
         "queued."),
+    ROW("ingest.fast_lane", CFG_INT, ingest.fast_lane, "8", 0, 100000, NULL,
+        NULL,
+        "Ack mode kafka: while fewer requests than this wait for Kafka, a new "
+        "one is sent at once by a second producer without linger, so that a "
+        "lone request does not wait ingest.linger_ms; beyond it, requests "
+        "batch. 0: one producer."),
     ROW("ingest.retry_after_s", CFG_INT, ingest.retry_after_s, "1", 0, 3600,
         NULL, NULL, "Retry-After sent with 503."),
     ROW("ingest.shutdown_timeout_ms", CFG_INT, ingest.shutdown_timeout_ms,

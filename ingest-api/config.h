@@ -33,6 +33,7 @@ typedef struct ingest_config {
         long long queue_max_messages;
         long long queue_max_kbytes;
         long long linger_ms;
+        long long fast_lane;
         long long retry_after_s;
         long long shutdown_timeout_ms;
         long long probe_interval_ms;

@@ -52,7 +52,10 @@ static const char *reload_ingest(const void *fresh, void *arg)
     return rc > 0 ? "TLS certificate" : NULL;
 }
 
-static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
+/* linger_ms: the producer's linger.ms (ingest_linger_ms, or 0 for the
+ * fast lane). */
+static rd_kafka_conf_t *producer_conf(const ingest_config *c,
+                                      long long linger_ms, char *errbuf,
                                       size_t errlen)
 {
     char num[4][32];
@@ -77,7 +80,7 @@ static rd_kafka_conf_t *producer_conf(const ingest_config *c, char *errbuf,
     snprintf(num[0], sizeof(num[0]), "%lld", c->ingest.queue_max_messages);
     snprintf(num[1], sizeof(num[1]), "%lld", c->ingest.queue_max_kbytes);
     snprintf(num[2], sizeof(num[2]), "%lld", c->ingest.delivery_timeout_ms);
-    snprintf(num[3], sizeof(num[3]), "%lld", ingest_linger_ms(c));
+    snprintf(num[3], sizeof(num[3]), "%lld", linger_ms);
     /* Idempotence implies acks=all and keeps retries from duplicating or
      * reordering; message.timeout.ms bounds how long a record may stay
      * unreported, so a request's wait always ends. A short reconnect
@@ -224,7 +227,7 @@ int main(int argc, char **argv)
     rc = 1;
     daemon_install_signals();
     metrics_init(&metrics);
-    conf = producer_conf(&cfg, errbuf, sizeof(errbuf));
+    conf = producer_conf(&cfg, ingest_linger_ms(&cfg), errbuf, sizeof(errbuf));
     if (conf == NULL) {
         log_error("main", "%s", errbuf);
         goto out;
@@ -236,6 +239,13 @@ int main(int argc, char **argv)
     po.ack = (publish_ack)cfg.ingest.ack;
     po.wait_ms = (int)cfg.ingest.delivery_timeout_ms;
     po.probe_ms = (int)cfg.ingest.probe_interval_ms;
+    /* The fast lane: ack mode kafka with a linger to skip (else every
+     * request already leaves at once). */
+    if (cfg.ingest.ack == PUBLISH_ACK_KAFKA && cfg.ingest.fast_lane > 0 &&
+        ingest_linger_ms(&cfg) > 0) {
+        po.fast_conf = producer_conf(&cfg, 0, errbuf, sizeof(errbuf));
+        po.fast_max = (int)cfg.ingest.fast_lane;
+    }
     pub = publisher_new(conf, &po, errbuf, sizeof(errbuf));
     conf = NULL; /* owned by pub, or destroyed */
     if (pub == NULL) {

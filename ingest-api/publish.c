@@ -50,15 +50,29 @@ typedef struct room_waiter {
     int woken;
 } room_waiter;
 
-struct publisher {
+/* A producer with its poll thread. Ack mode kafka may have two: the main
+ * one lingers to batch records under load, the fast lane sends at once
+ * (publish_opts.fast_conf). */
+typedef struct lane {
+    publisher *p;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
+    pthread_t poller;
+    int poller_started;
+} lane;
+
+struct publisher {
+    rd_kafka_t *rk; /* main.rk: probes, limits, tests */
+    lane main, fast;
+    int fast_max;             /* fast lane while fewer requests wait */
+    atomic_int waiting;       /* ack mode kafka requests awaiting reports */
+    atomic_ullong fast_sends; /* requests sent by the fast lane */
     char *topic;
     publish_ack ack;
     int wait_ms;
     int probe_ms;
-    pthread_t poller, prober, limiter;
-    int poller_started, prober_started, limiter_started;
+    pthread_t prober, limiter;
+    int prober_started, limiter_started;
     pthread_mutex_t mu; /* for cv: the prober's sleep */
     pthread_cond_t cv;
     atomic_int stopping;
@@ -75,7 +89,6 @@ struct publisher {
     pthread_mutex_t room_mu;
     room_waiter *room_head, *room_tail;
     atomic_int room_waiting;
-    atomic_int room_shedding; /* a wait timed out: fail fast until room */
     atomic_ullong room_waits;
     int room_wait_ms;
 };
@@ -187,10 +200,11 @@ static void room_wake(publisher *p)
  * producer queue (after the callback), so a waiter may try again. */
 static void *poll_main(void *arg)
 {
-    publisher *p = arg;
+    lane *l = arg;
+    publisher *p = l->p;
 
     while (!atomic_load(&p->stopping)) {
-        int n = rd_kafka_poll(p->rk, atomic_load(&p->room_waiting) ? 1 : 100);
+        int n = rd_kafka_poll(l->rk, atomic_load(&p->room_waiting) ? 1 : 100);
         if (n > 0 || atomic_load(&p->room_waiting))
             room_wake(p);
     }
@@ -207,7 +221,7 @@ static int probe(publisher *p, char *why, size_t whylen)
     rd_kafka_resp_err_t err;
     int ok = 0;
 
-    err = rd_kafka_metadata(p->rk, 0, p->rkt, &md, timeout);
+    err = rd_kafka_metadata(p->rk, 0, p->main.rkt, &md, timeout);
     if (err) {
         snprintf(why, whylen, "metadata request: %s", rd_kafka_err2str(err));
     } else if (md->topic_cnt != 1 || md->topics[0].err ||
@@ -328,6 +342,32 @@ static int cond_init_monotonic(pthread_cond_t *cv)
     return rc;
 }
 
+/* Makes l's producer of conf (owned, even on failure) and starts its poll
+ * thread. */
+static int lane_start(publisher *p, lane *l, rd_kafka_conf_t *conf,
+                      char *errbuf, size_t errlen)
+{
+    l->p = p;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    l->rk = kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    if (l->rk == NULL)
+        return -1;
+    l->rkt = rd_kafka_topic_new(l->rk, p->topic, NULL);
+    if (l->rkt == NULL) {
+        snprintf(errbuf, errlen, "topic %s: %s", p->topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    if (pthread_create(&l->poller, NULL, poll_main, l) != 0) {
+        snprintf(errbuf, errlen, "cannot start the poll thread");
+        return -1;
+    }
+    l->poller_started = 1;
+    return 0;
+}
+
 publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
                          char *errbuf, size_t errlen)
 {
@@ -335,6 +375,8 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
 
     if (p == NULL) {
         snprintf(errbuf, errlen, "out of memory");
+        if (o->fast_conf)
+            rd_kafka_conf_destroy(o->fast_conf);
         goto fail;
     }
     p->ack = o->ack;
@@ -350,26 +392,23 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->topic = strdup(o->topic);
     if (p->topic == NULL) {
         snprintf(errbuf, errlen, "out of memory");
+        if (o->fast_conf)
+            rd_kafka_conf_destroy(o->fast_conf);
         goto fail;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_opaque(conf, p);
-    p->rk = kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (p->rk == NULL)
-        goto fail;
-    conf = NULL; /* now owned by p->rk */
-    p->rkt = rd_kafka_topic_new(p->rk, o->topic, NULL);
-    if (p->rkt == NULL) {
-        snprintf(errbuf, errlen, "topic %s: %s", o->topic,
-                 rd_kafka_err2str(rd_kafka_last_error()));
+    if (lane_start(p, &p->main, conf, errbuf, errlen) < 0) {
+        conf = NULL;
         goto fail;
     }
-    if (pthread_create(&p->poller, NULL, poll_main, p) != 0) {
-        snprintf(errbuf, errlen, "cannot start the poll thread");
-        goto fail;
+    conf = NULL;
+    p->rk = p->main.rk;
+    if (o->fast_conf && o->fast_max > 0) {
+        p->fast_max = o->fast_max;
+        if (lane_start(p, &p->fast, o->fast_conf, errbuf, errlen) < 0)
+            goto fail;
+    } else if (o->fast_conf) {
+        rd_kafka_conf_destroy(o->fast_conf);
     }
-    p->poller_started = 1;
     if (pthread_create(&p->prober, NULL, probe_main, p) != 0) {
         snprintf(errbuf, errlen, "cannot start the probe thread");
         goto fail;
@@ -412,11 +451,11 @@ static publish_status produce_error(publisher *p, rd_kafka_resp_err_t err)
     return PUBLISH_FAILED;
 }
 
-static rd_kafka_resp_err_t produce_try(publisher *p, const event *e,
+static rd_kafka_resp_err_t produce_try(const lane *l, const event *e,
                                        long long now_ms, const char *ingest_ms,
                                        const char *request_id, tracker *t)
 {
-    return rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt),
+    return rd_kafka_producev(l->rk, RD_KAFKA_V_RKT(l->rkt),
                              RD_KAFKA_V_VALUE(e->value, e->len),
                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                              RD_KAFKA_V_KEY(e->key, e->key ? e->key_len : 0),
@@ -443,8 +482,9 @@ static void room_leave(publisher *p, room_waiter *w)
     atomic_fetch_sub(&p->room_waiting, 1);
 }
 
-static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
-                                       long long now_ms, const char *ingest_ms,
+static rd_kafka_resp_err_t produce_one(publisher *p, const lane *l,
+                                       const event *e, long long now_ms,
+                                       const char *ingest_ms,
                                        const char *request_id, tracker *t)
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
@@ -453,16 +493,10 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
     int rc = 0;
 
     if (atomic_load(&p->room_waiting) == 0) {
-        err = produce_try(p, e, now_ms, ingest_ms, request_id, t);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                atomic_store(&p->room_shedding, 0);
+        err = produce_try(l, e, now_ms, ingest_ms, request_id, t);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return err;
-        }
     }
-    /* The queue has been full for QUEUE_FULL_WAIT_MS already: no wait. */
-    if (atomic_load(&p->room_shedding))
-        return RD_KAFKA_RESP_ERR__QUEUE_FULL;
     /* In line: the first waiter tries whenever it is woken, and the one
      * that gets in wakes the next, so all go while there is room. */
     deadline = now_deadline(CLOCK_MONOTONIC, p->room_wait_ms);
@@ -480,7 +514,7 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
             rc = pthread_cond_timedwait(&w.cv, &p->room_mu, &deadline);
         if (w.woken && p->room_head == &w) {
             pthread_mutex_unlock(&p->room_mu);
-            err = produce_try(p, e, now_ms, ingest_ms, request_id, t);
+            err = produce_try(l, e, now_ms, ingest_ms, request_id, t);
             pthread_mutex_lock(&p->room_mu);
             w.woken = 0;
         }
@@ -489,20 +523,16 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const event *e,
             break;
     }
     room_leave(p, &w);
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && rc == ETIMEDOUT)
-        atomic_store(&p->room_shedding, 1);
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        atomic_store(&p->room_shedding, 0);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         room_wake_first(p);
-    }
     pthread_mutex_unlock(&p->room_mu);
     pthread_cond_destroy(&w.cv);
     return err;
 }
 
-static publish_status produce_all(publisher *p, const event_batch *b,
-                                  const char *request_id, tracker *t,
-                                  char *detail, size_t dlen)
+static publish_status produce_all(publisher *p, const lane *l,
+                                  const event_batch *b, const char *request_id,
+                                  tracker *t, char *detail, size_t dlen)
 {
     char ingest_ms[24];
     struct timeval tv;
@@ -521,7 +551,7 @@ static publish_status produce_all(publisher *p, const event_batch *b,
             t->refs++;
             pthread_mutex_unlock(&t->mu);
         }
-        err = produce_one(p, e, now_ms, ingest_ms, request_id, t);
+        err = produce_one(p, l, e, now_ms, ingest_ms, request_id, t);
         if (err) {
             if (t) {
                 /* This message and every later one will never report. */
@@ -567,6 +597,7 @@ publish_status publish_send(publisher *p, const event_batch *b,
                             const char *request_id, publish_wait **wait,
                             char *detail, size_t detail_len)
 {
+    const lane *l = &p->main;
     tracker *t = NULL;
     publish_status st;
 
@@ -591,12 +622,19 @@ publish_status publish_send(publisher *p, const event_batch *b,
             return PUBLISH_FAILED;
         }
         t->deadline = now_deadline(CLOCK_MONOTONIC, p->wait_ms);
+        /* Few requests waiting: nothing to batch with, so no linger. */
+        if (atomic_fetch_add(&p->waiting, 1) < p->fast_max && p->fast.rk) {
+            l = &p->fast;
+            atomic_fetch_add(&p->fast_sends, 1);
+        }
     }
-    st = produce_all(p, b, request_id, t, detail, detail_len);
-    if (st == PUBLISH_OK && t)
+    st = produce_all(p, l, b, request_id, t, detail, detail_len);
+    if (st == PUBLISH_OK && t) {
         *wait = (publish_wait *)t;
-    else if (t)
+    } else if (t) {
+        atomic_fetch_sub(&p->waiting, 1);
         tracker_unref(t);
+    }
     return st;
 }
 
@@ -609,6 +647,7 @@ publish_status publish_wait_reports(publisher *p, publish_wait *wait,
     if (t == NULL)
         return PUBLISH_OK;
     st = wait_reports(p, t, &t->deadline, detail, detail_len);
+    atomic_fetch_sub(&p->waiting, 1);
     tracker_unref(t);
     return st;
 }
@@ -645,9 +684,10 @@ void publisher_stats(publisher *p, publish_stats *st)
 {
     st->delivered = atomic_load(&p->delivered);
     st->delivery_errors = atomic_load(&p->delivery_errors);
-    st->queue_messages = rd_kafka_outq_len(p->rk);
+    st->queue_messages = rd_kafka_outq_len(p->main.rk) +
+                         (p->fast.rk ? rd_kafka_outq_len(p->fast.rk) : 0);
+    st->fast_sends = atomic_load(&p->fast_sends);
     st->room_waits = atomic_load(&p->room_waits);
-    st->shedding = atomic_load(&p->room_shedding);
     st->up = atomic_load(&p->up) && atomic_load(&p->probed);
     st->fatal = atomic_load(&p->fatal);
 }
@@ -669,31 +709,43 @@ static void stop_thread(publisher *p, pthread_t th, int *started)
     *started = 0;
 }
 
+/* Flushes l's producer within flush_ms and drops what is left. */
+static void lane_flush(lane *l, int flush_ms)
+{
+    if (l->rk == NULL || flush_ms <= 0 ||
+        rd_kafka_flush(l->rk, flush_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    log_warn("publish",
+             "%d message(s) not delivered within %d ms at shutdown; "
+             "dropping them (none was acknowledged in ack mode kafka)",
+             rd_kafka_outq_len(l->rk), flush_ms);
+    rd_kafka_purge(l->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(l->rk, 0);
+}
+
+static void lane_destroy(publisher *p, lane *l)
+{
+    stop_thread(p, l->poller, &l->poller_started);
+    if (l->rkt)
+        rd_kafka_topic_destroy(l->rkt);
+    if (l->rk)
+        rd_kafka_destroy(l->rk);
+}
+
 void publisher_destroy(publisher *p, int flush_ms)
 {
     if (p == NULL)
         return;
     /* The prober goes first: it must not hold a metadata request open
-     * while the producer is torn down. The poller keeps serving delivery
-     * reports while flushing. */
+     * while the producer is torn down. The pollers stop serving delivery
+     * reports; flushing serves them. */
     stop_thread(p, p->prober, &p->prober_started);
     stop_thread(p, p->limiter, &p->limiter_started);
     atomic_store(&p->stopping, 1);
-    if (p->rk && flush_ms > 0 &&
-        rd_kafka_flush(p->rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_warn("publish",
-                 "%d message(s) not delivered within %d ms at shutdown; "
-                 "dropping them (none was acknowledged in ack mode kafka)",
-                 rd_kafka_outq_len(p->rk), flush_ms);
-        rd_kafka_purge(p->rk,
-                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(p->rk, 0);
-    }
-    stop_thread(p, p->poller, &p->poller_started);
-    if (p->rkt)
-        rd_kafka_topic_destroy(p->rkt);
-    if (p->rk)
-        rd_kafka_destroy(p->rk);
+    lane_flush(&p->fast, flush_ms);
+    lane_flush(&p->main, flush_ms);
+    lane_destroy(p, &p->fast);
+    lane_destroy(p, &p->main);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->room_mu);

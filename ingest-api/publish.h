@@ -35,6 +35,13 @@ typedef struct publish_opts {
     int probe_ms; /* how often the cluster is probed (readiness) */
     long long record_limit; /* the topic's max.message.bytes if known, or 0 */
     int room_wait_ms;       /* longest wait for room in a full queue (0: 50) */
+    /* Ack mode kafka: a second producer's configuration (owned from
+     * publisher_new on, NULL: none), made like the first but without
+     * linger. A request goes to it while fewer than fast_max requests
+     * wait for their reports: alone, it leaves at once; under load,
+     * requests go to the first producer and batch. */
+    rd_kafka_conf_t *fast_conf;
+    int fast_max;
 } publish_opts;
 
 /* What the publisher has seen, for /metrics and logs. */
@@ -43,8 +50,8 @@ typedef struct publish_stats {
     unsigned long long delivery_errors; /* delivery reports with one */
     int queue_messages;                 /* queued or in flight */
     unsigned long long room_waits;      /* requests that waited for room */
-    int shedding; /* a wait for room ran out: 503 queue_full at once */
-    int up;       /* the cluster is reachable */
+    unsigned long long fast_sends;      /* requests sent by the fast lane */
+    int up;                             /* the cluster is reachable */
     int fatal;
 } publish_stats;
 

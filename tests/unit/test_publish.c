@@ -325,7 +325,6 @@ static void publish_full_queue_waits_in_line_for_room(void)
               PUBLISH_OK);
     publisher_stats(p, &st);
     ASSERT_EQ(st.room_waits, 1);
-    ASSERT_EQ(st.shedding, 0);
     ASSERT_EQ(wait_for(queue_empty, p, 1, 5000), 1);
     publisher_stats(p, &st);
     ASSERT_EQ(st.delivered, 4);
@@ -333,9 +332,9 @@ static void publish_full_queue_waits_in_line_for_room(void)
     mock_stop(&m);
 }
 
-/* A wait that runs out answers 503 queue_full, and so does every request
- * after it at once, without waiting, until a record gets in again. */
-static void publish_full_queue_sheds_after_a_wait_runs_out(void)
+/* A wait that runs out answers 503 queue_full, with nothing of the
+ * request queued; once there is room, requests get in again. */
+static void publish_full_queue_wait_is_bounded(void)
 {
     mock m;
     publisher *p;
@@ -359,19 +358,63 @@ static void publish_full_queue_sheds_after_a_wait_runs_out(void)
     ASSERT(strstr(detail, "not queued") != NULL);
     publisher_stats(p, &st);
     ASSERT_EQ(st.room_waits, 1);
-    ASSERT_EQ(st.shedding, 1);
-    ASSERT_EQ(publish_events(p, &one, "r-13", detail, sizeof(detail)),
-              PUBLISH_QUEUE_FULL);
-    publisher_stats(p, &st);
-    ASSERT_EQ(st.room_waits, 1); /* did not wait */
+    ASSERT_EQ(st.queue_messages, 3);
     ASSERT_EQ(wait_for(queue_empty, p, 1, 10000), 1);
     ASSERT_EQ(publish_events(p, &one, "r-14", detail, sizeof(detail)),
               PUBLISH_OK);
-    publisher_stats(p, &st);
-    ASSERT_EQ(st.shedding, 0);
     ASSERT_EQ(wait_for(queue_empty, p, 1, 5000), 1);
     publisher_stats(p, &st);
     ASSERT_EQ(st.delivered, 4);
+    ASSERT_EQ(st.room_waits, 1);
+    publisher_destroy(p, 1000);
+    mock_stop(&m);
+}
+
+/* Ack mode kafka with a fast lane for one waiting request: the first
+ * request takes it; a second sent while the first still waits batches on
+ * the main producer; both are delivered. */
+static void publish_fast_lane_only_while_few_wait(void)
+{
+    mock m;
+    publisher *p;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *fast = rd_kafka_conf_new();
+    publish_opts o = {"t", PUBLISH_ACK_KAFKA, 5000, 100, 0, 0, NULL, 1};
+    event_batch b = three_events();
+    publish_wait *w1, *w2;
+    publish_stats st;
+    char err[256], detail[256];
+
+    ASSERT_EQ(mock_start(&m), 0);
+    for (int i = 0; i < 2; i++) {
+        rd_kafka_conf_t *c = i ? fast : conf;
+        rd_kafka_conf_set_log_cb(c, NULL);
+        ASSERT_EQ(rd_kafka_conf_set(c, "bootstrap.servers",
+                                    rd_kafka_mock_cluster_bootstraps(m.mc), err,
+                                    sizeof(err)),
+                  RD_KAFKA_CONF_OK);
+        ASSERT_EQ(
+            rd_kafka_conf_set(c, "linger.ms", i ? "0" : "5", err, sizeof(err)),
+            RD_KAFKA_CONF_OK);
+    }
+    o.fast_conf = fast;
+    p = publisher_new(conf, &o, err, sizeof(err));
+    ASSERT(p != NULL);
+    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
+    ASSERT_EQ(publish_send(p, &b, "r-15", &w1, detail, sizeof(detail)),
+              PUBLISH_OK);
+    ASSERT_EQ(publish_send(p, &b, "r-16", &w2, detail, sizeof(detail)),
+              PUBLISH_OK);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.fast_sends, 1);
+    ASSERT_EQ(publish_wait_reports(p, w1, detail, sizeof(detail)), PUBLISH_OK);
+    ASSERT_EQ(publish_wait_reports(p, w2, detail, sizeof(detail)), PUBLISH_OK);
+    /* Nobody waits now: the next one takes the fast lane again. */
+    ASSERT_EQ(publish_events(p, &b, "r-17", detail, sizeof(detail)),
+              PUBLISH_OK);
+    publisher_stats(p, &st);
+    ASSERT_EQ(st.fast_sends, 2);
+    ASSERT_EQ(st.delivered, 9);
     publisher_destroy(p, 1000);
     mock_stop(&m);
 }
@@ -383,7 +426,8 @@ static void publish_destroy_accepts_null(void)
 
 TEST_MAIN(T(publish_kafka_ack_waits_for_every_report),
           T(publish_full_queue_waits_in_line_for_room),
-          T(publish_full_queue_sheds_after_a_wait_runs_out),
+          T(publish_full_queue_wait_is_bounded),
+          T(publish_fast_lane_only_while_few_wait),
           T(publish_queued_ack_returns_and_flush_delivers),
           T(publish_down_cluster_fails_fast_then_recovers),
           T(publish_wait_is_bounded_when_reports_do_not_come),
