@@ -333,6 +333,8 @@ static int handle_metrics(struct mg_connection *c, void *cbdata)
     smp.queue_messages = ps.queue_messages;
     smp.delivered = ps.delivered;
     smp.delivery_errors = ps.delivery_errors;
+    smp.room_waits = ps.room_waits;
+    smp.fast_sends = ps.fast_sends;
     smp.kafka_up = ps.up && !ps.fatal;
     smp.draining = atomic_load(&s->draining);
     smp.have_process = prom_process_read(&smp.process) == 0;

@@ -145,6 +145,14 @@ size_t metrics_render(const ingest_metrics *m, const metrics_sample *s,
     prom_counter(&o, "millrace_ingest_delivery_errors_total",
                  "Records whose delivery report was an error (not persisted).",
                  s->delivery_errors);
+    prom_counter(&o, "millrace_ingest_queue_full_waits_total",
+                 "Requests that found the producer queue full and waited "
+                 "for room.",
+                 s->room_waits);
+    prom_counter(&o, "millrace_ingest_fast_lane_requests_total",
+                 "Ack mode kafka requests sent at once by the fast lane "
+                 "(ingest.fast_lane) rather than batched.",
+                 s->fast_sends);
     render_unavailable(&o, m);
     prom_gauge(&o, "millrace_ingest_kafka_up",
                "1 unless the Kafka cluster is unreachable (as for /readyz).",

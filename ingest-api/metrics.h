@@ -53,6 +53,8 @@ typedef struct metrics_sample {
     long long queue_messages;           /* producer queue: messages */
     unsigned long long delivered;       /* delivery reports: persisted */
     unsigned long long delivery_errors; /* delivery reports: failed */
+    unsigned long long room_waits;      /* requests that waited for room */
+    unsigned long long fast_sends;      /* requests sent by the fast lane */
     int kafka_up;                       /* the last readiness probe succeeded */
     int draining;                       /* SIGTERM received */
     int have_process;                   /* process was read */

@@ -570,6 +570,10 @@ def test_ingest_metrics_content(ingest_factory):
     assert m["millrace_ingest_in_flight_requests"] == 0
     assert m["millrace_ingest_producer_queue_messages"] == 0
     assert m["millrace_ingest_kafka_up"] == 1
+    # One request at a time: each found nobody waiting, so each took the
+    # fast lane (ack mode kafka), and none found the queue full.
+    assert m["millrace_ingest_fast_lane_requests_total"] == 7
+    assert m["millrace_ingest_queue_full_waits_total"] == 0
     h = "millrace_ingest_request_duration_seconds"
     buckets = [(k, v) for k, v in m.items() if k.startswith(h + "_bucket")]
     assert len(buckets) >= 10
@@ -631,6 +635,7 @@ def test_ingest_full_producer_queue_is_503(ingest_factory):
     assert r.headers["Retry-After"] == "2"
     m = ing.metrics()
     assert m['millrace_ingest_unavailable_total{reason="queue_full"}'] == 1
+    assert m["millrace_ingest_queue_full_waits_total"] == 1
     assert m["millrace_ingest_events_accepted_total"] == 0
 
 

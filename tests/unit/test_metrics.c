@@ -105,6 +105,8 @@ static void metrics_unavailable_reasons_and_gauges(void)
     s.queue_messages = 17;
     s.delivery_errors = 5;
     s.delivered = 99;
+    s.room_waits = 7;
+    s.fast_sends = 11;
     s.kafka_up = 1;
     t = render(&m, &s);
     ASSERT(t != NULL);
@@ -122,6 +124,8 @@ static void metrics_unavailable_reasons_and_gauges(void)
     ASSERT_EQ(value_of(t, "millrace_ingest_producer_queue_messages"), 17);
     ASSERT_EQ(value_of(t, "millrace_ingest_delivery_errors_total"), 5);
     ASSERT_EQ(value_of(t, "millrace_ingest_delivered_total"), 99);
+    ASSERT_EQ(value_of(t, "millrace_ingest_queue_full_waits_total"), 7);
+    ASSERT_EQ(value_of(t, "millrace_ingest_fast_lane_requests_total"), 11);
     ASSERT_EQ(value_of(t, "millrace_ingest_kafka_up"), 1);
     ASSERT_EQ(value_of(t, "millrace_ingest_draining"), 0);
 }
@@ -190,7 +194,7 @@ static void metrics_every_family_has_help_build_info_and_process(void)
             TEST_FAIL_("%s: no # HELP before its # TYPE", name);
         families++;
     }
-    ASSERT_EQ(families, 12 + 6); /* millrace_ingest_*, process_* */
+    ASSERT_EQ(families, 14 + 6); /* millrace_ingest_*, process_* */
     ASSERT(strstr(t, "\nmillrace_ingest_build_info{version=\"") != NULL);
     ASSERT(value_of(t, "process_open_fds") >= 3);
     ASSERT(value_of(t, "process_resident_memory_bytes") > 0);
