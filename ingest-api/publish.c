@@ -62,8 +62,7 @@ typedef struct lane {
 } lane;
 
 struct publisher {
-    rd_kafka_t *rk; /* main.rk: probes, limits, tests */
-    lane main, fast;
+    lane main, fast;          /* main: also the probes' and limits' client */
     int fast_max;             /* fast lane while fewer requests wait */
     atomic_int waiting;       /* ack mode kafka requests awaiting reports */
     atomic_ullong fast_sends; /* requests sent by the fast lane */
@@ -221,7 +220,7 @@ static int probe(publisher *p, char *why, size_t whylen)
     rd_kafka_resp_err_t err;
     int ok = 0;
 
-    err = rd_kafka_metadata(p->rk, 0, p->main.rkt, &md, timeout);
+    err = rd_kafka_metadata(p->main.rk, 0, p->main.rkt, &md, timeout);
     if (err) {
         snprintf(why, whylen, "metadata request: %s", rd_kafka_err2str(err));
     } else if (md->topic_cnt != 1 || md->topics[0].err ||
@@ -260,8 +259,8 @@ static void wait_or_stop(publisher *p, int ms)
 static void refresh_limit(publisher *p)
 {
     char why[256];
-    long long v =
-        kafka_topic_max_message_bytes(p->rk, p->topic, 5000, why, sizeof(why));
+    long long v = kafka_topic_max_message_bytes(p->main.rk, p->topic, 5000, why,
+                                                sizeof(why));
     long long was;
 
     if (v < 0) {
@@ -352,8 +351,10 @@ static int lane_start(publisher *p, lane *l, rd_kafka_conf_t *conf,
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, p);
     l->rk = kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (l->rk == NULL)
+    if (l->rk == NULL) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new took it only on success */
         return -1;
+    }
     l->rkt = rd_kafka_topic_new(l->rk, p->topic, NULL);
     if (l->rkt == NULL) {
         snprintf(errbuf, errlen, "topic %s: %s", p->topic,
@@ -372,11 +373,15 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
                          char *errbuf, size_t errlen)
 {
     publisher *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *fast = o->fast_conf;
+    int rc;
 
+    if (fast && o->fast_max <= 0) {
+        rd_kafka_conf_destroy(fast);
+        fast = NULL;
+    }
     if (p == NULL) {
         snprintf(errbuf, errlen, "out of memory");
-        if (o->fast_conf)
-            rd_kafka_conf_destroy(o->fast_conf);
         goto fail;
     }
     p->ack = o->ack;
@@ -392,22 +397,19 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
     p->topic = strdup(o->topic);
     if (p->topic == NULL) {
         snprintf(errbuf, errlen, "out of memory");
-        if (o->fast_conf)
-            rd_kafka_conf_destroy(o->fast_conf);
         goto fail;
     }
-    if (lane_start(p, &p->main, conf, errbuf, errlen) < 0) {
-        conf = NULL;
-        goto fail;
-    }
+    /* lane_start owns its conf from the call on. */
+    rc = lane_start(p, &p->main, conf, errbuf, errlen);
     conf = NULL;
-    p->rk = p->main.rk;
-    if (o->fast_conf && o->fast_max > 0) {
+    if (rc < 0)
+        goto fail;
+    if (fast) {
         p->fast_max = o->fast_max;
-        if (lane_start(p, &p->fast, o->fast_conf, errbuf, errlen) < 0)
+        rc = lane_start(p, &p->fast, fast, errbuf, errlen);
+        fast = NULL;
+        if (rc < 0)
             goto fail;
-    } else if (o->fast_conf) {
-        rd_kafka_conf_destroy(o->fast_conf);
     }
     if (pthread_create(&p->prober, NULL, probe_main, p) != 0) {
         snprintf(errbuf, errlen, "cannot start the probe thread");
@@ -423,6 +425,8 @@ publisher *publisher_new(rd_kafka_conf_t *conf, const publish_opts *o,
 fail:
     if (conf)
         rd_kafka_conf_destroy(conf);
+    if (fast)
+        rd_kafka_conf_destroy(fast);
     publisher_destroy(p, 0);
     return NULL;
 }
@@ -568,15 +572,14 @@ static publish_status produce_all(publisher *p, const lane *l,
     return PUBLISH_OK;
 }
 
-static publish_status wait_reports(publisher *p, tracker *t,
-                                   const struct timespec *deadline,
-                                   char *detail, size_t dlen)
+static publish_status wait_reports(publisher *p, tracker *t, char *detail,
+                                   size_t dlen)
 {
     publish_status st = PUBLISH_OK;
 
     pthread_mutex_lock(&t->mu);
     while (t->remaining > 0 && !t->failed) {
-        if (pthread_cond_timedwait(&t->cv, &t->mu, deadline) == ETIMEDOUT)
+        if (pthread_cond_timedwait(&t->cv, &t->mu, &t->deadline) == ETIMEDOUT)
             break;
     }
     if (t->failed) {
@@ -646,7 +649,7 @@ publish_status publish_wait_reports(publisher *p, publish_wait *wait,
 
     if (t == NULL)
         return PUBLISH_OK;
-    st = wait_reports(p, t, &t->deadline, detail, detail_len);
+    st = wait_reports(p, t, detail, detail_len);
     atomic_fetch_sub(&p->waiting, 1);
     tracker_unref(t);
     return st;
@@ -694,7 +697,7 @@ void publisher_stats(publisher *p, publish_stats *st)
 
 rd_kafka_t *publisher_handle(publisher *p)
 {
-    return p->rk;
+    return p->main.rk;
 }
 
 static void stop_thread(publisher *p, pthread_t th, int *started)

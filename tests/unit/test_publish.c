@@ -50,38 +50,47 @@ static void mock_stop(mock *m)
         rd_kafka_destroy(m->host);
 }
 
-/* queue_max: the producer queue's limit in records (0: librdkafka's);
- * room_wait_ms: a full queue's wait (0: the default). */
-static publisher *new_publisher_q(mock *m, publish_ack ack, int wait_ms,
-                                  int queue_max, int room_wait_ms)
+/* A producer configuration for the mock cluster (NULL on failure).
+ * linger: its linger.ms; wait_ms: message.timeout.ms; queue_max: the
+ * producer queue's limit in records (0: librdkafka's). */
+static rd_kafka_conf_t *mock_conf(mock *m, const char *linger, int wait_ms,
+                                  int queue_max)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    publish_opts o = {"t", ack, wait_ms, 100, 0, room_wait_ms};
     char err[256];
     char num[16];
     char qmax[16];
 
     rd_kafka_conf_set_log_cb(conf, NULL);
     snprintf(num, sizeof(num), "%d", wait_ms);
+    snprintf(qmax, sizeof(qmax), "%d", queue_max);
     if (rd_kafka_conf_set(conf, "bootstrap.servers",
                           rd_kafka_mock_cluster_bootstraps(m->mc), err,
                           sizeof(err)) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
                           sizeof(err)) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", num, err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof(err)) ||
+        rd_kafka_conf_set(conf, "linger.ms", linger, err, sizeof(err)) ||
         rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "200", err,
-                          sizeof(err))) {
+                          sizeof(err)) ||
+        (queue_max > 0 &&
+         rd_kafka_conf_set(conf, "queue.buffering.max.messages", qmax, err,
+                           sizeof(err)))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    snprintf(qmax, sizeof(qmax), "%d", queue_max);
-    if (queue_max > 0 && rd_kafka_conf_set(conf, "queue.buffering.max.messages",
-                                           qmax, err, sizeof(err))) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return publisher_new(conf, &o, err, sizeof(err));
+    return conf;
+}
+
+/* room_wait_ms: a full queue's wait (0: the default). */
+static publisher *new_publisher_q(mock *m, publish_ack ack, int wait_ms,
+                                  int queue_max, int room_wait_ms)
+{
+    rd_kafka_conf_t *conf = mock_conf(m, "1", wait_ms, queue_max);
+    publish_opts o = {"t", ack, wait_ms, 100, 0, room_wait_ms};
+    char err[256];
+
+    return conf ? publisher_new(conf, &o, err, sizeof(err)) : NULL;
 }
 
 static publisher *new_publisher(mock *m, publish_ack ack, int wait_ms)
@@ -297,6 +306,29 @@ static int queue_empty(publisher *p)
     return st.queue_messages == 0;
 }
 
+/* A queued-mode publisher on a fresh mock cluster whose queue (3 records)
+ * is full: the first `slow` produce requests are answered after rtt_ms,
+ * and three events are queued. 0 on success. */
+static int fill_queue(mock *m, publisher **pp, int room_wait_ms, int slow,
+                      int rtt_ms)
+{
+    event_batch b = three_events();
+    char detail[256];
+
+    *pp = NULL;
+    if (mock_start(m) != 0)
+        return -1;
+    *pp = new_publisher_q(m, PUBLISH_ACK_QUEUED, 5000, 3, room_wait_ms);
+    if (*pp == NULL || !wait_for(publisher_ready, *pp, 1, 5000))
+        return -1;
+    for (int i = 0; i < slow; i++)
+        rd_kafka_mock_broker_push_request_error_rtts(
+            m->mc, 1, PRODUCE_API_KEY, 1, RD_KAFKA_RESP_ERR_NO_ERROR, rtt_ms);
+    return publish_events(*pp, &b, "r-9", detail, sizeof(detail)) == PUBLISH_OK
+               ? 0
+               : -1;
+}
+
 /* A request that finds the queue full sleeps in line and gets in when a
  * delivery report makes room (here: produce answers held 300 ms, a 5 s
  * wait). */
@@ -310,15 +342,7 @@ static void publish_full_queue_waits_in_line_for_room(void)
     char detail[256];
 
     one.n = 1;
-    ASSERT_EQ(mock_start(&m), 0);
-    p = new_publisher_q(&m, PUBLISH_ACK_QUEUED, 5000, 3, 5000);
-    ASSERT(p != NULL);
-    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
-    rd_kafka_mock_broker_push_request_error_rtts(
-        m.mc, 1, PRODUCE_API_KEY, 4, RD_KAFKA_RESP_ERR_NO_ERROR, 300,
-        RD_KAFKA_RESP_ERR_NO_ERROR, 300, RD_KAFKA_RESP_ERR_NO_ERROR, 300,
-        RD_KAFKA_RESP_ERR_NO_ERROR, 300);
-    ASSERT_EQ(publish_events(p, &b, "r-9", detail, sizeof(detail)), PUBLISH_OK);
+    ASSERT_EQ(fill_queue(&m, &p, 5000, 4, 300), 0);
     publisher_stats(p, &st);
     ASSERT_EQ(st.room_waits, 0);
     ASSERT_EQ(publish_events(p, &one, "r-10", detail, sizeof(detail)),
@@ -344,15 +368,7 @@ static void publish_full_queue_wait_is_bounded(void)
     char detail[256];
 
     one.n = 1;
-    ASSERT_EQ(mock_start(&m), 0);
-    p = new_publisher_q(&m, PUBLISH_ACK_QUEUED, 5000, 3, 50);
-    ASSERT(p != NULL);
-    ASSERT_EQ(wait_for(publisher_ready, p, 1, 5000), 1);
-    rd_kafka_mock_broker_push_request_error_rtts(
-        m.mc, 1, PRODUCE_API_KEY, 2, RD_KAFKA_RESP_ERR_NO_ERROR, 1500,
-        RD_KAFKA_RESP_ERR_NO_ERROR, 1500);
-    ASSERT_EQ(publish_events(p, &b, "r-11", detail, sizeof(detail)),
-              PUBLISH_OK);
+    ASSERT_EQ(fill_queue(&m, &p, 50, 2, 1500), 0);
     ASSERT_EQ(publish_events(p, &one, "r-12", detail, sizeof(detail)),
               PUBLISH_QUEUE_FULL);
     ASSERT(strstr(detail, "not queued") != NULL);
@@ -377,8 +393,7 @@ static void publish_fast_lane_only_while_few_wait(void)
 {
     mock m;
     publisher *p;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_t *fast = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf, *fast;
     publish_opts o = {"t", PUBLISH_ACK_KAFKA, 5000, 100, 0, 0, NULL, 1};
     event_batch b = three_events();
     publish_wait *w1, *w2;
@@ -386,17 +401,9 @@ static void publish_fast_lane_only_while_few_wait(void)
     char err[256], detail[256];
 
     ASSERT_EQ(mock_start(&m), 0);
-    for (int i = 0; i < 2; i++) {
-        rd_kafka_conf_t *c = i ? fast : conf;
-        rd_kafka_conf_set_log_cb(c, NULL);
-        ASSERT_EQ(rd_kafka_conf_set(c, "bootstrap.servers",
-                                    rd_kafka_mock_cluster_bootstraps(m.mc), err,
-                                    sizeof(err)),
-                  RD_KAFKA_CONF_OK);
-        ASSERT_EQ(
-            rd_kafka_conf_set(c, "linger.ms", i ? "0" : "5", err, sizeof(err)),
-            RD_KAFKA_CONF_OK);
-    }
+    conf = mock_conf(&m, "5", 5000, 0);
+    fast = mock_conf(&m, "0", 5000, 0);
+    ASSERT(conf != NULL && fast != NULL);
     o.fast_conf = fast;
     p = publisher_new(conf, &o, err, sizeof(err));
     ASSERT(p != NULL);
