@@ -135,7 +135,7 @@ def test_markers_exact_with_replicas_through_kill_and_rebalance():
             while not stop.is_set():
                 for key in markers(stack):
                     seen.setdefault(key, time.monotonic())
-                time.sleep(0.2)
+                time.sleep(0.2)  # poll interval of the watcher
 
         w = threading.Thread(target=watch, daemon=True)
         w.start()

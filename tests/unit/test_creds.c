@@ -247,7 +247,7 @@ static void refresher_renews_and_retries(void)
         creds_provider_status(p, &st);
         if (st.refreshes >= 1)
             break;
-        usleep(50 * 1000);
+        usleep(50 * 1000); /* poll interval */
     }
     creds_provider_status(p, &st);
     ASSERT_EQ(st.refreshes, 1);
