@@ -12,6 +12,9 @@
 #   go-sync     the same with ProduceSync (no linger: sends at once while no
 #               request is in flight for the partition, batches meanwhile)
 #   go-async    the same answering 202 once buffered (the peer of queued)
+#   queued-ref, kafka-ref
+#               ingest-api as built from commit BENCH_REF (when set), so that
+#               a change is compared with the commit before it in one run
 #
 # All publish to the same real local Kafka (deploy/local/kafka.sh; the running
 # one on 127.0.0.1:$KAFKA_PORT is used if it answers, else one is started and
@@ -27,7 +30,10 @@
 # reversed every other round); the tables show the mean of the rounds. Per
 # run: requests/s answered 202, p50/p99, the server's CPU, the broker's CPU
 # (per request: what a target costs Kafka), and the share of the machine's
-# CPU time the hypervisor took (steal).
+# CPU time the hypervisor took (steal), and the broker's mean wait in the
+# run queue each time one of its threads was scheduled (from its threads'
+# /proc schedstat: Kafka shares the 2 CPUs, and a target that keeps it
+# waiting slows its own produce requests).
 #
 # Open loop, at half of kafka's peak rate against bare, queued, kafka and
 # go-sync, BENCH_OPEN_S each, BENCH_THREADS/2 connections: BENCH_OPEN_RUNS
@@ -46,7 +52,8 @@
 # BENCH_THREADS (civetweb threads, 512), BENCH_WARMUP_S (30), BENCH_OPEN_S
 # (open-loop seconds, 15), BENCH_OPEN_RUNS (2), KAFKA_PORT (19092),
 # BENCH_PORT_BASE (the servers listen on free ports from here; unset: any
-# free port), INGEST_ENV (more settings for both ingest-api, "NAME=value ...").
+# free port), INGEST_ENV (more settings for both ingest-api, "NAME=value ..."),
+# BENCH_REF (a commit: adds queued-ref and kafka-ref, its ingest-api).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -60,6 +67,7 @@ WARMUP_S=${BENCH_WARMUP_S:-30}
 OPEN_S=${BENCH_OPEN_S:-15}
 OPEN_RUNS=${BENCH_OPEN_RUNS:-2}
 INGEST_ENV=${INGEST_ENV:-}
+REF=${BENCH_REF:-}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 BROKERS=127.0.0.1:$KAFKA_PORT
 TOPIC=bench-ingest
@@ -80,6 +88,16 @@ command -v wrk >/dev/null || die "wrk missing: run deploy/local/install-deps.sh"
 for b in ingest-api bench/bare-civetweb bench/openloop bench/go-ingest; do
     [ -x "$BIN/$b" ] || die "build first: make bench-ingest builds $BIN/$b"
 done
+REF_SRC=$RUN/ref-src
+if [ -n "$REF" ]; then
+    REF=$(git rev-parse --short "$REF^{commit}") || die "BENCH_REF: no commit $REF"
+    git worktree remove --force "$REF_SRC" 2>/dev/null || rm -rf "$REF_SRC"
+    git worktree add --detach "$REF_SRC" "$REF" >/dev/null
+    say "building ingest-api at $REF"
+    make -s -C "$REF_SRC" -j"$(nproc)" build/ingest-api >"$RUN/ref-build.log" 2>&1 ||
+        die "cannot build ingest-api at $REF: see $RUN/ref-build.log"
+    TARGETS="$TARGETS queued-ref kafka-ref"
+fi
 
 # --- Kafka ------------------------------------------------------------------
 started_kafka=0
@@ -91,6 +109,9 @@ cleanup() {
     done
     if [ "$started_kafka" = 1 ]; then
         KAFKA_PORT=$KAFKA_PORT bash deploy/local/kafka.sh stop || true
+    fi
+    if [ -n "$REF" ]; then
+        git worktree remove --force "$REF_SRC" 2>/dev/null || true
     fi
 }
 trap cleanup EXIT
@@ -155,11 +176,13 @@ start_target() { # target
     bare)
         "$BIN/bench/bare-civetweb" "127.0.0.1:${PORT[$t]}" "$THREADS" 2>"$RUN/$t.log" &
         ;;
-    queued | kafka)
+    queued | kafka | queued-ref | kafka-ref)
+        local bin=$BIN/ingest-api
+        [ "${t%-ref}" != "$t" ] && bin=$REF_SRC/build/ingest-api
         # shellcheck disable=SC2086
         env KAFKA_BROKERS=$BROKERS KAFKA_TOPIC=$TOPIC PORT="127.0.0.1:${PORT[$t]}" \
-            ACK_MODE=$t MILLRACE_INGEST_THREADS=$THREADS LOG_LEVEL=warn $INGEST_ENV \
-            "$BIN/ingest-api" 2>"$RUN/$t.log" &
+            ACK_MODE="${t%-ref}" MILLRACE_INGEST_THREADS=$THREADS LOG_LEVEL=warn \
+            $INGEST_ENV "$bin" 2>"$RUN/$t.log" &
         ;;
     go-*)
         "$BIN/bench/go-ingest" -listen "127.0.0.1:${PORT[$t]}" -brokers "$BROKERS" \
@@ -193,6 +216,15 @@ cpu_s() { # pid (0: none) -> CPU seconds so far
     if [ "$1" = 0 ]; then echo 0; else awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; fi
 }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+# The broker's threads so far: "ns waited in the run queue, times scheduled".
+sched_wait() {
+    if [ "$KAFKA_PID" = 0 ]; then echo "0 0"; else
+        cat "/proc/$KAFKA_PID/task/"*/schedstat 2>/dev/null | awk '{w += $2; n += $3} END {print w + 0, n + 0}'
+    fi
+}
+wait_per_slice_ms() { # "ns slices" before, after
+    echo "$1 $2" | awk '{n = $4 - $2; printf "%.2f", (n > 0 ? ($3 - $1) / n / 1e6 : 0)}'
+}
 # The machine's CPU time so far, all of it and the part stolen: "total steal".
 cpu_total() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat; }
 steal_pct() { # "total steal" before, after
@@ -230,27 +262,29 @@ done
 
 # One run: wrk against target at c connections, one TSV line.
 TSV=$OUT/ingest.tsv
-printf 'round\ttarget\tconnections\trps_202\trps_all\tp50_ms\tp99_ms\tcpu_cores\tbroker_cores\tnon202\tsocket_errors\tsteal_pct\n' >"$TSV"
+printf 'round\ttarget\tconnections\trps_202\trps_all\tp50_ms\tp99_ms\tcpu_cores\tbroker_cores\tnon202\tsocket_errors\tsteal_pct\tbroker_wait_ms\n' >"$TSV"
 closed_run() { # round target connections
-    local r=$1 t=$2 c=$3 before after kb ka m0 json steal
+    local r=$1 t=$2 c=$3 before after kb ka m0 json steal w0 bwait
     for u in $TARGETS; do drained "$u"; done
     before=$(cpu_s "${PID[$t]}")
     kb=$(cpu_s "$KAFKA_PID")
     m0=$(cpu_total)
+    w0=$(sched_wait)
     json=$(wrk_run "$t" "$c" "$DURATION")
     after=$(cpu_s "${PID[$t]}")
     ka=$(cpu_s "$KAFKA_PID")
+    bwait=$(wait_per_slice_ms "$w0" "$(sched_wait)")
     steal=$(steal_pct "$m0" "$(cpu_total)")
-    python3 - "$r" "$t" "$c" "$before" "$after" "$kb" "$ka" "$json" "$steal" >>"$TSV" <<'PY'
+    python3 - "$r" "$t" "$c" "$before" "$after" "$kb" "$ka" "$json" "$steal" "$bwait" >>"$TSV" <<'PY'
 import json, sys
-rnd, t, c, before, after, kb, ka, line, steal = sys.argv[1:]
+rnd, t, c, before, after, kb, ka, line, steal, bwait = sys.argv[1:]
 r = json.loads(line)
 secs = r["duration_us"] / 1e6
 ok = r["requests"] - r["non2xx"]
 errs = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
 print(f"{rnd}\t{t}\t{c}\t{ok / secs:.0f}\t{r['rps']:.0f}\t{r['p50_us'] / 1000:.2f}\t"
       f"{r['p99_us'] / 1000:.2f}\t{(float(after) - float(before)) / secs:.2f}\t"
-      f"{(float(ka) - float(kb)) / secs:.2f}\t{r['non2xx']}\t{errs}\t{steal}")
+      f"{(float(ka) - float(kb)) / secs:.2f}\t{r['non2xx']}\t{errs}\t{steal}\t{bwait}")
 PY
     say "$(tail -n 1 "$TSV")"
 }
@@ -308,7 +342,7 @@ for t in $TARGETS; do HWM_ARGS+=("$t=$(hwm_kb "${PID[$t]}")"); done
 MD=$OUT/ingest.md
 python3 tests/bench/ingest_report.py "$TSV" "$OPEN" "$OUT/ingest.svg" \
     "duration=$DURATION" "threads=$THREADS" "ncpu=$(nproc)" \
-    "commit=$(git rev-parse --short HEAD)" "load_before=$LOAD_BEFORE" \
+    "commit=$(git rev-parse --short HEAD)" "ref=$REF" "load_before=$LOAD_BEFORE" \
     "load_after=$LOAD_AFTER" "open_s=$OPEN_S" "open_conns=$OPEN_CONNS" \
     "${HWM_ARGS[@]}" >"$MD"
 python3 tests/bench/readme_section.py ingest "$MD"

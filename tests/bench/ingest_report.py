@@ -7,7 +7,8 @@ concurrency) and the open-loop runs, prints the Markdown tables (means of
 the rounds, and the ratios of millrace to its Go peers in the same run) and
 writes SVG, a plot of 202/s and p99 against connections. key=value: the
 run's facts (duration, threads, ncpu, commit, load_before, load_after,
-open_s, open_conns) and each target's peak RSS in KiB (TARGET=KIB).
+open_s, open_conns, ref: the commit of the -ref targets, if any) and each
+target's peak RSS in KiB (TARGET=KIB).
 """
 import csv
 import math
@@ -21,9 +22,12 @@ NAMES = {
     "go-promise": "Go: Produce + promise, linger 5 ms",
     "go-sync": "Go: ProduceSync",
     "go-async": "Go: async (peer of queued)",
+    "queued-ref": "ingest-api at {ref}, ack queued",
+    "kafka-ref": "ingest-api at {ref}, ack kafka",
 }
 COLORS = {"bare": "#888888", "queued": "#1f77b4", "kafka": "#d62728",
-          "go-promise": "#ff7f0e", "go-sync": "#2ca02c", "go-async": "#9467bd"}
+          "go-promise": "#ff7f0e", "go-sync": "#2ca02c", "go-async": "#9467bd",
+          "queued-ref": "#9ecae1", "kafka-ref": "#fc9272"}
 
 
 def mean(rows, key):
@@ -33,6 +37,8 @@ def mean(rows, key):
 def main(argv):
     tsv, openl, svg = argv[:3]
     facts = dict(a.split("=", 1) for a in argv[3:])
+    for t in ("queued-ref", "kafka-ref"):
+        NAMES[t] = NAMES[t].format(ref=facts.get("ref") or "ref")
     rows = list(csv.DictReader(open(tsv), delimiter="\t"))
     targets = [t for t in NAMES if any(r["target"] == t for r in rows)]
     conns = sorted({int(r["connections"]) for r in rows})
@@ -47,6 +53,7 @@ def main(argv):
                     "rps": rps, "p50": mean(rs, "p50_ms"), "p99": mean(rs, "p99_ms"),
                     "cpu": mean(rs, "cpu_cores"), "broker": mean(rs, "broker_cores"),
                     "steal": mean(rs, "steal_pct"),
+                    "bwait": mean(rs, "broker_wait_ms") if "broker_wait_ms" in rs[0] else None,
                     "rounds": [float(r["rps_202"]) for r in rs],
                 }
     print(f"Closed loop (wrk, keep-alive, {facts['duration']} s per run, mean of "
@@ -89,6 +96,34 @@ def main(argv):
                 cells += [f"{q['rps'] / g['rps']:.2f}", f"{q['p99'] / g['p99']:.2f}"]
             else:
                 cells += [""] * 2
+            print(f"| {c} | " + " | ".join(cells) + " |")
+
+    if {"queued-ref", "kafka-ref"} & have:
+        print(f"\nThis commit against {facts.get('ref')}, same run (202/s ratio, p99 ratio; "
+              "above 1 favours this commit for 202/s, below 1 for p99):\n")
+        print("| connections | queued ÷ ref (202/s) | queued p99 ÷ ref | "
+              "kafka ÷ ref (202/s) | kafka p99 ÷ ref |")
+        print("|---:|---:|---:|---:|---:|")
+        for c in conns:
+            cells = []
+            for t in ("queued", "kafka"):
+                if {(t, c), (t + "-ref", c)} <= m.keys():
+                    a, b = m[t, c], m[t + "-ref", c]
+                    cells += [f"{a['rps'] / max(b['rps'], 1):.2f}",
+                              f"{a['p99'] / max(b['p99'], 0.001):.2f}"]
+                else:
+                    cells += ["", ""]
+            print(f"| {c} | " + " | ".join(cells) + " |")
+
+    if all(v["bwait"] is not None for v in m.values()):
+        print("\nKafka's wait to run while each target was loaded: its threads' mean "
+              "time in the run queue each time one was scheduled, ms (from "
+              "/proc schedstat; the broker shares the CPUs, and while it waits, "
+              "produce requests wait):\n")
+        print("| connections | " + " | ".join(NAMES[t] for t in targets) + " |")
+        print("|---:|" + "---:|" * len(targets))
+        for c in conns:
+            cells = [f"{m[t, c]['bwait']:.1f}" if (t, c) in m else "" for t in targets]
             print(f"| {c} | " + " | ".join(cells) + " |")
 
     print("\nPeak RSS over the whole run (MiB): " + ", ".join(
