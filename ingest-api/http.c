@@ -216,6 +216,26 @@ static int too_large(http_server *s, const event_batch *b, char *detail,
     return 0;
 }
 
+/* Takes a CPU turn (turns.h): 0 with it held. -1 when the turn did not
+ * come within the room wait while the producer queue stayed full: the
+ * holders are then waiting for room, each up to that long, and a request
+ * behind them would otherwise wait that long for each of them. *room_by:
+ * the room wait counted from the start of this one, so that a request
+ * waits that long at most for the two together. */
+static int take_turn(http_server *s, struct timespec *room_by)
+{
+    int ms = publisher_room_wait_ms(s->pub);
+    struct timespec deadline = now_deadline(CLOCK_MONOTONIC, ms);
+
+    *room_by = deadline;
+    while (turns_take_until(&s->turns, &deadline) != 0) {
+        if (publisher_queue_full(s->pub))
+            return -1;
+        deadline = now_deadline(CLOCK_MONOTONIC, ms);
+    }
+    return 0;
+}
+
 /* The body, its events and their publishing; the head was accepted. */
 static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
                       const request_plan *plan)
@@ -229,6 +249,7 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
     char extra[64];
     publish_wait *wait;
     publish_status st;
+    struct timespec room_by;
     long index;
     int status;
 
@@ -242,8 +263,19 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
      * the intake to what the producer drains. Giving it back let more
      * requests in to compete with the producer's threads for the CPU and
      * cut throughput from 44-61k to 32k requests/s (256 and 512
-     * connections, 2 CPUs). */
-    turns_take(&s->turns);
+     * connections, 2 CPUs). So that the others do not wait behind each
+     * holder's wait for room in turn, a request that waited as long for
+     * its turn while the queue stayed full is refused as the holders are,
+     * and one that gets its turn has only what is left of that wait. */
+    if (take_turn(s, &room_by) < 0) {
+        snprintf(detail, sizeof(detail),
+                 "the producer queue is full: waited %d ms for a turn "
+                 "behind requests waiting for room",
+                 publisher_room_wait_ms(s->pub));
+        status = http_unavailable(s, c, rid, http_reason_of(PUBLISH_QUEUE_FULL),
+                                  detail, CONN_KEEP);
+        goto done;
+    }
     if (validate_body(text, len, plan->kind, &s->limits, &batch, &verr) < 0) {
         turns_give(&s->turns);
         status = http_reply_error(s, c, verr.status, verr.code, verr.detail,
@@ -256,7 +288,8 @@ static int serve_body(http_server *s, struct mg_connection *c, const char *rid,
                                   extra, CONN_KEEP);
         goto done;
     }
-    st = publish_send(s->pub, &batch, rid, &wait, detail, sizeof(detail));
+    st = publish_send(s->pub, &batch, rid, &room_by, &wait, detail,
+                      sizeof(detail));
     turns_give(&s->turns);
     if (st == PUBLISH_OK)
         st = publish_wait_reports(s->pub, wait, detail, sizeof(detail));

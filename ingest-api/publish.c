@@ -212,11 +212,16 @@ static void *poll_main(void *arg)
 }
 
 /* One metadata request for our topic: the cluster answers and the topic
- * has partitions. */
-static int probe(publisher *p, char *why, size_t whylen)
+ * has partitions. Its timeout is 2 s (or probe_ms if longer), doubled for
+ * each failure before it up to 4 times that: a broker that only answers
+ * slowly, such as one starved of CPU on a host it shares with a flood of
+ * requests, is still heard, while one that does not answer at all is
+ * found unreachable within about 7 s. */
+static int probe(publisher *p, int failures, char *why, size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
-    int timeout = p->probe_ms > 2000 ? p->probe_ms : 2000;
+    int timeout = (p->probe_ms > 2000 ? p->probe_ms : 2000)
+                  << (failures < 2 ? failures : 2);
     rd_kafka_resp_err_t err;
     int ok = 0;
 
@@ -282,7 +287,7 @@ static void *probe_main(void *arg)
     char why[256];
 
     while (!atomic_load(&p->stopping)) {
-        int ok = probe(p, why, sizeof(why));
+        int ok = probe(p, failures, why, sizeof(why));
         unsigned long long now_delivered = atomic_load(&p->delivered);
 
         /* Only a probe that succeeds makes the cluster reachable; one
@@ -489,10 +494,10 @@ static void room_leave(publisher *p, room_waiter *w)
 static rd_kafka_resp_err_t produce_one(publisher *p, const lane *l,
                                        const event *e, long long now_ms,
                                        const char *ingest_ms,
-                                       const char *request_id, tracker *t)
+                                       const char *request_id, tracker *t,
+                                       const struct timespec *room_by)
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
-    struct timespec deadline;
     room_waiter w = {.next = NULL, .woken = 0};
     int rc = 0;
 
@@ -503,7 +508,6 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const lane *l,
     }
     /* In line: the first waiter tries whenever it is woken, and the one
      * that gets in wakes the next, so all go while there is room. */
-    deadline = now_deadline(CLOCK_MONOTONIC, p->room_wait_ms);
     atomic_fetch_add(&p->room_waits, 1);
     cond_init_monotonic(&w.cv);
     pthread_mutex_lock(&p->room_mu);
@@ -515,7 +519,7 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const lane *l,
     atomic_fetch_add(&p->room_waiting, 1);
     for (;;) {
         while (!w.woken && rc != ETIMEDOUT && !atomic_load(&p->stopping))
-            rc = pthread_cond_timedwait(&w.cv, &p->room_mu, &deadline);
+            rc = pthread_cond_timedwait(&w.cv, &p->room_mu, room_by);
         if (w.woken && p->room_head == &w) {
             pthread_mutex_unlock(&p->room_mu);
             err = produce_try(l, e, now_ms, ingest_ms, request_id, t);
@@ -534,9 +538,12 @@ static rd_kafka_resp_err_t produce_one(publisher *p, const lane *l,
     return err;
 }
 
+/* room_by: until when the request may wait for room (one bound for all
+ * of its events). */
 static publish_status produce_all(publisher *p, const lane *l,
                                   const event_batch *b, const char *request_id,
-                                  tracker *t, char *detail, size_t dlen)
+                                  tracker *t, const struct timespec *room_by,
+                                  char *detail, size_t dlen)
 {
     char ingest_ms[24];
     struct timeval tv;
@@ -555,7 +562,7 @@ static publish_status produce_all(publisher *p, const lane *l,
             t->refs++;
             pthread_mutex_unlock(&t->mu);
         }
-        err = produce_one(p, l, e, now_ms, ingest_ms, request_id, t);
+        err = produce_one(p, l, e, now_ms, ingest_ms, request_id, t, room_by);
         if (err) {
             if (t) {
                 /* This message and every later one will never report. */
@@ -597,11 +604,13 @@ static publish_status wait_reports(publisher *p, tracker *t, char *detail,
 }
 
 publish_status publish_send(publisher *p, const event_batch *b,
-                            const char *request_id, publish_wait **wait,
+                            const char *request_id,
+                            const struct timespec *room_by, publish_wait **wait,
                             char *detail, size_t detail_len)
 {
     const lane *l = &p->main;
     tracker *t = NULL;
+    struct timespec by;
     publish_status st;
 
     *wait = NULL;
@@ -631,7 +640,8 @@ publish_status publish_send(publisher *p, const event_batch *b,
             atomic_fetch_add(&p->fast_sends, 1);
         }
     }
-    st = produce_all(p, l, b, request_id, t, detail, detail_len);
+    by = room_by ? *room_by : now_deadline(CLOCK_MONOTONIC, p->room_wait_ms);
+    st = produce_all(p, l, b, request_id, t, &by, detail, detail_len);
     if (st == PUBLISH_OK && t) {
         *wait = (publish_wait *)t;
     } else if (t) {
@@ -660,7 +670,8 @@ publish_status publish_events(publisher *p, const event_batch *b,
                               size_t detail_len)
 {
     publish_wait *w;
-    publish_status st = publish_send(p, b, request_id, &w, detail, detail_len);
+    publish_status st =
+        publish_send(p, b, request_id, NULL, &w, detail, detail_len);
 
     if (st == PUBLISH_OK)
         st = publish_wait_reports(p, w, detail, detail_len);
@@ -671,6 +682,16 @@ int publisher_ready(publisher *p)
 {
     return atomic_load(&p->probed) && atomic_load(&p->up) &&
            !atomic_load(&p->fatal);
+}
+
+int publisher_queue_full(publisher *p)
+{
+    return atomic_load(&p->room_waiting) > 0;
+}
+
+int publisher_room_wait_ms(publisher *p)
+{
+    return p->room_wait_ms;
 }
 
 long long publisher_record_limit(publisher *p)
@@ -739,14 +760,18 @@ void publisher_destroy(publisher *p, int flush_ms)
 {
     if (p == NULL)
         return;
-    /* The prober goes first: it must not hold a metadata request open
-     * while the producer is torn down. The pollers stop serving delivery
-     * reports; flushing serves them. */
-    stop_thread(p, p->prober, &p->prober_started);
-    stop_thread(p, p->limiter, &p->limiter_started);
+    /* Everything is told to stop first. The pollers stop serving delivery
+     * reports; flushing serves them. The prober and the limiter may be
+     * waiting for an answer (up to 8 s): the flush overlaps with that, and
+     * they are joined before the producer is torn down. */
+    pthread_mutex_lock(&p->mu);
     atomic_store(&p->stopping, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
     lane_flush(&p->fast, flush_ms);
     lane_flush(&p->main, flush_ms);
+    stop_thread(p, p->prober, &p->prober_started);
+    stop_thread(p, p->limiter, &p->limiter_started);
     lane_destroy(p, &p->fast);
     lane_destroy(p, &p->main);
     pthread_mutex_destroy(&p->mu);

@@ -73,9 +73,12 @@ publish_status publish_events(publisher *p, const event_batch *b,
  * publish_send produces; when it returns PUBLISH_OK in ack mode kafka,
  * *wait is the request's pending wait (else NULL), which
  * publish_wait_reports ends and frees (NULL: PUBLISH_OK at once). The
- * wait's bound, wait_ms, counts from publish_send. */
+ * wait's bound, wait_ms, counts from publish_send. room_by bounds the
+ * request's wait for room in a full producer queue, all its events
+ * together (CLOCK_MONOTONIC; NULL: publish_opts.room_wait_ms from now). */
 publish_status publish_send(publisher *p, const event_batch *b,
-                            const char *request_id, publish_wait **wait,
+                            const char *request_id,
+                            const struct timespec *room_by, publish_wait **wait,
                             char *detail, size_t detail_len);
 publish_status publish_wait_reports(publisher *p, publish_wait *wait,
                                     char *detail, size_t detail_len);
@@ -87,6 +90,13 @@ int publisher_ready(publisher *p);
 /* 1 after a fatal producer error: nothing more can be published by this
  * producer, and the process should exit so that a new one starts. */
 int publisher_fatal(publisher *p);
+
+/* 1 while requests wait in line for room in the full producer queue, and
+ * how long one may wait there (publish_opts.room_wait_ms): a request
+ * that waited as long for its turn (turns.h) behind them is refused as
+ * they would be, instead of waiting in turn behind each of them. */
+int publisher_queue_full(publisher *p);
+int publisher_room_wait_ms(publisher *p);
 
 /* The topic's max.message.bytes as last learned (0: not yet known). */
 long long publisher_record_limit(publisher *p);

@@ -31,6 +31,16 @@ void turns_take(turns *t)
         ;
 }
 
+int turns_take_until(turns *t, const struct timespec *deadline)
+{
+    int rc;
+
+    while ((rc = sem_clockwait(&t->free, CLOCK_MONOTONIC, deadline)) != 0 &&
+           errno == EINTR)
+        ;
+    return rc == 0 ? 0 : -1;
+}
+
 void turns_give(turns *t)
 {
     sem_post(&t->free);

@@ -12,6 +12,7 @@
 #define MILLRACE_TURNS_H
 
 #include <semaphore.h>
+#include <time.h>
 
 typedef struct turns {
     sem_t free;
@@ -23,6 +24,9 @@ void turns_destroy(turns *t);
 
 /* Blocks until the caller holds a turn. */
 void turns_take(turns *t);
+/* The same until deadline (CLOCK_MONOTONIC): 0 with a turn held, -1 when
+ * the deadline passed without one. */
+int turns_take_until(turns *t, const struct timespec *deadline);
 void turns_give(turns *t);
 
 /* The CPUs this process may use: its affinity mask, capped by the cgroup

@@ -639,6 +639,39 @@ def test_ingest_full_producer_queue_is_503(ingest_factory):
     assert m["millrace_ingest_events_accepted_total"] == 0
 
 
+def test_ingest_full_queue_refuses_those_waiting_for_a_turn_too(ingest_factory):
+    # One CPU turn and a full producer queue: the holder waits for room (up
+    # to 50 ms) and is refused. Those waiting for the turn behind it are
+    # refused once they have waited as long, rather than each taking the
+    # turn to wait 50 ms more in line: 20 at once would wait up to 1 s.
+    ing = ingest_factory(ACK_MODE="queued", MILLRACE_INGEST_CPU_TURNS=1,
+                         MILLRACE_INGEST_QUEUE_MAX_MESSAGES=100,
+                         MILLRACE_KAFKA_PROPERTIES="linger.ms=5000")
+    r = requests.post(ing.events, data=json.dumps([{"id": f"q-{i}"} for i in range(100)]),
+                      headers=JSON)
+    assert r.status_code == 202, r.text  # the queue is full now, for 5 s
+    go = threading.Barrier(20)
+    answers = []
+
+    def client(i):
+        with requests.Session() as s:
+            go.wait()
+            r = s.post(ing.events, data=json.dumps({"id": f"w-{i}"}), headers=JSON,
+                       timeout=10)
+            answers.append((r.status_code, error_of(r)))
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert answers == [(503, "queue_full")] * 20
+    m = ing.metrics()
+    assert m['millrace_ingest_unavailable_total{reason="queue_full"}'] == 20
+    # Only requests that got the turn waited in line for room.
+    assert m["millrace_ingest_queue_full_waits_total"] < 20
+    assert m["millrace_ingest_events_accepted_total"] == 100
+
+
 # --- load, a broker that goes away, SIGTERM -------------------------------------
 
 class Load:

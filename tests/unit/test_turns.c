@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct crowd {
@@ -74,6 +75,30 @@ static void turns_zero_is_taken_as_one(void)
     ASSERT_EQ(crowd_most(0, 8), 1);
 }
 
+/* A wait with a deadline: none while a turn is free, the deadline kept
+ * while none is, and a turn given back is taken. */
+static void turns_take_until_keeps_its_deadline(void)
+{
+    turns t;
+    struct timespec dl;
+
+    turns_init(&t, 1);
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 5;
+    ASSERT_EQ(turns_take_until(&t, &dl), 0);
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_nsec += 20 * 1000 * 1000;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    ASSERT_EQ(turns_take_until(&t, &dl), -1);
+    turns_give(&t);
+    ASSERT_EQ(turns_take_until(&t, &dl), 0); /* past, but a turn is free */
+    turns_give(&t);
+    turns_destroy(&t);
+}
+
 static int affinity_cpus(void)
 {
     cpu_set_t set;
@@ -119,4 +144,5 @@ static void turns_cpus_follow_affinity_and_quota(void)
 }
 
 TEST_MAIN(T(turns_never_more_holders_than_turns), T(turns_zero_is_taken_as_one),
+          T(turns_take_until_keeps_its_deadline),
           T(turns_cpus_follow_affinity_and_quota))
