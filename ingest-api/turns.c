@@ -25,12 +25,6 @@ void turns_destroy(turns *t)
     sem_destroy(&t->free);
 }
 
-void turns_take(turns *t)
-{
-    while (sem_wait(&t->free) != 0 && errno == EINTR)
-        ;
-}
-
 int turns_take_until(turns *t, const struct timespec *deadline)
 {
     int rc;

@@ -22,10 +22,8 @@ typedef struct turns {
 void turns_init(turns *t, int n);
 void turns_destroy(turns *t);
 
-/* Blocks until the caller holds a turn. */
-void turns_take(turns *t);
-/* The same until deadline (CLOCK_MONOTONIC): 0 with a turn held, -1 when
- * the deadline passed without one. */
+/* Blocks until the caller holds a turn or deadline (CLOCK_MONOTONIC)
+ * passes: 0 with a turn held, -1 without one. */
 int turns_take_until(turns *t, const struct timespec *deadline);
 void turns_give(turns *t);
 
