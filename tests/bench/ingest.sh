@@ -27,7 +27,9 @@
 #
 # Closed loop: wrk, keep-alive, at each concurrency in BENCH_CONCURRENCY,
 # the targets taking turns at each level, BENCH_ROUNDS rounds (the order
-# reversed every other round); the tables show the mean of the rounds. Per
+# reversed every other round); the tables show the mean of the rounds, and
+# each ratio is the median of the rounds' paired ratios with their range
+# (runs minutes apart share the machine's mood; rounds do not). Per
 # run: requests/s answered 202, p50/p99, the server's CPU, the broker's CPU
 # (per request: what a target costs Kafka), and the share of the machine's
 # CPU time the hypervisor took (steal), and the broker's mean wait in the
@@ -48,7 +50,7 @@
 # occurs there exactly once).
 #
 # Environment: BENCH_DURATION (s per run, 10), BENCH_CONCURRENCY
-# ("8 64 256 512"), BENCH_ROUNDS (2), BENCH_TARGETS (all six),
+# ("8 64 256 512"), BENCH_ROUNDS (3), BENCH_TARGETS (all six),
 # BENCH_THREADS (civetweb threads, 512), BENCH_WARMUP_S (30), BENCH_OPEN_S
 # (open-loop seconds, 15), BENCH_OPEN_RUNS (2), KAFKA_PORT (19092),
 # BENCH_PORT_BASE (the servers listen on free ports from here; unset: any
@@ -60,7 +62,7 @@ cd "$root"
 
 DURATION=${BENCH_DURATION:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-"8 64 256 512"}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 TARGETS=${BENCH_TARGETS:-"bare queued kafka go-promise go-sync go-async"}
 THREADS=${BENCH_THREADS:-512}
 WARMUP_S=${BENCH_WARMUP_S:-30}

@@ -34,6 +34,20 @@ def mean(rows, key):
     return statistics.mean(float(r[key]) for r in rows)
 
 
+def paired(rows, a, b, c, key):
+    """Ratio a/b of each round, both measured in it: minutes apart, so they
+    share the machine's mood, which moves the same binary's rate by ±20%
+    from one round to the next here. "median (lowest-highest)"."""
+    by = {(r["round"], r["target"]): float(r[key]) for r in rows
+          if int(r["connections"]) == c}
+    rs = sorted(by[n, a] / by[n, b] for n, t in by if t == a and (n, b) in by
+                and by[n, b] > 0)
+    if not rs:
+        return ""
+    med = statistics.median(rs)
+    return f"{med:.2f}" if len(rs) == 1 else f"{med:.2f} ({rs[0]:.2f}-{rs[-1]:.2f})"
+
+
 def main(argv):
     tsv, openl, svg = argv[:3]
     facts = dict(a.split("=", 1) for a in argv[3:])
@@ -54,7 +68,6 @@ def main(argv):
                     "cpu": mean(rs, "cpu_cores"), "broker": mean(rs, "broker_cores"),
                     "steal": mean(rs, "steal_pct"),
                     "bwait": mean(rs, "broker_wait_ms") if "broker_wait_ms" in rs[0] else None,
-                    "rounds": [float(r["rps_202"]) for r in rs],
                 }
     print(f"Closed loop (wrk, keep-alive, {facts['duration']} s per run, mean of "
           f"{nrounds} rounds with the targets taking turns, {facts['threads']} civetweb "
@@ -73,7 +86,10 @@ def main(argv):
     if {"kafka", "go-promise", "go-sync"} <= have or {"queued", "go-async"} <= have:
         print("\nmillrace against its Go peers, same run (ratios above 1 favour "
               "millrace for 202/s, below 1 for p99 and CPU; ±10% is noise on this "
-              "machine). Broker CPU is Kafka's CPU time per request answered 202:\n")
+              "machine). Ratios are the median of the rounds' paired ratios, each "
+              "with its lowest and highest; a range that spans 1 is a tie. The peer is "
+              "the Go configuration with the higher mean 202/s. Broker CPU is Kafka's "
+              "CPU time per request answered 202:\n")
         print("| connections | kafka ÷ best Go (202/s) | kafka p99 ÷ that peer's | "
               "broker µs/request: kafka, that peer | kafka CPU µs/request: ingest-api, "
               "that peer | queued ÷ Go async (202/s) | queued p99 ÷ Go async p99 |")
@@ -85,22 +101,23 @@ def main(argv):
                 best = max(("go-promise", "go-sync"), key=lambda t: m[t, c]["rps"])
                 g = m[best, c]
                 us = lambda x, k2: 1e6 * x[k2] / max(x["rps"], 1)
-                cells += [f"{k['rps'] / g['rps']:.2f} (vs {best})",
-                          f"{k['p99'] / g['p99']:.2f}",
+                cells += [paired(rows, "kafka", best, c, "rps_202") + f" vs {best}",
+                          paired(rows, "kafka", best, c, "p99_ms"),
                           f"{us(k, 'broker'):.0f}, {us(g, 'broker'):.0f}",
                           f"{us(k, 'cpu'):.0f}, {us(g, 'cpu'):.0f}"]
             else:
                 cells += [""] * 4
             if {("queued", c), ("go-async", c)} <= m.keys():
-                q, g = m["queued", c], m["go-async", c]
-                cells += [f"{q['rps'] / g['rps']:.2f}", f"{q['p99'] / g['p99']:.2f}"]
+                cells += [paired(rows, "queued", "go-async", c, "rps_202"),
+                          paired(rows, "queued", "go-async", c, "p99_ms")]
             else:
                 cells += [""] * 2
             print(f"| {c} | " + " | ".join(cells) + " |")
 
     if {"queued-ref", "kafka-ref"} & have:
         print(f"\nThis commit against {facts.get('ref')}, same run (202/s ratio, p99 ratio; "
-              "above 1 favours this commit for 202/s, below 1 for p99):\n")
+              "above 1 favours this commit for 202/s, below 1 for p99; paired by "
+              "round as above):\n")
         print("| connections | queued ÷ ref (202/s) | queued p99 ÷ ref | "
               "kafka ÷ ref (202/s) | kafka p99 ÷ ref |")
         print("|---:|---:|---:|---:|---:|")
@@ -108,9 +125,8 @@ def main(argv):
             cells = []
             for t in ("queued", "kafka"):
                 if {(t, c), (t + "-ref", c)} <= m.keys():
-                    a, b = m[t, c], m[t + "-ref", c]
-                    cells += [f"{a['rps'] / max(b['rps'], 1):.2f}",
-                              f"{a['p99'] / max(b['p99'], 0.001):.2f}"]
+                    cells += [paired(rows, t, t + "-ref", c, "rps_202"),
+                              paired(rows, t, t + "-ref", c, "p99_ms")]
                 else:
                     cells += ["", ""]
             print(f"| {c} | " + " | ".join(cells) + " |")
