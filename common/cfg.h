@@ -99,6 +99,9 @@ size_t cfg_sensitive_item(const char *item);
 
 /* Print "name = value  # source" for every row, secrets masked. */
 void cfg_print(const cfg_table *t, FILE *out);
+/* s[0..n) as the body of a quoted string: quotes, backslashes and control
+ * bytes escaped, so that it cannot break the line it is printed on. */
+void cfg_print_escaped(FILE *out, const char *s, size_t n);
 
 /* A Markdown table of every row: name, type, default, environment, text. */
 void cfg_print_doc(const cfg_table *t, FILE *out);

@@ -30,6 +30,37 @@ size_t cfg_sensitive_item(const char *item)
     return 0;
 }
 
+/* The body of a libconfig string literal: quotes, backslashes and control
+ * bytes escaped, so that a value stays on its line (a newline in a value
+ * printed as is would make a line of its own: a fake setting, or a secret
+ * seemingly shown). */
+void cfg_print_escaped(FILE *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
+static void print_quoted(FILE *out, const char *s)
+{
+    fputc('"', out);
+    cfg_print_escaped(out, s, strlen(s));
+    fputc('"', out);
+}
+
 static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
 {
     const void *f = (const char *)t->base + r->offset;
@@ -50,16 +81,19 @@ static void print_value(const cfg_table *t, const cfg_row *r, FILE *out)
             fputc('[', out);
             while (cfg_list_next(&cur, item, sizeof(item))) {
                 size_t masked = cfg_sensitive_item(item);
-                if (masked)
-                    fprintf(out, "%s\"%.*s=********\"", first ? "" : ", ",
-                            (int)masked, item);
-                else
-                    fprintf(out, "%s\"%s\"", first ? "" : ", ", item);
+                if (!first)
+                    fputs(", ", out);
+                if (masked) {
+                    fputc('"', out);
+                    cfg_print_escaped(out, item, masked);
+                    fputs("=********\"", out);
+                } else
+                    print_quoted(out, item);
                 first = 0;
             }
             fputc(']', out);
         } else
-            fprintf(out, "\"%s\"", s ? s : "");
+            print_quoted(out, s ? s : "");
         break;
     }
     case CFG_INT:

@@ -135,7 +135,9 @@ int setup_print_creds(const uploader_config *cfg, FILE *out)
     if (!is_s3(cfg))
         return 1;
     from = setup_region(cfg, NULL, region, sizeof(region));
-    fprintf(out, "# region: %s (%s)\n", region, from);
+    fputs("# region: ", out);
+    cfg_print_escaped(out, region, strlen(region));
+    fprintf(out, " (%s)\n", from);
     cp = make_creds(cfg, 1, &err, errbuf, sizeof(errbuf));
     if (cp == NULL) {
         fprintf(out, "# credentials: %s\n", errbuf);

@@ -406,8 +406,14 @@ int upload_parse_time(const char *v, size_t len, int64_t *ms)
     memcpy(buf, v, len);
     buf[len] = '\0';
     if (buf[0] != '"') {
-        double d = strtod(buf, &end);
-        if (*end != '\0' || d < 0 || d > 1e15)
+        double d;
+        /* A JSON number's characters only: strtod also takes "nan", "inf",
+         * hex and leading spaces, and NaN passes every comparison below
+         * (its conversion to an integer is undefined). */
+        if (strspn(buf, "0123456789.eE+-") != len)
+            return -1;
+        d = strtod(buf, &end);
+        if (*end != '\0' || !(d >= 0 && d <= 1e15))
             return -1;
         *ms = d < 1e11 ? (int64_t)(d * 1000) : (int64_t)d;
         return 0;

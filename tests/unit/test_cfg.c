@@ -875,6 +875,35 @@ static int count_lines_starting(const char *s, const char *prefix)
     return n;
 }
 
+/* A value with a newline, a quote or a backslash prints as a libconfig
+ * escape on its own line: a newline printed as is would make a line of its
+ * own, a fake setting (here a secret seemingly shown). */
+static void cfg_print_escapes_strings(void)
+{
+    static const env_var env[] = {
+        {"MILLRACE_KAFKA_PROPERTIES", "client.id=a\tb\"c,sasl.password=x\"y"},
+        {NULL, NULL}};
+    char *out;
+    up_fx f;
+
+    up_load(&f,
+            "s3: { region = \"eu-west-\\ns3.session_token = 1\\\"\\\\\"; };\n",
+            env);
+    ASSERT_NERR(&f, 0);
+    ASSERT_STR_EQ(f.c.s3.region, "eu-west-\ns3.session_token = 1\"\\");
+    out = print_to_string(&f.t, 0);
+    ASSERT(out != NULL);
+    ASSERT_CONTAINS(out,
+                    "s3.region = \"eu-west-\\ns3.session_token = 1\\\"\\\\\""
+                    "  # file\n");
+    ASSERT_CONTAINS(out, "kafka.properties = [\"client.id=a\\tb\\\"c\", "
+                         "\"sasl.password=********\"]");
+    ASSERT_CONTAINS(out, "\ns3.session_token = \"\"  # default\n");
+    ASSERT_EQ(count_lines_starting(out, ""), f.t.n);
+    free(out);
+    up_done(&f);
+}
+
 static void cfg_print_has_one_line_per_row(void)
 {
     char *out;
@@ -1615,8 +1644,8 @@ TEST_MAIN(
     T(cfg_unknown_section_is_error), T(cfg_syntax_error_reports_line),
     T(cfg_missing_file_is_error), T(cfg_all_errors_listed_at_once),
     T(cfg_errors_print_lists_each), T(cfg_print_masks_secrets),
-    T(cfg_print_shows_value_and_source), T(cfg_print_has_one_line_per_row),
-    T(cfg_print_doc_one_row_per_setting),
+    T(cfg_print_shows_value_and_source), T(cfg_print_escapes_strings),
+    T(cfg_print_has_one_line_per_row), T(cfg_print_doc_one_row_per_setting),
     T(uploader_validate_s3_requires_bucket_and_paired_keys),
     T(uploader_validate_local_needs_no_bucket), T(uploader_validate_gzip_level),
     T(uploader_validate_empty_kafka), T(ingest_validate_event_bigger_than_body),

@@ -595,6 +595,22 @@ static void upload_parse_time_forms(void)
     ASSERT_EQ(upload_parse_time("true", 4, &ms), -1);
 }
 
+/* strtod takes more than JSON numbers: "nAn" became NaN, which passed the
+ * range check and was converted to an integer (undefined; UBSan). Found
+ * with tests/fuzz/fuzz_timefield (regress-nan). */
+static void upload_parse_time_only_json_numbers(void)
+{
+    static const char *const bad[] = {"nAn",  "nan", "inf",   "-inf",
+                                      "0x10", " 5",  "1e400", "5 "};
+    int64_t ms = 0;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (upload_parse_time(bad[i], strlen(bad[i]), &ms) != -1)
+            TEST_FAIL_("accepted %s", bad[i]);
+    ASSERT_EQ(upload_parse_time("1.7958024e12", 12, &ms), 0);
+    ASSERT_EQ(ms, 1795802400000LL);
+}
+
 /* "+1:2" passed sscanf's %2d:%2d, then the parser stepped 6 bytes: past
  * the end of its copy (ASan: stack-buffer-overflow for a 63-byte value).
  * Found with tests/fuzz/fuzz_timefield (regress-offset-past-the-end). */
@@ -620,6 +636,7 @@ static void upload_parse_time_offset_exactly_hh_mm(void)
 
 TEST_MAIN(T(upload_backoff_grows_exponentially),
           T(upload_backoff_jitter_in_range), T(upload_backoff_edges),
+          T(upload_parse_time_only_json_numbers),
           T(upload_job_new_commits_after_last),
           T(upload_run_stores_one_object_per_hour), T(upload_run_gzip_object),
           T(upload_run_retries_until_success),
