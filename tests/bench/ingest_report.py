@@ -36,7 +36,7 @@ def mean(rows, key):
 
 def paired(rows, a, b, c, key):
     """Ratio a/b of each round, both measured in it: minutes apart, so they
-    share the machine's mood, which moves the same binary's rate by ±20%
+    share the machine's mood, which moves the same binary's rate by up to a third
     from one round to the next here. "median (lowest-highest)"."""
     by = {(r["round"], r["target"]): float(r[key]) for r in rows
           if int(r["connections"]) == c}
